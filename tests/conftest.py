@@ -1,0 +1,120 @@
+"""Shared fixtures: tiny models built in code, published-format checkpoints with random values."""
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wavenet_vocoder.hparams import load_preset
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO, "tests", "data")
+PRESETS = ("mulaw_maxaudio", "mulaw_maxaudio_spectrogram", "linear_quantize_max_audio")
+
+
+def preset_path(name):
+    return os.path.join(REPO, "egs", name, "config.json")
+
+
+def tiny_hparams(conditional=False, input_type="mulaw-quantize", sigmas="[4.0,1.0]"):
+    """A 4-layer, 2-stack model (receptive field 1 + 2 * (1 + 2) * 2 = 13 samples)."""
+    overrides = ("layers=4,stacks=2,residual_channels=8,gate_channels=16,skip_out_channels=8,"
+                 f"input_type={input_type},sigmas={sigmas}")
+    if conditional:
+        overrides += (",cin_channels=5,num_mels=5,hop_size=4,upsample_conditional_features=true,"
+                      "upsample_params={\"upsample_scales\":[2,2]}")
+    return load_preset(preset_path("mulaw_maxaudio"), overrides)
+
+
+def published_keys(name):
+    """(name, shape) of every state-dict entry of a published preset, in file order."""
+    keys = []
+    with open(os.path.join(DATA, f"{name}_state_dict_keys.txt")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                key, shape = line.split(" ", 1)
+                keys.append((key, [int(s) for s in shape.strip()[1:-1].split(",")]))
+    return keys
+
+
+def random_published_state_dict(name, seed=0, dtype=torch.float32):
+    """Random values for the published key list; weight_g positive, scaled so activations stay O(1)."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in published_keys(name):
+        value = torch.randn(shape, generator=gen, dtype=dtype)
+        if key.endswith("weight_g"):
+            value = value.abs() * 0.5 + 0.5
+        elif key.endswith("bias"):
+            value = value * 0.1
+        elif key == "upsample_net.conv_in.weight":
+            value = value / math.sqrt(shape[1] * shape[2])
+        state[key] = value
+    return state
+
+
+def save_published(path, state_dict):
+    """torch.save in the layout the published training code writes."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save({"state_dict": state_dict, "optimizer": None, "global_step": 1000,
+                "global_epoch": 3, "global_test_step": 0}, path)
+
+
+def reference_smoothed_log_prob(state, hp, x, sigma, c=None):
+    """An independent, purely functional reading of ALGORITHM.md, from a state dict.
+
+    x: (B, 1, T) float64 in quantised units; c: (B, cin, N) frames.  Returns (B, T-1).
+    """
+    def wn(prefix):
+        v, g = state[prefix + ".weight_v"].double(), state[prefix + ".weight_g"].double()
+        norm = torch.sqrt((v ** 2).sum(dim=tuple(range(1, v.dim())), keepdim=True))
+        return g * v / norm
+
+    def bias(prefix):
+        b = state.get(prefix + ".bias")
+        return None if b is None else b.double()
+
+    inp = x[:, :, :-1].double()
+    length = inp.size(-1)
+    cond = None
+    if c is not None:
+        cond = F.conv1d(c.double(), state["upsample_net.conv_in.weight"].double())
+        cond = cond.unsqueeze(1)
+        for i, scale in enumerate(hp.upsample_params["upsample_scales"]):
+            cond = torch.repeat_interleave(cond, scale, dim=3)
+            cond = F.conv2d(cond, wn(f"upsample_net.upsample.up_layers.{2 * i + 1}"), padding=(0, scale))
+        cond = cond.squeeze(1)
+        assert cond.size(-1) == length
+    h = F.conv1d(inp, wn("first_conv"), bias("first_conv"))
+    skips = torch.zeros(x.size(0), hp.skip_out_channels, length, dtype=torch.float64)
+    per_stack = hp.layers // hp.stacks
+    for i in range(hp.layers):
+        d = 2 ** (i % per_stack)
+        p = f"conv_layers.{i}"
+        z = F.conv1d(F.pad(h, ((hp.kernel_size - 1) * d, 0)), wn(p + ".conv"), bias(p + ".conv"), dilation=d)
+        if cond is not None:
+            z = z + F.conv1d(cond, wn(p + ".conv1x1c"))
+        half = z.size(1) // 2
+        gated = torch.tanh(z[:, :half]) * torch.sigmoid(z[:, half:])
+        skips = skips + F.conv1d(gated, wn(p + ".conv1x1_skip"), bias(p + ".conv1x1_skip"))
+        h = (h + F.conv1d(gated, wn(p + ".conv1x1_out"), bias(p + ".conv1x1_out"))) * math.sqrt(0.5)
+    s = skips * math.sqrt(1.0 / hp.layers)
+    s = F.conv1d(torch.relu(s), wn("last_conv_layers.1"), bias("last_conv_layers.1"))
+    logits = F.conv1d(torch.relu(s), wn("last_conv_layers.3"), bias("last_conv_layers.3"))
+    probs = torch.softmax(logits, dim=1).numpy()                       # (B, 256, T-1)
+    target = x[:, 0, 1:].double().numpy()                               # (B, T-1)
+    k = np.arange(probs.shape[1])[None, :, None]
+    dens = np.exp(-0.5 * ((target[:, None, :] - k) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+    return torch.from_numpy(np.log((probs * dens).sum(axis=1)))
+
+
+@pytest.fixture
+def tiny():
+    return tiny_hparams()
+
+
+@pytest.fixture
+def tiny_conditional():
+    return tiny_hparams(conditional=True)

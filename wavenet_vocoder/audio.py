@@ -1,0 +1,90 @@
+"""Audio in and out, and the log-mel features of the published system.
+
+Audio arrays are float in [-1, 1], mono, shape (T,) in samples at the preset's
+``sample_rate`` (22050 Hz for the published presets).
+"""
+import os
+import tempfile
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from .errors import AudioError
+
+
+def load_audio(path, sample_rate, normalize=True):
+    """Read any audio file soundfile can decode: mono (channel mean), resampled to ``sample_rate`` Hz.
+
+    With ``normalize`` the result is scaled to peak 1.  Raises :class:`AudioError`
+    naming the file when it is missing, unreadable, empty, not finite or silent.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AudioError(f"audio file {path} does not exist")
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        raise AudioError(f"cannot read audio file {path}: {e}") from None
+    if data.size == 0:
+        raise AudioError(f"audio file {path} is empty")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"audio file {path} contains NaN or infinite samples")
+    x = data.mean(axis=1)
+    if rate != sample_rate:
+        x = librosa.resample(x, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
+    peak = np.max(np.abs(x)) if x.size else 0.0
+    if peak <= 0.0:
+        raise AudioError(f"audio file {path} is silent (all samples are zero)")
+    if normalize:
+        x = x / peak
+    return x.astype(np.float32)
+
+
+def save_wav(path, x, sample_rate):
+    """Write ``x`` (T,) in [-1, 1] as 16-bit PCM, atomically: the file appears complete or not at all.
+
+    Values are clipped to [-1, 1]; NaN or infinite samples raise ValueError and write nothing.
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"refusing to write {path}: the audio contains NaN or infinite samples")
+    write_atomically(path, lambda f: sf.write(f, np.clip(x, -1.0, 1.0), sample_rate,
+                                              subtype="PCM_16", format="WAV"))
+
+
+def write_atomically(path, write, mode="wb"):
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def trim_silence(x, top_db=60):
+    """``x`` without leading and trailing parts quieter than ``top_db`` dB below its peak."""
+    trimmed, _ = librosa.effects.trim(x, top_db=top_db)
+    return trimmed
+
+
+def logmelspectrogram(x, hp):
+    """Log10 mel magnitudes of ``x`` (T,): a (frames, num_mels) float32 array, frames = 1 + T // hop.
+
+    librosa STFT (``fft_size``, ``hop_size``, ``win_length``, ``window``, centred with
+    reflect padding), magnitude, mel filterbank (``num_mels`` bands, ``fmin``..``fmax``
+    Hz), then ``log10(max(S, 1e-10))``.
+    """
+    stft = librosa.stft(np.asarray(x, dtype=np.float32), n_fft=hp.fft_size, hop_length=hp.hop_size,
+                        win_length=hp.win_length, window=hp.window, center=True, pad_mode="reflect")
+    mel_basis = librosa.filters.mel(sr=hp.sample_rate, n_fft=hp.fft_size, n_mels=hp.num_mels,
+                                    fmin=hp.fmin, fmax=hp.fmax)
+    mel = mel_basis @ np.abs(stft)
+    return np.log10(np.maximum(mel, 1e-10)).T.astype(np.float32)

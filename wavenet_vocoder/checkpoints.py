@@ -1,0 +1,152 @@
+"""Checkpoints in the published layout: one folder per noise level under a root folder.
+
+``<root>/checkpoints175pt9/checkpoint_latest_ema.pth`` holds the model for sigma
+175.9 (quantised units); each file is ``torch.save`` of a dict with ``state_dict``,
+``optimizer``, ``global_step``, ``global_epoch`` and ``global_test_step``.
+"""
+import io
+import json
+import os
+import re
+from collections import namedtuple
+
+import numpy as np
+import torch
+
+from .audio import write_atomically
+from .errors import CheckpointError, MissingCheckpointError
+from .wavenet import WaveNet
+
+#: The file the samplers read in a level folder (EMA weights), then the fallback.
+CHECKPOINT_FILES = ("checkpoint_latest_ema.pth", "checkpoint_latest.pth")
+
+HOW_TO_GET = ("download the published ones with `python egs/download_checkpoints.py --preset <name>` "
+              "or train your own (see README.md)")
+
+Level = namedtuple("Level", ["sigma", "path"])
+Level.__doc__ = "A noise level present under a root folder: sigma (quantised units) and its checkpoint file."
+
+_DIR_PATTERN = re.compile(r"^checkpoints(\d+)pt(\d+)$")
+
+
+def checkpoint_dir_name(sigma):
+    """Folder name of a noise level: 175.9 -> ``checkpoints175pt9``, 1 -> ``checkpoints1pt0``."""
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma}")
+    return "checkpoints" + np.format_float_positional(sigma, trim="0").replace(".", "pt")
+
+
+def sigma_from_dir_name(name):
+    """Inverse of :func:`checkpoint_dir_name`; None for a name that is not a level folder."""
+    match = _DIR_PATTERN.match(name)
+    return float(f"{match.group(1)}.{match.group(2)}") if match else None
+
+
+def level_checkpoint(root, sigma):
+    """Path of the checkpoint file for ``sigma`` under ``root``, or None if there is none."""
+    folder = os.path.join(os.fspath(root), checkpoint_dir_name(sigma))
+    for name in CHECKPOINT_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def list_levels(root):
+    """The levels with a checkpoint under ``root``, as :class:`Level` tuples, highest sigma first."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        return []
+    levels = []
+    for name in os.listdir(root):
+        sigma = sigma_from_dir_name(name)
+        if sigma is not None:
+            path = level_checkpoint(root, sigma)
+            if path is not None:
+                levels.append(Level(sigma, path))
+    return sorted(levels, key=lambda level: -level.sigma)
+
+
+def missing_levels(root, sigmas):
+    """The sigmas of ``sigmas`` that have no checkpoint under ``root``, in schedule order."""
+    return [s for s in sigmas if level_checkpoint(root, s) is None]
+
+
+def require_levels(root, sigmas):
+    """Return the checkpoint path of every level of ``sigmas``, or raise naming all missing folders."""
+    missing = missing_levels(root, sigmas)
+    if missing:
+        folders = ", ".join(checkpoint_dir_name(s) for s in missing)
+        raise MissingCheckpointError(
+            f"{len(missing)} of {len(sigmas)} noise levels have no checkpoint under {os.fspath(root)} "
+            f"(looked for {'/'.join(CHECKPOINT_FILES)} in {folders}): {HOW_TO_GET}")
+    return [level_checkpoint(root, s) for s in sigmas]
+
+
+def read_state_dict(path):
+    """The state dict stored in a checkpoint file (``{"state_dict": ...}`` or a bare state dict)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        found = [os.path.join(path, n) for n in CHECKPOINT_FILES if os.path.isfile(os.path.join(path, n))]
+        if not found:
+            raise MissingCheckpointError(f"no {' or '.join(CHECKPOINT_FILES)} in folder {path}: {HOW_TO_GET}")
+        path = found[0]
+    if not os.path.isfile(path):
+        raise MissingCheckpointError(f"checkpoint file {path} does not exist: {HOW_TO_GET}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    if isinstance(obj, dict) and "state_dict" in obj:
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
+        raise CheckpointError(f"checkpoint {path} holds no state dict (expected a dict with 'state_dict')")
+    # Weights saved from a DataParallel wrapper carry a "module." prefix.
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}, path
+
+
+def load_model(path, hparams, device="cpu"):
+    """Build the model of ``hparams`` and load the checkpoint at ``path`` (a file or a level folder).
+
+    Returns the model on ``device`` in eval mode.  Raises :class:`CheckpointError`
+    naming the file when it cannot be read or does not fit the preset.
+    """
+    state_dict, path = read_state_dict(path)
+    model = WaveNet.from_hparams(hparams)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong_shape = [f"{k} {list(state_dict[k].shape)} (expected {list(v.shape)})"
+                   for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
+    if missing or unexpected or wrong_shape:
+        details = "; ".join(part for part in (
+            f"missing {len(missing)} keys, e.g. {missing[0]}" if missing else "",
+            f"{len(unexpected)} unexpected keys, e.g. {unexpected[0]}" if unexpected else "",
+            f"wrong shapes: {wrong_shape[0]}" if wrong_shape else "") if part)
+        raise CheckpointError(f"checkpoint {path} does not fit the preset ({details}): "
+                              "check that --preset matches the checkpoint")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()})
+    return model.to(device).eval()
+
+
+def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, global_test_step=0,
+                    hparams=None):
+    """Write ``model`` in the published format, atomically.
+
+    ``hparams``, when given, is stored as JSON under the extra key ``hparams`` so the
+    file says what it is; loaders of the published format ignore it.
+    """
+    net = model.module if isinstance(model, torch.nn.DataParallel) else model
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "global_step": int(global_step),
+        "global_epoch": int(global_epoch),
+        "global_test_step": int(global_test_step),
+    }
+    if hparams is not None:
+        payload["hparams"] = json.dumps(hparams.to_dict())
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(path, lambda f: f.write(buffer.getvalue()))

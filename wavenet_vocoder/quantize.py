@@ -1,0 +1,41 @@
+"""Quantisers between audio in [-1, 1] and the model's quantised units (0..255 for 256 channels).
+
+``mulaw-quantize`` is nnmnkwii's mu-law quantiser with mu = channels - 1 (its
+integer conversion truncates); ``linear-quantize`` is ``round((x + 1) * mu / 2)``.
+The inverses accept real values (the sampler's states lie between levels) and
+clip them to [0, mu] first.
+"""
+import numpy as np
+from nnmnkwii.preprocessing import inv_mulaw_quantize, mulaw_quantize
+
+from .hparams import INPUT_TYPES
+
+
+def _check_type(input_type):
+    if input_type not in INPUT_TYPES:
+        raise ValueError(f"input_type {input_type!r} is not one of {INPUT_TYPES}")
+
+
+def quantize(x, input_type, channels=256):
+    """Audio ``x`` in [-1, 1] (numpy) -> integer classes 0..channels-1 (int64)."""
+    _check_type(input_type)
+    mu = channels - 1
+    x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
+    if input_type == "mulaw-quantize":
+        return np.asarray(mulaw_quantize(x, mu), dtype=np.int64)
+    return np.round((x + 1.0) * mu / 2.0).astype(np.int64)
+
+
+def dequantize(q, input_type, channels=256):
+    """Quantised units ``q`` (any real values, clipped to [0, channels-1]) -> audio in [-1, 1]."""
+    _check_type(input_type)
+    mu = channels - 1
+    q = np.clip(np.asarray(q, dtype=np.float64), 0.0, mu)
+    if input_type == "mulaw-quantize":
+        return np.asarray(inv_mulaw_quantize(q, mu), dtype=np.float64)
+    return q * 2.0 / mu - 1.0
+
+
+def requantize(x, input_type, channels=256):
+    """``x`` through the quantiser and back: the closest an 8-bit model's output can get to x."""
+    return dequantize(quantize(x, input_type, channels), input_type, channels)

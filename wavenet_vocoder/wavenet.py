@@ -1,0 +1,153 @@
+"""The WaveNet prior: scalar input in quantised units, 256 logits, optional mel conditioning.
+
+Units: the model reads the quantised signal itself (0..255 scale, any real value:
+noisy or between levels) as one float channel and predicts 256 logits for the
+clean quantised class of the *next* sample.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .modules import ConvInUpsampleNetwork, ResidualConv1dGLU, WeightNormConv1d
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def dilations(layers, stacks):
+    """Dilation of each residual block: ``2 ** (i % (layers // stacks))``."""
+    per_stack = layers // stacks
+    return [2 ** (i % per_stack) for i in range(layers)]
+
+
+def receptive_field_size(layers, stacks, kernel_size):
+    """Number of input samples (including the current one) that one output depends on.
+
+    ``(kernel_size - 1) * sum(dilations) + 1``: 6139 samples for 30 layers, 3 stacks, kernel 3.
+    """
+    return (kernel_size - 1) * sum(dilations(layers, stacks)) + 1
+
+
+class WaveNet(nn.Module):
+    """The WaveNet of the published PnF system (see ``shared/reference/ALGORITHM.md``).
+
+    Parameter names and shapes match the published checkpoints exactly.
+    """
+
+    def __init__(self, out_channels=256, layers=30, stacks=3, residual_channels=128,
+                 gate_channels=256, skip_out_channels=128, kernel_size=3, dropout=0.0,
+                 cin_channels=-1, cin_pad=2, upsample_conditional_features=False,
+                 upsample_scales=(4, 4, 4, 4)):
+        super().__init__()
+        if layers % stacks:
+            raise ValueError(f"layers={layers} must be a multiple of stacks={stacks}")
+        self.out_channels = out_channels
+        self.layers, self.stacks, self.kernel_size = layers, stacks, kernel_size
+        self.cin_channels, self.cin_pad = cin_channels, cin_pad
+        self.first_conv = WeightNormConv1d(1, residual_channels, 1, bias=True)
+        self.conv_layers = nn.ModuleList(
+            ResidualConv1dGLU(residual_channels, gate_channels, kernel_size, skip_out_channels,
+                              cin_channels=cin_channels, dilation=d, dropout=dropout)
+            for d in dilations(layers, stacks))
+        # Registered before the head so that the state dict lists keys in the published order.
+        if cin_channels > 0 and upsample_conditional_features:
+            self.upsample_net = ConvInUpsampleNetwork(list(upsample_scales), cin_pad, cin_channels)
+        else:
+            self.upsample_net = None
+        self.last_conv_layers = nn.Sequential(
+            nn.ReLU(),
+            WeightNormConv1d(skip_out_channels, skip_out_channels, 1, bias=True),
+            nn.ReLU(),
+            WeightNormConv1d(skip_out_channels, out_channels, 1, bias=True),
+        )
+
+    @classmethod
+    def from_hparams(cls, hp):
+        """Build the model a preset describes (an :class:`~wavenet_vocoder.hparams.HParams`)."""
+        return cls(out_channels=hp.out_channels, layers=hp.layers, stacks=hp.stacks,
+                   residual_channels=hp.residual_channels, gate_channels=hp.gate_channels,
+                   skip_out_channels=hp.skip_out_channels, kernel_size=hp.kernel_size,
+                   dropout=hp.dropout, cin_channels=hp.cin_channels, cin_pad=hp.cin_pad,
+                   upsample_conditional_features=hp.upsample_conditional_features,
+                   upsample_scales=hp.upsample_params["upsample_scales"])
+
+    @property
+    def receptive_field(self):
+        """Receptive field in samples (see :func:`receptive_field_size`)."""
+        return receptive_field_size(self.layers, self.stacks, self.kernel_size)
+
+    @property
+    def hop_size(self):
+        """Samples per conditioning frame, or None for an unconditional model."""
+        return self.upsample_net.hop_size if self.upsample_net is not None else None
+
+    @property
+    def is_conditional(self):
+        return self.cin_channels > 0
+
+    def upsample_conditioning(self, c):
+        """(B, cin, N) frames with cin_pad context frames at each end -> (B, cin, (N - 2 cin_pad) * hop)."""
+        if self.upsample_net is None:
+            return c
+        return self.upsample_net(c)
+
+    def forward(self, x, c=None):
+        """Logits (B, out_channels, T) for the class of the sample after each input position.
+
+        x: (B, 1, T) in quantised units.  c: for a conditional model, either mel
+        frames (B, cin, N) with N - 2 * cin_pad = T / hop_size, or conditioning
+        already at sample rate (B, cin, T).  Output t depends on x[..., :t + 1]
+        and predicts x[..., t + 1].
+        """
+        if x.dim() != 3 or x.size(1) != 1:
+            raise ValueError(f"x must have shape (B, 1, T), got {tuple(x.shape)}")
+        c = self._conditioning_at_sample_rate(c, x.size(-1))
+        h = self.first_conv(x)
+        skips = 0
+        for layer in self.conv_layers:
+            h, skip = layer(h, c)
+            skips = skips + skip
+        return self.last_conv_layers(skips * math.sqrt(1.0 / len(self.conv_layers)))
+
+    def _conditioning_at_sample_rate(self, c, length):
+        if not self.is_conditional:
+            if c is not None:
+                raise ValueError("this model is unconditional (cin_channels <= 0) but c was given")
+            return None
+        if c is None:
+            raise ValueError("this model is mel-conditioned: pass c, (B, cin_channels, N) frames")
+        if c.size(-1) != length and self.upsample_net is not None:
+            frames = c.size(-1) - 2 * self.cin_pad
+            if frames * self.hop_size != length:
+                raise ValueError(
+                    f"c has {c.size(-1)} frames: {frames} after removing {self.cin_pad} context "
+                    f"frames at each end, which cover {frames * self.hop_size} samples, not {length}")
+            c = self.upsample_net(c)
+        if c.size(-1) != length:
+            raise ValueError(f"conditioning covers {c.size(-1)} samples, the input {length}")
+        return c
+
+    def smoothed_log_prob(self, x, sigma, c=None):
+        """``log p_sigma(x_t | x_<t)`` for t = 1..T-1: a (B, T-1) tensor, differentiable in x.
+
+        ``p_sigma(x_t | x_<t) = sum_k softmax(z_t)_k N(x_t; k, sigma^2)`` where z_t are
+        the logits computed from x_<t, k runs over the quantised classes 0..255 and
+        sigma is the level's noise in quantised units.  x: (B, 1, T) float in
+        quantised units.  c (conditional models): (B, cin, N) mel frames with cin_pad
+        context frames at each end and ``T = (N - 2 * cin_pad) * hop_size + 1``.
+        """
+        logits = self(x[:, :, :-1], c)
+        return smoothed_log_prob_from_logits(logits, x[:, 0, 1:], sigma)
+
+
+def smoothed_log_prob_from_logits(logits, targets, sigma):
+    """``log sum_k softmax(logits)_k N(targets; k, sigma^2)`` over the class axis.
+
+    logits: (B, K, T); targets: (B, T) in quantised units; returns (B, T).
+    """
+    classes = torch.arange(logits.size(1), device=logits.device, dtype=logits.dtype)
+    log_weights = F.log_softmax(logits, dim=1)
+    diff = (targets.unsqueeze(1) - classes.view(1, -1, 1)) / sigma
+    log_normal = -0.5 * diff * diff - math.log(sigma) - _LOG_SQRT_2PI
+    return torch.logsumexp(log_weights + log_normal, dim=1)
