@@ -25,6 +25,10 @@ setup(
     entry_points={
         "console_scripts": [
             "pnf-download=wavenet_vocoder.download:cli",
+            "pnf-superres=wavenet_vocoder.pnf.sgld_superres:cli",
+            "pnf-inpainting=wavenet_vocoder.pnf.sgld_inpainting:cli",
+            "pnf-separation=wavenet_vocoder.pnf.sgld_separation:cli",
+            "pnf-spectrogram=wavenet_vocoder.pnf.sgld_spectrogram_descent:cli",
         ],
     },
 )

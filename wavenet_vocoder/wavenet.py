@@ -92,17 +92,18 @@ class WaveNet(nn.Module):
             return c
         return self.upsample_net(c)
 
-    def forward(self, x, c=None):
+    def forward(self, x, c=None, c_at_sample_rate=False):
         """Logits (B, out_channels, T) for the class of the sample after each input position.
 
-        x: (B, 1, T) in quantised units.  c: for a conditional model, either mel
-        frames (B, cin, N) with N - 2 * cin_pad = T / hop_size, or conditioning
-        already at sample rate (B, cin, T).  Output t depends on x[..., :t + 1]
-        and predicts x[..., t + 1].
+        x: (B, 1, T) in quantised units.  c: for a conditional model, mel frames
+        (B, cin, N) with N - 2 * cin_pad = T / hop_size, or, with
+        ``c_at_sample_rate``, conditioning already upsampled to (B, cin, T) (see
+        :meth:`upsample_conditioning`).  Output t depends on x[..., :t + 1] (and
+        c[..., t]) and predicts x[..., t + 1].
         """
         if x.dim() != 3 or x.size(1) != 1:
             raise ValueError(f"x must have shape (B, 1, T), got {tuple(x.shape)}")
-        c = self._conditioning_at_sample_rate(c, x.size(-1))
+        c = self._conditioning_at_sample_rate(c, x.size(-1), c_at_sample_rate)
         h = self.first_conv(x)
         skips = 0
         for layer in self.conv_layers:
@@ -110,14 +111,14 @@ class WaveNet(nn.Module):
             skips = skips + skip
         return self.last_conv_layers(skips * math.sqrt(1.0 / len(self.conv_layers)))
 
-    def _conditioning_at_sample_rate(self, c, length):
+    def _conditioning_at_sample_rate(self, c, length, at_sample_rate):
         if not self.is_conditional:
             if c is not None:
                 raise ValueError("this model is unconditional (cin_channels <= 0) but c was given")
             return None
         if c is None:
             raise ValueError("this model is mel-conditioned: pass c, (B, cin_channels, N) frames")
-        if c.size(-1) != length and self.upsample_net is not None:
+        if not at_sample_rate and self.upsample_net is not None:
             frames = c.size(-1) - 2 * self.cin_pad
             if frames * self.hop_size != length:
                 raise ValueError(
@@ -128,16 +129,17 @@ class WaveNet(nn.Module):
             raise ValueError(f"conditioning covers {c.size(-1)} samples, the input {length}")
         return c
 
-    def smoothed_log_prob(self, x, sigma, c=None):
+    def smoothed_log_prob(self, x, sigma, c=None, c_at_sample_rate=False):
         """``log p_sigma(x_t | x_<t)`` for t = 1..T-1: a (B, T-1) tensor, differentiable in x.
 
         ``p_sigma(x_t | x_<t) = sum_k softmax(z_t)_k N(x_t; k, sigma^2)`` where z_t are
         the logits computed from x_<t, k runs over the quantised classes 0..255 and
         sigma is the level's noise in quantised units.  x: (B, 1, T) float in
         quantised units.  c (conditional models): (B, cin, N) mel frames with cin_pad
-        context frames at each end and ``T = (N - 2 * cin_pad) * hop_size + 1``.
+        context frames at each end and ``T = (N - 2 * cin_pad) * hop_size + 1``; or, with
+        ``c_at_sample_rate``, upsampled conditioning (B, cin, T - 1) for x[..., :-1].
         """
-        logits = self(x[:, :, :-1], c)
+        logits = self(x[:, :, :-1], c, c_at_sample_rate)
         return smoothed_log_prob_from_logits(logits, x[:, 0, 1:], sigma)
 
 

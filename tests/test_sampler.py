@@ -1,0 +1,191 @@
+"""The Langevin engine on a model whose smoothed density is known, and the tasks' constraints."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_hparams
+from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
+from wavenet_vocoder.pnf.inverse_problems import Inpainting, Separation, SpectrogramConditioned, SuperResolution
+from wavenet_vocoder.pnf.langevin import (Prior, SamplerConfig, SamplingDiverged, WindowLogProb, anneal,
+                                         windows_gradient)
+from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
+from wavenet_vocoder.pnf.windows import RandomWindows, TiledWindows
+from wavenet_vocoder.wavenet import WaveNet
+
+MEAN_CLASS = 100
+
+
+def constant_model(hp, seed=0):
+    """A WaveNet whose logits ignore the input: all mass on class MEAN_CLASS.
+
+    Its smoothed density is then N(x_t; MEAN_CLASS, sigma^2) for every t, independently.
+    """
+    torch.manual_seed(seed)
+    model = WaveNet.from_hparams(hp)
+    head = model.last_conv_layers[3]
+    with torch.no_grad():
+        head.weight_g.zero_()
+        head.bias.zero_()
+        head.bias[MEAN_CLASS] = 60.0
+    return model
+
+
+def write_levels(root, hp, make=lambda hp, s: WaveNet.from_hparams(hp)):
+    for i, sigma in enumerate(hp.sigmas):
+        torch.manual_seed(i)
+        save_checkpoint(root / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", make(hp, sigma))
+    return Prior(root, hp)
+
+
+def config(**kw):
+    base = dict(n_steps=3, window=200, batch_size=2, schedule="random", seed=0, device="cpu", progress=False)
+    base.update(kw)
+    return SamplerConfig(**base)
+
+
+@pytest.mark.parametrize("schedule, n_steps", [("tiled", 150), ("random", 150)])
+def test_langevin_recovers_a_known_gaussian(tmp_path, schedule, n_steps):
+    """Both schedules sample N(MEAN_CLASS, sigma^2 / (1 - eta / (2 sigma^2))), the discretised chain's law."""
+    sigma, scale = 4.0, 0.05
+    hp = tiny_hparams(sigmas=f"[{sigma}]")
+    prior = write_levels(tmp_path, hp, lambda hp, s: constant_model(hp))
+    task = Inpainting(torch.full((3000,), 10.0), [(0, 3000)])
+    x, reports = anneal(task, [prior], AnnealingSchedule((sigma,), scale),
+                        config(n_steps=n_steps, window=300, batch_size=4, schedule=schedule))
+    eta = scale * sigma ** 2
+    expected_var = sigma ** 2 / (1 - eta / (2 * sigma ** 2))
+    samples = x[0].double()
+    # 3000 draws: the standard error of the mean is 0.07, of the variance 2.6 %.
+    assert abs(samples.mean().item() - MEAN_CLASS) < 0.35
+    assert abs(samples.var().item() / expected_var - 1) < 0.1
+    assert reports[0].steps == (n_steps if schedule == "tiled" else math.ceil(3000 / 1200 * n_steps))
+
+
+def test_tiled_windows_move_every_sample_once_per_step():
+    tiles = TiledWindows(length=1050, window=200, batch_size=2, n_steps=4)
+    steps = list(tiles)
+    assert len(steps) == 4
+    starts = torch.cat(steps[0])
+    assert starts.tolist() == [0, 200, 400, 600, 800, 1000]
+    assert max(len(b) for b in steps[0]) == 2
+
+
+def test_random_windows_cover_ends_as_often_as_the_middle():
+    gen = torch.Generator().manual_seed(0)
+    windows = RandomWindows(length=1000, window=100, batch_size=2, n_steps=2000, generator=gen)
+    assert len(windows) == math.ceil(1000 / 200 * 2000)
+    coverage = torch.zeros(1000)
+    for (starts,) in windows:
+        assert starts.min() >= 0 and starts.max() <= 900
+        for s in starts.tolist():
+            coverage[s:s + 100] += 1
+    assert abs(coverage.mean().item() / 2000 - 1) < 0.05
+    middle = coverage[450:550].mean().item()
+    # The first and last samples move as often as the middle, none less: each count is binomial
+    # with mean 1818 and std 41 (2.3 %).
+    assert abs(coverage[0].item() / middle - 1) < 0.1 and abs(coverage[-1].item() / middle - 1) < 0.1
+    assert coverage.min().item() > 0.9 * middle
+
+
+@pytest.mark.parametrize("window, batch_size", [(120, 2), (500, 1), (77, 10)])
+def test_tiled_gradient_is_the_whole_signal_gradient(tmp_path, window, batch_size):
+    """Tiles with their context give d log p(x) / dx of the whole signal, every sample covered once."""
+    hp = tiny_hparams(sigmas="[3.0]")
+    model = write_levels(tmp_path, hp).load(3.0).double()
+    rf = model.receptive_field
+    gen = torch.Generator().manual_seed(0)
+    signal = torch.rand(500, generator=gen, dtype=torch.float64) * 255
+    tiles = TiledWindows(500, window, batch_size, n_steps=1)
+    (batches,) = list(tiles)
+    grad, count, log_p, targets = windows_gradient(
+        WindowLogProb(model), signal, None, batches, window, rf, 3.0, True, 127.0, torch.Generator())
+    assert torch.equal(count, torch.ones(500, dtype=torch.float64)) and targets == 500
+    # Direct: the whole signal after rf samples of context, all 500 terms, autograd.
+    x = signal.clone().requires_grad_(True)
+    context = torch.full((rf,), 127.0, dtype=torch.float64)
+    terms = model.smoothed_log_prob(torch.cat([context, x]).view(1, 1, -1), 3.0)[:, rf - 1:]
+    terms.sum().backward()
+    # The context before the signal is noisy silence in the engine: it changes only the terms
+    # of the first rf targets, which depend on samples before rf alone.
+    torch.testing.assert_close(grad[rf:], x.grad[rf:], rtol=1e-9, atol=1e-9)
+    assert abs(log_p - terms[:, rf:].sum().item()) < abs(terms[:, :rf].sum().item()) + 1e3
+
+
+def test_random_window_gradient_holds_the_context_fixed(tmp_path):
+    hp = tiny_hparams(sigmas="[3.0]")
+    model = write_levels(tmp_path, hp).load(3.0).double()
+    rf = model.receptive_field
+    signal = torch.rand(300, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 255
+    grad, count, _, targets = windows_gradient(
+        WindowLogProb(model), signal, None, [torch.tensor([100])], 50, rf, 3.0, False, 127.0, torch.Generator())
+    assert targets == 50
+    assert torch.equal(count.nonzero().flatten(), torch.arange(100, 150))
+    assert (grad[:100] == 0).all() and (grad[150:] == 0).all()
+    # Inside the window: the gradient of the window's own 50 terms.
+    x = signal.clone().requires_grad_(True)
+    model.smoothed_log_prob(x[100 - rf:150].view(1, 1, -1), 3.0)[:, rf - 1:].sum().backward()
+    torch.testing.assert_close(grad[100:150], x.grad[100:150], rtol=1e-9, atol=1e-9)
+
+
+def test_superres_keeps_the_kept_samples(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    observed = torch.randint(0, 256, (800,)).float()
+    task = SuperResolution(observed, 4)
+    x, _ = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas)), config())
+    assert torch.equal(x[0, ::4], observed[::4])
+    assert not torch.equal(x[0, 1::4], observed[1::4])
+
+
+def test_inpainting_touches_only_the_gap(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    observed = torch.randint(0, 256, (800,)).float()
+    task = Inpainting(observed, [(300, 400), (600, 610)])
+    x, _ = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas)), config(schedule="tiled"))
+    outside = ~task.gap_mask()
+    assert torch.equal(x[0, outside], observed[outside])
+    assert (x[0, 300:400] != 127.0).all()
+
+
+def test_separation_sums_to_the_mixture_within_the_likelihood_term(tmp_path):
+    hp = tiny_hparams(input_type="linear-quantize", sigmas="[8.0,2.0]")
+    priors = [write_levels(tmp_path / "a", hp), write_levels(tmp_path / "b", hp)]
+    gen = torch.Generator().manual_seed(0)
+    mixture = 127.5 * (torch.rand(1000, generator=gen) * 2.8 - 1.4) + 255
+    task = Separation(mixture)
+    x, _ = anneal(task, priors, AnnealingSchedule(tuple(hp.sigmas)), config(n_steps=20, schedule="tiled"))
+    residual = x[0] + x[1] - mixture
+    # The term is a Gaussian likelihood of the sum with std sigma / sqrt(15) = 0.52 at sigma 2.
+    assert residual.pow(2).mean().sqrt().item() < 2.0
+    assert not torch.allclose(x[1], torch.full_like(x[1], 127.0))
+
+
+def test_spectrogram_task_uses_the_conditioning(tmp_path):
+    hp = tiny_hparams(conditional=True)
+    prior = write_levels(tmp_path, hp)
+    mel = torch.randn(5, 30)
+    task = SpectrogramConditioned(mel, hp.cin_pad, 4)
+    assert task.length == (30 - 2 * hp.cin_pad) * 4
+    x, reports = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 0.1), config(window=40))
+    assert x.shape == (1, task.length) and torch.isfinite(x).all()
+    assert len(reports) == 2
+
+
+def test_seed_makes_runs_reproducible(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    task = SuperResolution(torch.randint(0, 256, (600,)).float(), 2)
+    runs = [anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas)), config(seed=s))[0] for s in (5, 5, 6)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_divergence_names_sigma_and_step(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    task = SuperResolution(torch.randint(0, 256, (600,)).float(), 2)
+    with pytest.raises(SamplingDiverged, match=r"sigma=4, step \d+/\d+: use a smaller step size"):
+        anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 1e30), config())

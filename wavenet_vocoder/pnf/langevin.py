@@ -1,0 +1,208 @@
+"""The annealed Langevin engine: the one sampling loop every task runs through.
+
+State: ``x`` of shape (S, T), S sources of T samples each, in quantised units.  At
+each level sigma of the schedule, with the level's model(s) loaded from the priors,
+every step takes
+
+    x <- x + movable * (eta * (grad log p_sigma(x) + extra) + sqrt(2 eta) * N(0, I))
+
+on the samples the window schedule covers, with ``eta = step_scale * sigma^2``.  The
+task (see ``inverse_problems.py``) supplies the initial state, which samples may move,
+extra likelihood terms and mel conditioning; the loop never branches on the task.
+"""
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..checkpoints import level_checkpoint, load_model, require_levels
+from ..errors import PnfError
+from .windows import make_windows
+
+
+class SamplingDiverged(PnfError):
+    """The state became NaN or infinite: the step size is too large for this model."""
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How the engine runs: steps, windows (samples), schedule kind, seed and device."""
+
+    n_steps: int
+    window: int
+    batch_size: int
+    schedule: str = "random"
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+
+@dataclass
+class LevelReport:
+    """What one noise level did: steps taken, mean per-sample log p_sigma, time in seconds."""
+
+    sigma: float
+    steps: int
+    mean_log_p: float
+    final_log_p: float
+    seconds: float
+    sample_updates_per_s: float = field(default=0.0)
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+
+class Prior:
+    """One source's prior: a root folder with a checkpoint folder per level, and their preset."""
+
+    def __init__(self, root, hparams, device="cpu"):
+        self.root, self.hparams, self.device = root, hparams, torch.device(device)
+
+    def require(self, sigmas):
+        """Raise naming every level of ``sigmas`` whose checkpoint is missing (before any compute)."""
+        require_levels(self.root, sigmas)
+
+    def load(self, sigma):
+        """The WaveNet of level ``sigma`` on the device, eval mode, gradients off for its weights."""
+        model = load_model(level_checkpoint(self.root, sigma) or self.root, self.hparams, self.device)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+
+class WindowLogProb(nn.Module):
+    """Per-target smoothed log-likelihoods of a batch of spans, as a module DataParallel can split.
+
+    forward(spans (B, 1, L), sigma, c (B, cin, L - 1) at sample rate or None) -> (B, L - 1).
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, spans, sigma, c=None):
+        return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)
+
+
+def anneal(task, priors, schedule, config, on_level=None):
+    """Run the annealed Langevin sampler; returns (final state (S, T) on the CPU, level reports).
+
+    ``priors`` holds one :class:`Prior` per source of ``task``; ``schedule`` is an
+    :class:`~wavenet_vocoder.pnf.noise_schedule.AnnealingSchedule`; ``on_level(sigma, x)``
+    is called after each level with the state on the CPU.
+    """
+    if len(priors) != task.n_sources:
+        raise ValueError(f"the task has {task.n_sources} sources but {len(priors)} priors were given")
+    device = torch.device(config.device)
+    noise_gen = torch.Generator(device=device).manual_seed(config.seed)
+    window_gen = torch.Generator().manual_seed(config.seed + 1)
+    x = task.initial_state(torch.Generator().manual_seed(config.seed + 2)).to(device, torch.float32)
+    movable = task.movable().to(device, torch.float32)
+    reports = []
+    for level, sigma in enumerate(schedule):
+        models = [prior.load(sigma) for prior in priors]
+        nets = [_parallel(WindowLogProb(m), device) for m in models]
+        conds = [_conditioning(task, s, m, device) for s, m in enumerate(models)]
+        rf = models[0].receptive_field
+        eta = schedule.step_size(sigma)
+        windows = make_windows(config.schedule, task.length, config.window, config.batch_size,
+                               config.n_steps, window_gen)
+        bar = tqdm(windows, desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
+                   disable=not config.progress, leave=True, dynamic_ncols=True)
+        started, log_p_sum, updates, log_p = time.perf_counter(), 0.0, 0, float("nan")
+        for step, batches in enumerate(bar):
+            grad = torch.zeros_like(x)
+            count = torch.zeros_like(x)
+            step_log_p, step_targets = 0.0, 0
+            for s, net in enumerate(nets):
+                g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, config.window, rf,
+                                                      sigma, windows.exact_gradient, task.silence, noise_gen)
+                grad[s], count[s] = g, n
+                step_log_p += lp
+                step_targets += targets
+            extra = task.extra_gradient(x, sigma)
+            if extra is not None:
+                grad = grad + count * extra
+            noise = torch.randn(x.shape, generator=noise_gen, device=device)
+            x = x + movable * (eta * grad + torch.sqrt(2 * eta * count) * noise)
+            if not bool(torch.isfinite(x).all()):
+                raise SamplingDiverged(
+                    f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
+                    f"use a smaller step size (--step-scale, now {schedule.step_scale:g}) "
+                    "or --schedule tiled")
+            log_p = step_log_p / max(step_targets, 1)
+            log_p_sum += log_p
+            updates += step_targets
+            rate = updates / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix_str(f"log p {log_p:.3f}, {rate:.3g} sample-updates/s", refresh=False)
+        bar.close()
+        seconds = time.perf_counter() - started
+        reports.append(LevelReport(sigma=sigma, steps=len(windows), mean_log_p=log_p_sum / len(windows),
+                                   final_log_p=log_p, seconds=seconds,
+                                   sample_updates_per_s=updates / max(seconds, 1e-9)))
+        if on_level is not None:
+            on_level(sigma, x.detach().cpu())
+    return x.detach().cpu(), reports
+
+
+def _parallel(net, device):
+    """DataParallel over the visible GPUs on CUDA; the module itself on the CPU."""
+    return nn.DataParallel(net) if device.type == "cuda" else net
+
+
+def _conditioning(task, source, model, device):
+    """The source's mel frames upsampled by this level's model: (cin, T) on the device, or None."""
+    frames = task.conditioning(source)
+    if frames is None:
+        return None
+    with torch.no_grad():
+        c = model.upsample_conditioning(frames.to(device, torch.float32).unsqueeze(0))[0]
+    if c.size(-1) != task.length:
+        raise PnfError(f"the mel frames cover {c.size(-1)} samples but the signal has {task.length}")
+    return c
+
+
+def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, generator):
+    """Gradient of the windows' log-likelihood terms with respect to one source's samples.
+
+    x: (T,) state; c: (cin, T) conditioning or None; batches: lists of window starts.
+    Each window [s, s + W) is scored as the span of samples [s - rf, s + W): its terms
+    for the targets s..s+W-1 (those inside the signal) are summed.  Samples before the
+    signal are noisy silence, ``silence + sigma * N(0, 1)``.  With ``exact`` the
+    gradient reaching the context flows into the samples there (tiled: the whole
+    signal's gradient); otherwise only the window's own samples get a gradient.
+    Returns (grad (T,), windows covering each sample (T,), sum of terms, number of terms).
+    """
+    length = x.numel()
+    device = x.device
+    end = max(int(b.max()) for b in batches) + window
+    right = max(0, end - length)
+    left = silence + sigma * torch.randn(rf, generator=generator, device=device)
+    padded = torch.cat([left, x, torch.full((right,), float(silence), device=device)])
+    if c is not None:
+        c = torch.cat([c[:, :1].expand(-1, rf), c, c[:, -1:].expand(-1, right)], dim=1)
+    grad = torch.zeros_like(padded)
+    count = torch.zeros_like(padded)
+    offsets = torch.arange(window + rf, device=device)
+    log_p, targets = 0.0, 0
+    for starts in batches:
+        index = starts.to(device).unsqueeze(1) + offsets             # padded coordinates
+        spans = padded[index].detach().requires_grad_(True)         # (B, W + rf)
+        span_c = c[:, index[:, :-1]].transpose(0, 1) if c is not None else None
+        with torch.enable_grad():
+            terms = net(spans.unsqueeze(1), sigma, span_c)          # term j scores spans[:, j + 1]
+            target_sample = index[:, 1:] - rf
+            weight = ((offsets[1:] >= rf).unsqueeze(0) & (target_sample < length)).to(terms.dtype)
+            total = (terms * weight).sum()
+            (span_grad,) = torch.autograd.grad(total, spans)
+        if not exact:
+            span_grad[:, :rf] = 0
+        grad.index_add_(0, index.flatten(), span_grad.flatten())
+        window_index = index[:, rf:].flatten()
+        count.index_add_(0, window_index, torch.ones_like(window_index, dtype=count.dtype))
+        log_p += float(total.detach())
+        targets += int(weight.sum())
+    return grad[rf:rf + length], count[rf:rf + length], log_p, targets

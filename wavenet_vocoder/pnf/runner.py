@@ -1,0 +1,216 @@
+"""What the four task scripts share: flags, device choice, output folder, sampling and run.json."""
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..audio import save_wav, write_atomically
+from ..errors import PnfError
+from ..hparams import load_preset
+from ..quantize import dequantize
+from .langevin import SamplerConfig, anneal
+from .noise_schedule import AnnealingSchedule
+
+#: Options every task script accepts (appended to each script's docopt usage).
+COMMON_OPTIONS = """\
+  --preset=<json>        Preset file, e.g. egs/mulaw_maxaudio/config.json.
+  --hparams=<params>     Preset overrides "name=value,...", e.g. "sigmas=[10.0,1.0]" [default: ].
+  --n-steps=<n>          Moves of each sample per noise level (N_STEPS).
+  --sgld-window=<n>      Window length in samples (SGLD_WINDOW).
+  --batch-size=<n>       Windows scored together (BATCH_SIZE).
+  --sample-size=<n>      Use the first n samples of the input, -1 for all (SAMPLE_SIZE).
+  --step-scale=<c>       Langevin step size eta = c * sigma^2 (STEP_SCALE).
+  --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
+  --seed=<n>             Random seed [default: 0].
+  --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
+  --no-progress          Hide the progress bars.
+  -h, --help             Show this help.
+"""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a task run needs besides its inputs: preset, sampler config, input length."""
+
+    hparams: object
+    sampler: SamplerConfig
+    sample_size: int
+    step_scale: float
+
+
+def parse_int(value, flag, minimum=None):
+    """``value`` as an int, or a :class:`PnfError` naming ``flag``."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise PnfError(f"{flag}={value} is not an integer") from None
+    if minimum is not None and number < minimum:
+        raise PnfError(f"{flag}={value} must be at least {minimum}")
+    return number
+
+
+def parse_float(value, flag, positive=True):
+    """``value`` as a finite float (positive if asked), or a :class:`PnfError` naming ``flag``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PnfError(f"{flag}={value} is not a number") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise PnfError(f"{flag}={value} must be a {'positive ' if positive else ''}finite number")
+    return number
+
+
+def resolve_device(flag):
+    """The torch device for ``--device`` (None: CUDA when available, else the CPU)."""
+    if flag in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(flag)
+    except RuntimeError:
+        raise PnfError(f"--device={flag} is not a device: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PnfError(f"--device={flag}: CUDA is not available on this machine; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise PnfError(f"--device={flag}: only cpu and cuda are supported")
+    return str(device)
+
+
+def describe_device(device):
+    """A line saying where sampling runs, e.g. ``cuda: 2 x NVIDIA H100 (DataParallel)``."""
+    if torch.device(device).type == "cuda":
+        count = torch.cuda.device_count()
+        return f"{device}: {count} x {torch.cuda.get_device_name(0)} (DataParallel over {count} GPU(s))"
+    return f"cpu: {torch.get_num_threads()} threads"
+
+
+def settings_from_args(args, constants, default_preset=None):
+    """Resolve the common flags against a script's constants (SAMPLE_SIZE, SGLD_WINDOW, ...)."""
+    preset = args["--preset"] or default_preset
+    if preset is None:
+        raise PnfError("--preset is required, e.g. --preset=egs/mulaw_maxaudio/config.json")
+    hp = load_preset(preset, args["--hparams"] or "")
+
+    def pick(flag, name):
+        return args[flag] if args[flag] is not None else constants[name]
+
+    schedule = args["--schedule"]
+    if schedule not in ("random", "tiled"):
+        raise PnfError(f"--schedule={schedule}: use random or tiled")
+    sampler = SamplerConfig(
+        n_steps=parse_int(pick("--n-steps", "N_STEPS"), "--n-steps", 1),
+        window=parse_int(pick("--sgld-window", "SGLD_WINDOW"), "--sgld-window", 2),
+        batch_size=parse_int(pick("--batch-size", "BATCH_SIZE"), "--batch-size", 1),
+        schedule=schedule,
+        seed=parse_int(args["--seed"], "--seed", 0),
+        device=resolve_device(args["--device"]),
+        progress=not args["--no-progress"],
+    )
+    sample_size = parse_int(pick("--sample-size", "SAMPLE_SIZE"), "--sample-size", -1)
+    if sample_size == 0:
+        raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
+    step_scale = parse_float(pick("--step-scale", "STEP_SCALE"), "--step-scale")
+    return RunSettings(hp, sampler, sample_size, step_scale)
+
+
+def crop(x, sample_size, source):
+    """The first ``sample_size`` samples of ``x`` (all for -1)."""
+    if sample_size > 0:
+        x = x[:sample_size]
+    if x.size < 16:
+        raise PnfError(f"{source} has only {x.size} samples: too short to sample")
+    return x
+
+
+def fit_window(settings, length, align=1):
+    """Settings whose window fits a signal of ``length`` samples (shrunk, and said, if needed)."""
+    window = settings.sampler.window
+    if window <= length:
+        return settings
+    shrunk = max(align, length // align * align)
+    print(f"note: the input has {length} samples, fewer than the window of {window}: "
+          f"using a window of {shrunk} samples", file=sys.stderr)
+    return RunSettings(settings.hparams, SamplerConfig(**{**settings.sampler.__dict__, "window": shrunk}),
+                       settings.sample_size, settings.step_scale)
+
+
+class OutputDir:
+    """The output folder: files appear complete or not at all, and inputs are never overwritten."""
+
+    def __init__(self, path, sample_rate, inputs=()):
+        self.path, self.sample_rate = os.fspath(path), sample_rate
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise PnfError(f"output folder {self.path} exists and is not a folder")
+        self._inputs = {os.path.realpath(p) for p in inputs}
+        self.written = []
+
+    def _target(self, name):
+        path = os.path.join(self.path, name)
+        if os.path.realpath(path) in self._inputs:
+            raise PnfError(f"refusing to overwrite the input file {path}: choose another output folder")
+        return path
+
+    def wav(self, name, audio):
+        """Write (T,) audio in [-1, 1] as ``name`` (16-bit PCM)."""
+        path = self._target(name)
+        save_wav(path, audio, self.sample_rate)
+        self.written.append(name)
+
+    def json(self, name, obj):
+        """Write ``obj`` as indented JSON."""
+        path = self._target(name)
+        text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+        write_atomically(path, lambda f: f.write(text), mode="w")
+        self.written.append(name)
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def to_audio(x, hparams):
+    """State row (T,) in quantised units -> audio in [-1, 1] with the preset's quantiser."""
+    return dequantize(np.asarray(x, dtype=np.float64), hparams.input_type, hparams.quantize_channels)
+
+
+def sample(task, priors, settings, on_level=None):
+    """Check every level's checkpoint, say where it runs, anneal; returns (state, reports, seconds)."""
+    for prior in priors:
+        prior.require(settings.hparams.sigmas)
+    schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
+    print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
+          f"{task.length} samples, {settings.sampler.schedule} windows of {settings.sampler.window}",
+          file=sys.stderr)
+    started = time.perf_counter()
+    x, reports = anneal(task, priors, schedule, settings.sampler, on_level)
+    return x.numpy(), reports, time.perf_counter() - started
+
+
+def run_report(task_name, args, settings, reports, seconds, metrics=None, extra=None):
+    """The ``run.json`` object: arguments, device, seed, levels, steps, time, log p, metrics."""
+    report = {
+        "task": task_name,
+        "arguments": {k: v for k, v in args.items() if k not in ("--help",)},
+        "device": describe_device(settings.sampler.device),
+        "seed": settings.sampler.seed,
+        "schedule": settings.sampler.schedule,
+        "n_steps": settings.sampler.n_steps,
+        "sgld_window": settings.sampler.window,
+        "batch_size": settings.sampler.batch_size,
+        "step_scale": settings.step_scale,
+        "sigmas": list(settings.hparams.sigmas),
+        "steps": sum(r.steps for r in reports),
+        "seconds": seconds,
+        "levels": [r.to_dict() for r in reports],
+    }
+    if extra:
+        report.update(extra)
+    if metrics is not None:
+        report["metrics"] = metrics
+    return report

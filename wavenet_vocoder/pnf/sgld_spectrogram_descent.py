@@ -1,0 +1,112 @@
+"""Mel-spectrogram-conditioned generation with a mel-conditioned WaveNet prior.
+
+Edit the constants below or pass them as flags.
+"""
+import glob
+import json
+import os
+
+import numpy as np
+
+from wavenet_vocoder.cli import parse_args, run
+from wavenet_vocoder.errors import AudioError, PnfError
+from wavenet_vocoder.pnf import runner
+from wavenet_vocoder.pnf.inverse_problems import SpectrogramConditioned
+from wavenet_vocoder.pnf.langevin import Prior
+from wavenet_vocoder.quantize import dequantize
+
+SAMPLE_SIZE = 256 * 200  # samples to generate (whole frames); -1: every frame of the utterance
+SGLD_WINDOW = 32000      # samples per Langevin window (a multiple of the hop size)
+BATCH_SIZE = 2           # windows per step
+N_STEPS = 256            # moves of each sample per noise level
+STEP_SCALE = 0.1         # eta = STEP_SCALE * sigma^2
+
+USAGE = f"""Spectrogram-conditioned generation: audio for each mel spectrogram in <dump-root>.
+
+Usage:
+  sgld_spectrogram_descent.py <checkpoint> <dump-root> <output-dir> [options]
+
+<checkpoint> is the root folder holding one checkpoints<sigma>/ folder per level;
+<dump-root> holds normalised <name>-<i>-feats.npy files (frames x 80) and, optionally,
+the matching <name>-<i>-wave.npy (the original, written as original.wav). With one
+utterance the outputs go straight into <output-dir>, with several into one folder each.
+
+Options:
+{runner.COMMON_OPTIONS}
+Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH_SIZE} N_STEPS={N_STEPS} STEP_SCALE={STEP_SCALE}
+"""
+
+
+def find_utterances(dump_root):
+    """Sorted (name, feats path, wave path or None) for every ``*-feats.npy`` under ``dump_root``."""
+    if not os.path.isdir(dump_root):
+        raise AudioError(f"dump folder {dump_root} does not exist")
+    feats = sorted(glob.glob(os.path.join(dump_root, "*-feats.npy")))
+    if not feats:
+        raise AudioError(f"dump folder {dump_root} holds no *-feats.npy files: create them as README.md "
+                         "describes (mel features normalised with the training statistics)")
+    utterances = []
+    for path in feats:
+        name = os.path.basename(path)[:-len("-feats.npy")]
+        wave = path[:-len("-feats.npy")] + "-wave.npy"
+        utterances.append((name, path, wave if os.path.isfile(wave) else None))
+    return utterances
+
+
+def load_mel(path, num_mels, frames, cin_pad):
+    """(num_mels, frames + 2 cin_pad) float32: the first ``frames`` frames (-1: all), edge-padded."""
+    try:
+        mel = np.load(path)
+    except (OSError, ValueError) as e:
+        raise AudioError(f"cannot read mel features {path}: {e}") from None
+    if mel.ndim != 2 or mel.shape[1] != num_mels:
+        raise AudioError(f"mel features {path} have shape {mel.shape}; expected (frames, {num_mels})")
+    if not np.all(np.isfinite(mel)):
+        raise AudioError(f"mel features {path} contain NaN or infinite values")
+    if frames > 0:
+        mel = mel[:frames]
+    if mel.shape[0] == 0:
+        raise AudioError(f"mel features {path} hold no frames")
+    return np.pad(mel, [(cin_pad, cin_pad), (0, 0)], mode="edge").T.astype(np.float32)
+
+
+def main(argv=None):
+    args = parse_args(USAGE, argv)
+    settings = runner.settings_from_args(args, dict(
+        SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS, STEP_SCALE=STEP_SCALE))
+    hp = settings.hparams
+    if hp.cin_channels <= 0 or not hp.upsample_conditional_features:
+        raise PnfError("this task needs a mel-conditioned preset (cin_channels > 0): "
+                       "use --preset=egs/mulaw_maxaudio_spectrogram/config.json")
+    prior = Prior(args["<checkpoint>"], hp, settings.sampler.device)
+    prior.require(hp.sigmas)
+    utterances = find_utterances(args["<dump-root>"])
+    frames = settings.sample_size // hp.hop_size if settings.sample_size > 0 else -1
+    if settings.sample_size > 0 and frames == 0:
+        raise PnfError(f"--sample-size={settings.sample_size} is less than one frame ({hp.hop_size} samples)")
+    for name, feats, wave in utterances:
+        folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
+        mel = load_mel(feats, hp.cin_channels, frames, hp.cin_pad)
+        task = SpectrogramConditioned(mel, hp.cin_pad, hp.hop_size)
+        run_settings = runner.fit_window(settings, task.length, align=hp.hop_size)
+        out = runner.OutputDir(folder, hp.sample_rate, inputs=[feats] + ([wave] if wave else []))
+        if wave is not None:
+            original = dequantize(np.load(wave)[:task.length], hp.input_type, hp.quantize_channels)
+            out.wav("original.wav", original)
+        x, reports, seconds = runner.sample(
+            task, [prior], run_settings,
+            on_level=lambda s, state: out.wav(f"out_{s}.wav", runner.to_audio(state[0], hp)))
+        out.wav("out.wav", runner.to_audio(x[0], hp))
+        out.json("info.json", {"seconds": seconds, "utterance": name, "samples": task.length})
+        out.json("run.json", runner.run_report("spectrogram", args, run_settings, reports, seconds, None,
+                                               {"utterance": name, "samples": task.length,
+                                                "frames": int(mel.shape[1] - 2 * hp.cin_pad)}))
+    return 0
+
+
+def cli():
+    run(main)
+
+
+if __name__ == "__main__":
+    cli()

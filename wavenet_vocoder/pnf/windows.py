@@ -1,0 +1,69 @@
+"""Which samples move at each Langevin step: the published random windows, or tiles.
+
+Both yield, for every step of a level, a list of batches of window start indices
+(LongTensors, samples).  A window ``[s, s + W)`` is scored with ``receptive_field``
+samples of left context before it.
+"""
+import math
+
+import torch
+
+
+class RandomWindows:
+    """The published schedule: each step draws ``batch_size`` windows of ``window`` samples.
+
+    Starts are uniform in ``[-W, T)`` then clipped to ``[0, T - W]``, so the first and last
+    samples move as often as the middle (those within W of an end up to twice as often,
+    none less); ``ceil(T / (W * B) * n_steps)`` steps make each sample move about
+    ``n_steps`` times.  A window's gradient covers only its own likelihood terms (the
+    context is held fixed), and windows drawn together may overlap.
+    """
+
+    exact_gradient = False
+
+    def __init__(self, length, window, batch_size, n_steps, generator):
+        self.length, self.window, self.batch_size = length, window, batch_size
+        self.generator = generator
+        self.steps = max(1, math.ceil(length / (window * batch_size) * n_steps))
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        high = self.length - self.window
+        for _ in range(self.steps):
+            starts = torch.randint(-self.window, self.length, (self.batch_size,), generator=self.generator)
+            yield [starts.clamp(0, high)]
+
+
+class TiledWindows:
+    """Non-overlapping windows covering the whole signal: every sample moves at every step.
+
+    The windows of one step are scored in batches of ``batch_size`` against the same
+    state, and their gradients are summed, context included, so the update uses the
+    exact gradient of the whole signal's log-likelihood.  ``n_steps`` steps per level.
+    """
+
+    exact_gradient = True
+
+    def __init__(self, length, window, batch_size, n_steps):
+        self.length, self.window, self.batch_size = length, window, batch_size
+        self.steps = n_steps
+        starts = torch.arange(0, length, window)
+        self._batches = list(starts.split(batch_size))
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            yield self._batches
+
+
+def make_windows(kind, length, window, batch_size, n_steps, generator):
+    """The schedule named ``kind`` ('random' or 'tiled') for a signal of ``length`` samples."""
+    if kind == "random":
+        return RandomWindows(length, window, batch_size, n_steps, generator)
+    if kind == "tiled":
+        return TiledWindows(length, window, batch_size, n_steps)
+    raise ValueError(f"unknown window schedule {kind!r}: use 'random' or 'tiled'")
