@@ -1,0 +1,250 @@
+"""Each task script end to end on tiny random-weight models and a fraction of a second of audio."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import REPO, tiny_hparams
+from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
+from wavenet_vocoder.cli import run
+from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.quantize import quantize
+from wavenet_vocoder.wavenet import WaveNet
+
+SR = 22050
+FAST = ["--n-steps", "2", "--sgld-window", "1000", "--no-progress"]
+
+
+def make_root(folder, hp):
+    for i, sigma in enumerate(hp.sigmas):
+        torch.manual_seed(i)
+        save_checkpoint(folder / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", WaveNet.from_hparams(hp))
+    preset = folder / "config.json"
+    preset.write_text(json.dumps(hp.to_dict()))
+    return str(folder), str(preset)
+
+
+def tone(path, freq=440.0, seconds=0.2, amplitude=0.5):
+    t = np.arange(int(SR * seconds)) / SR
+    sf.write(path, amplitude * np.sin(2 * np.pi * freq * t) + 0.05 * np.sin(2 * np.pi * 3 * freq * t), SR)
+    return str(path)
+
+
+@pytest.fixture
+def mulaw(tmp_path):
+    return make_root(tmp_path / "mulaw", tiny_hparams())
+
+
+def read(path):
+    return sf.read(path)[0]
+
+
+def assert_metrics(metrics):
+    for method in ("pnf", "baseline", "ceiling"):
+        assert set(metrics[method]) >= {"snr", "si_sdr", "lsd"}
+        assert all(np.isfinite(v) for v in metrics[method].values())
+
+
+def test_superres_end_to_end(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "out"
+    assert sgld_superres.main([root, src, str(out), f"--preset={preset}", "--downsample_interval", "4"] + FAST) == 0
+    files = set(os.listdir(out))
+    assert {"x_original.wav", "x_modified.wav", "out_4.0.wav", "out_1.0.wav", "out.wav", "run.json"} <= files
+    report = json.loads((out / "run.json").read_text())
+    assert [level["sigma"] for level in report["levels"]] == [4.0, 1.0]
+    assert report["seed"] == 0 and report["device"].startswith("cpu") and report["steps"] > 0
+    assert all(np.isfinite(level["mean_log_p"]) for level in report["levels"])
+    assert_metrics(report["metrics"])
+    # The ceiling of the 8-bit mu-law quantiser on this tone is about 30-40 dB.
+    assert 25 < report["metrics"]["ceiling"]["snr"] < 45
+    original, estimate = read(out / "x_original.wav"), read(out / "out.wav")
+    np.testing.assert_array_equal(estimate[::4], original[::4])     # the kept samples, bit for bit
+    assert len(estimate) == len(original) == int(0.2 * SR)
+
+
+def test_inpainting_end_to_end(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.3)
+    out = tmp_path / "out"
+    assert sgld_inpainting.main([root, src, str(out), f"--preset={preset}", "--gap", "0.1,0.15",
+                                 "--schedule", "tiled"] + FAST) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert report["gap_samples"] == [2205, 3308]
+    assert_metrics(report["metrics"])
+    assert "gap_snr" in report["metrics"]["pnf"]
+    original, estimate = read(out / "x_original.wav"), read(out / "out.wav")
+    outside = np.ones(len(original), dtype=bool)
+    outside[2205:3308] = False
+    np.testing.assert_array_equal(estimate[outside], original[outside])
+    assert not np.array_equal(estimate[~outside], original[~outside])
+
+
+def test_separation_end_to_end_with_sources_and_with_a_mixture(tmp_path):
+    hp = tiny_hparams(input_type="linear-quantize")
+    root0, preset = make_root(tmp_path / "piano", hp)
+    root1, _ = make_root(tmp_path / "voice", hp)
+    a, b = tone(tmp_path / "a.wav", 440), tone(tmp_path / "b.wav", 1250, amplitude=0.3)
+    out = tmp_path / "out"
+    assert sgld_separation.main([root0, root1, a, b, str(out), f"--preset={preset}"] + FAST) == 0
+    assert {"mixed.wav", "out0.wav", "out1.wav", "out0_1.0.wav", "out1_4.0.wav", "run.json"} <= set(os.listdir(out))
+    report = json.loads((out / "run.json").read_text())
+    for source in ("source0", "source1"):
+        assert_metrics(report["metrics"][source])
+    # The outputs add up to the mixture, within the likelihood term's tolerance at sigma = 1.
+    mixed, s0, s1 = read(out / "mixed.wav"), read(out / "out0.wav"), read(out / "out1.wav")
+    assert np.sqrt(np.mean((s0 + s1 - mixed) ** 2)) < 0.02
+    out2 = tmp_path / "out2"
+    mixture = tmp_path / "mix.wav"
+    sf.write(mixture, read(a) + read(b), SR)
+    assert sgld_separation.main([root0, root1, f"--mixture={mixture}", str(out2), f"--preset={preset}"] + FAST) == 0
+    assert "metrics" not in json.loads((out2 / "run.json").read_text())
+
+
+def make_dump(folder, frames, num_mels=5, hop=4):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.save(folder / "utt-00001-feats.npy", rng.standard_normal((frames, num_mels)).astype(np.float32))
+    wave = quantize(0.3 * np.sin(np.arange(frames * hop) / 3), "mulaw-quantize").astype(np.int16)
+    np.save(folder / "utt-00001-wave.npy", wave)
+    return str(folder)
+
+
+def test_spectrogram_end_to_end(tmp_path):
+    root, preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
+    dump = make_dump(tmp_path / "dump_norm" / "dev", frames=300)
+    out = tmp_path / "out"
+    assert sgld_spectrogram_descent.main([root, dump, str(out), f"--preset={preset}", "--sample-size", "800"]
+                                         + FAST) == 0
+    assert {"original.wav", "out_4.0.wav", "out.wav", "info.json", "run.json"} <= set(os.listdir(out))
+    assert len(read(out / "out.wav")) == 800 and len(read(out / "original.wav")) == 800
+    assert json.loads((out / "info.json").read_text())["seconds"] > 0
+
+
+def test_scripts_run_from_the_shell_as_the_seed_readme_writes_them(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "shell_out"
+    cmd = [sys.executable, os.path.join(REPO, "wavenet_vocoder", "pnf", "sgld_superres.py"), root, src, str(out),
+           f"--preset={preset}", "--downsample_interval", "2"] + FAST
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sampling on cpu" in result.stderr
+    assert (out / "out.wav").is_file()
+
+
+def test_editing_a_constant_changes_the_default(tmp_path, mulaw, monkeypatch):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    monkeypatch.setattr(sgld_superres, "N_STEPS", 1)
+    monkeypatch.setattr(sgld_superres, "SGLD_WINDOW", 500)
+    out = tmp_path / "out"
+    sgld_superres.main([root, src, str(out), f"--preset={preset}", "--no-progress"])
+    report = json.loads((out / "run.json").read_text())
+    assert (report["n_steps"], report["sgld_window"]) == (1, 500)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one clear line naming the problem, a non-zero exit, nothing written.
+
+def run_cli(main, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run(main, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return exit_info.value.code, err
+
+
+@pytest.mark.parametrize("case", ["missing", "silent", "unreadable", "interval", "level", "gap", "flag"])
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, mulaw, capsys, case):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.3)
+    out = tmp_path / "out"
+    argv = [root, src, str(out), f"--preset={preset}"] + FAST
+    main, expected = sgld_superres.main, None
+    if case == "missing":
+        argv[1], expected = str(tmp_path / "nope.wav"), "nope.wav does not exist"
+    elif case == "silent":
+        sf.write(tmp_path / "silent.wav", np.zeros(5000), SR)
+        argv[1], expected = str(tmp_path / "silent.wav"), "is silent"
+    elif case == "unreadable":
+        (tmp_path / "bad.wav").write_text("not audio")
+        argv[1], expected = str(tmp_path / "bad.wav"), "cannot read audio file"
+    elif case == "interval":
+        argv += ["--downsample_interval", "1"]
+        expected = "--downsample_interval=1 must be at least 2"
+    elif case == "level":
+        argv[0], expected = str(tmp_path / "empty_root"), "checkpoints4pt0, checkpoints1pt0"
+    elif case == "gap":
+        main, argv, expected = sgld_inpainting.main, argv + ["--gap", "0.2,0.5"], "lies outside the input"
+    elif case == "flag":
+        argv += ["--batch-size", "many"]
+        expected = "--batch-size=many is not an integer"
+    code, err = run_cli(main, argv, capsys)
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+    assert not out.exists() or not any(name.startswith("out") for name in os.listdir(out))
+
+
+def test_separation_sources_of_different_lengths(tmp_path, capsys):
+    hp = tiny_hparams(input_type="linear-quantize")
+    root, preset = make_root(tmp_path / "p", hp)
+    a, b = tone(tmp_path / "a.wav", seconds=0.2), tone(tmp_path / "b.wav", seconds=0.25)
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_separation.main, [root, root, a, b, str(out), f"--preset={preset}"] + FAST, capsys)
+    assert code == 2 and "--trim" in err[0] and len(err) == 1
+    assert sgld_separation.main([root, root, a, b, str(out), f"--preset={preset}", "--trim"] + FAST) == 0
+    assert len(read(out / "out0.wav")) == int(0.2 * SR)
+
+
+def test_separation_refuses_a_mulaw_preset(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    a = tone(tmp_path / "a.wav")
+    code, err = run_cli(sgld_separation.main, [root, root, a, a, str(tmp_path / "o"), f"--preset={preset}"], capsys)
+    assert code == 2 and "linear-quantised" in err[0]
+
+
+def test_spectrogram_dump_without_features(tmp_path, capsys):
+    root, preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
+    (tmp_path / "dump").mkdir()
+    np.save(tmp_path / "dump" / "utt-00001-wave.npy", np.zeros(100, dtype=np.int16))
+    code, err = run_cli(sgld_spectrogram_descent.main, [root, str(tmp_path / "dump"), str(tmp_path / "o"),
+                                                         f"--preset={preset}"], capsys)
+    assert code == 2 and "no *-feats.npy" in err[0]
+
+
+def test_short_input_shrinks_the_window_and_says_so(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.02)                 # 441 samples < window 1000
+    out = tmp_path / "out"
+    assert sgld_superres.main([root, src, str(out), f"--preset={preset}"] + FAST) == 0
+    assert "using a window of 441 samples" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["sgld_window"] == 441
+
+
+def test_an_input_file_is_never_overwritten(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    folder = tmp_path / "work"
+    folder.mkdir()
+    src = tone(folder / "x_original.wav")
+    before = (folder / "x_original.wav").read_bytes()
+    code, err = run_cli(sgld_superres.main, [root, src, str(folder), f"--preset={preset}"] + FAST, capsys)
+    assert code == 2 and "refusing to overwrite the input file" in err[0]
+    assert (folder / "x_original.wav").read_bytes() == before
+
+
+def test_divergence_stops_without_writing_nan(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_superres.main, [root, src, str(out), f"--preset={preset}", "--step-scale", "1e30"]
+                        + FAST, capsys)
+    assert code == 2 and err[-1].startswith("error: sampling diverged")
+    assert "sigma=4" in err[-1] and "smaller step size" in err[-1]
+    assert not any(name.startswith("out") for name in os.listdir(out))
