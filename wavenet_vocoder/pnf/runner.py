@@ -13,6 +13,7 @@ from ..audio import save_wav, write_atomically
 from ..errors import PnfError
 from ..hparams import load_preset
 from ..quantize import dequantize
+from ..wavenet import receptive_field_size
 from .langevin import SamplerConfig, anneal
 from .noise_schedule import AnnealingSchedule
 
@@ -184,6 +185,11 @@ def sample(task, priors, settings, on_level=None):
     for prior in priors:
         prior.require(settings.hparams.sigmas)
     schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
+    hp = settings.hparams
+    field = receptive_field_size(hp.layers, hp.stacks, hp.kernel_size)
+    if task.length < field:
+        print(f"note: the input has {task.length} samples, fewer than the model's receptive field of "
+              f"{field}: the missing context is silence", file=sys.stderr)
     print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
           f"{task.length} samples, {settings.sampler.schedule} windows of {settings.sampler.window}",
           file=sys.stderr)
