@@ -25,6 +25,8 @@ setup(
     entry_points={
         "console_scripts": [
             "pnf-download=wavenet_vocoder.download:cli",
+            "pnf-preprocess=wavenet_vocoder.preprocess:cli",
+            "pnf-train=wavenet_vocoder.train:cli",
             "pnf-superres=wavenet_vocoder.pnf.sgld_superres:cli",
             "pnf-inpainting=wavenet_vocoder.pnf.sgld_inpainting:cli",
             "pnf-separation=wavenet_vocoder.pnf.sgld_separation:cli",

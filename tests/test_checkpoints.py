@@ -1,10 +1,9 @@
-import os
 
 import pytest
 import torch
 
 from conftest import (PRESETS, preset_path, published_keys, random_published_state_dict,
-                      reference_smoothed_log_prob, save_published, tiny_hparams)
+                      reference_smoothed_log_prob, save_published)
 from wavenet_vocoder.checkpoints import (checkpoint_dir_name, list_levels, load_model, missing_levels,
                                          require_levels, save_checkpoint, sigma_from_dir_name)
 from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError

@@ -1,7 +1,6 @@
 """The Langevin engine on a model whose smoothed density is known, and the tasks' constraints."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

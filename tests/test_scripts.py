@@ -12,7 +12,6 @@ import torch
 from conftest import REPO, tiny_hparams
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
 from wavenet_vocoder.cli import run
-from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.quantize import quantize
 from wavenet_vocoder.wavenet import WaveNet

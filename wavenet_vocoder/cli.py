@@ -1,6 +1,8 @@
-"""What every command shares: docopt parsing and turning user errors into one line and an exit code."""
+"""What every command shares: docopt parsing, flag values, the device, and one-line errors with an exit code."""
+import math
 import sys
 
+import torch
 from docopt import DocoptExit, docopt
 
 from .errors import PnfError
@@ -32,3 +34,48 @@ def run(main, argv=None):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(status or 0)
+
+
+def parse_int(value, flag, minimum=None):
+    """``value`` as an int, or a :class:`PnfError` naming ``flag``."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise PnfError(f"{flag}={value} is not an integer") from None
+    if minimum is not None and number < minimum:
+        raise PnfError(f"{flag}={value} must be at least {minimum}")
+    return number
+
+
+def parse_float(value, flag, positive=True):
+    """``value`` as a finite float (positive if asked), or a :class:`PnfError` naming ``flag``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PnfError(f"{flag}={value} is not a number") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise PnfError(f"{flag}={value} must be a {'positive ' if positive else ''}finite number")
+    return number
+
+
+def resolve_device(flag):
+    """The torch device for ``--device`` (None: CUDA when available, else the CPU)."""
+    if flag in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(flag)
+    except RuntimeError:
+        raise PnfError(f"--device={flag} is not a device: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PnfError(f"--device={flag}: CUDA is not available on this machine; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise PnfError(f"--device={flag}: only cpu and cuda are supported")
+    return str(device)
+
+
+def describe_device(device):
+    """A line saying where sampling runs, e.g. ``cuda: 2 x NVIDIA H100 (DataParallel)``."""
+    if torch.device(device).type == "cuda":
+        count = torch.cuda.device_count()
+        return f"{device}: {count} x {torch.cuda.get_device_name(0)} (DataParallel over {count} GPU(s))"
+    return f"cpu: {torch.get_num_threads()} threads"

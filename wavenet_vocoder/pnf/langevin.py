@@ -10,7 +10,6 @@ on the samples the window schedule covers, with ``eta = step_scale * sigma^2``. 
 task (see ``inverse_problems.py``) supplies the initial state, which samples may move,
 extra likelihood terms and mel conditioning; the loop never branches on the task.
 """
-import math
 import time
 from dataclasses import dataclass, field
 

@@ -3,7 +3,6 @@
 Edit the constants below or pass them as flags.
 """
 import glob
-import json
 import os
 
 import numpy as np

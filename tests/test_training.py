@@ -1,0 +1,148 @@
+"""Preprocessing into the published dump format, and training levels that resume and chain."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import tiny_hparams
+from wavenet_vocoder import train as training
+from wavenet_vocoder.checkpoints import list_levels, load_model
+from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.preprocess import main as preprocess_main, preprocess
+
+SR = 22050
+
+
+def write_corpus(folder, n=4, seconds=0.5):
+    folder.mkdir(parents=True)
+    t = np.arange(int(SR * seconds)) / SR
+    for i in range(n):
+        tone = 0.6 * np.sin(2 * np.pi * (220 + 55 * i) * t) * np.exp(-2 * t)
+        sf.write(folder / f"take{i}.wav", np.concatenate([np.zeros(2000), tone, np.zeros(2000)]), SR)
+    return folder
+
+
+def training_hparams(conditional=False, input_type="mulaw-quantize"):
+    base = tiny_hparams(conditional=conditional, input_type=input_type, sigmas="[8.0,2.0]")
+    return base.replace(max_time_steps=256, batch_size=4, checkpoint_interval=1000, ema_decay=0.9,
+                        optimizer_params={"lr": 3e-3, "eps": 1e-8, "weight_decay": 0.0})
+
+
+def test_preprocess_writes_the_published_dump(tmp_path):
+    corpus = write_corpus(tmp_path / "audio")
+    hp = training_hparams()
+    counts = preprocess(str(corpus), str(tmp_path / "out"), hp, "piano", dev_fraction=0.25, seed=0,
+                        log=lambda line: None)
+    assert counts == {"train": 3, "dev": 1}
+    train = sorted(os.listdir(tmp_path / "out" / "dump" / "train"))
+    assert train[:2] == ["piano-00001-feats.npy", "piano-00001-wave.npy"] and len(train) == 6
+    wave = np.load(tmp_path / "out" / "dump" / "train" / "piano-00001-wave.npy")
+    feats = np.load(tmp_path / "out" / "dump" / "train" / "piano-00001-feats.npy")
+    assert wave.dtype == np.int16 and feats.dtype == np.float32
+    assert feats.shape[1] == hp.num_mels and wave.size == feats.shape[0] * hp.hop_size
+    assert wave.size < 0.5 * SR + 4000 - 1000              # most of the silence around each take is trimmed
+    assert 0 <= wave.min() and wave.max() <= 255
+    meanvar = np.load(tmp_path / "out" / "meanvar.npy")
+    assert meanvar.shape == (2, hp.num_mels)
+    normed = np.concatenate([np.load(p) for p in sorted((tmp_path / "out" / "dump_norm" / "train").glob("*-feats.npy"))])
+    np.testing.assert_allclose(normed.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(normed.var(axis=0)[meanvar[1] > 1e-6], 1, atol=1e-3)
+
+
+def test_preprocess_command_and_errors(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "voice", n=2)
+    preset = tmp_path / "p.json"
+    preset.write_text('{"sample_rate": 22050}')
+    assert preprocess_main([str(corpus), str(tmp_path / "out"), f"--preset={preset}"]) == 0
+    assert (tmp_path / "out" / "dump" / "dev" / "voice-00001-wave.npy").is_file()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PnfError, match="holds no audio files"):
+        preprocess_main([str(tmp_path / "empty"), str(tmp_path / "o"), f"--preset={preset}"])
+
+
+@pytest.fixture
+def dump(tmp_path):
+    corpus = write_corpus(tmp_path / "audio", n=5, seconds=0.6)
+    preprocess(str(corpus), str(tmp_path / "data"), training_hparams(), "x", 0.2, 0, log=lambda line: None)
+    return tmp_path / "data"
+
+
+def test_training_lowers_the_loss_and_writes_the_published_layout(tmp_path, dump):
+    hp = training_hparams()
+    root = tmp_path / "root"
+    summaries = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0, 2.0], steps=40, first_steps=200,
+                                        device="cpu", seed=0, eval_interval=20, progress=False,
+                                        log=lambda line: None)
+    assert [s["sigma"] for s in summaries] == [8.0, 2.0]
+    # From scratch the loss is about log(256) = 5.55 nats/sample; 200 steps learn the tones' shape.
+    assert summaries[0]["dev_loss"] < 5.2
+    assert [level.sigma for level in list_levels(root)] == [8.0, 2.0]
+    files = set(os.listdir(root / "checkpoints8pt0"))
+    assert {"checkpoint_latest.pth", "checkpoint_latest_ema.pth"} <= files
+    raw = torch.load(root / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
+    assert raw["global_step"] == 200 and raw["optimizer"] is not None
+    model = load_model(root / "checkpoints2pt0", hp)
+    assert model.receptive_field == 13
+    assert (root / "config.json").is_file() and (root / "training.json").is_file()
+
+
+def test_training_resumes_and_chains(tmp_path, dump):
+    hp = training_hparams()
+    root = tmp_path / "root"
+    kwargs = dict(device="cpu", seed=0, eval_interval=10, progress=False, log=lambda line: None)
+    training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=10, first_steps=10, **kwargs)
+    summaries = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=25, first_steps=25, **kwargs)
+    assert summaries[0]["start_step"] == 10
+    assert torch.load(root / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)["global_step"] == 25
+    # A new level starts from the previous level's EMA weights.
+    ema = torch.load(root / "checkpoints8pt0" / "checkpoint_latest_ema.pth", weights_only=True)["state_dict"]
+    trainer = training.LevelTrainer(hp, str(root / "checkpoints2pt0"), "cpu", init_state=ema)
+    assert trainer.step == 0
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, ema[key], rtol=0, atol=0)
+
+
+def test_ctrl_c_saves_a_checkpoint(tmp_path, dump, monkeypatch):
+    hp = training_hparams()
+    original = training.LevelTrainer.train_step
+
+    def interrupted(self, *args):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(training.LevelTrainer, "train_step", interrupted)
+    messages = []
+    with pytest.raises(KeyboardInterrupt):
+        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "root"), [8.0], 50, 50, "cpu", 0, 10,
+                                progress=False, log=messages.append)
+    saved = torch.load(tmp_path / "root" / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
+    assert saved["global_step"] == 3 and "run the same command to resume" in messages[-1]
+
+
+def test_mel_conditioned_training(tmp_path):
+    corpus = write_corpus(tmp_path / "audio", n=3, seconds=0.6)
+    hp = training_hparams(conditional=True).replace(max_time_steps=64)
+    preprocess(str(corpus), str(tmp_path / "data"), hp, "v", 0.34, 0, log=lambda line: None)
+    root = tmp_path / "root"
+    summaries = training.train_schedule(hp, str(tmp_path / "data" / "dump_norm"), str(root), [2.0], 5, 5, "cpu", 0, 5,
+                                        progress=False, log=lambda line: None)
+    assert np.isfinite(summaries[0]["dev_loss"])
+    assert load_model(root / "checkpoints2pt0", hp).is_conditional
+
+
+def test_crops_align_wave_and_frames(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    wave = np.arange(40 * 4, dtype=np.int16) % 256
+    np.save(folder / "u-00001-wave.npy", wave)
+    np.save(folder / "u-00001-feats.npy", np.repeat(np.arange(40, dtype=np.float32)[:, None], 5, axis=1))
+    data = training.DumpData(str(folder), conditional=True)
+    q, c = data.crops(3, 16, torch.Generator().manual_seed(0), hop=4, cin_pad=2)
+    assert q.shape == (3, 17) and c.shape == (3, 5, 4 + 4)
+    for b in range(3):
+        first_frame = int(q[b, 0]) // 4
+        # c[:, cin_pad] is the frame holding the crop's first sample.
+        assert c[b, 0, 2].item() == first_frame

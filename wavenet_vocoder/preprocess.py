@@ -1,0 +1,127 @@
+"""Turn a folder of audio files into a training dump in the published format.
+
+Usage:
+  pnf-preprocess <in-dir> <out-dir> --preset=<json> [options]
+
+Options:
+  --preset=<json>        Preset file (sample rate, quantiser, mel parameters).
+  --hparams=<params>     Preset overrides "name=value,..." [default: ].
+  --name=<prefix>        File name prefix of the dump [default: the name of <in-dir>].
+  --dev-fraction=<f>     Fraction of the files held out for dev [default: 0.1].
+  --seed=<n>             Seed of the train/dev split [default: 0].
+  -h, --help             Show this help.
+
+Writes <out-dir>/dump/{train,dev}/<name>-<i>-wave.npy (int16 quantised samples, length
+frames * hop_size) and <name>-<i>-feats.npy (float32 log-mel, frames x num_mels), the
+per-band mean and variance of the training features in <out-dir>/meanvar.npy (2 x num_mels),
+and <out-dir>/dump_norm/{train,dev}/ with the features normalised by them (what the
+spectrogram task and mel-conditioned training read).
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+
+from .audio import load_audio, logmelspectrogram, trim_silence, write_atomically
+from .cli import parse_args, parse_float, parse_int, run
+from .errors import AudioError, PnfError
+from .hparams import load_preset
+from .quantize import quantize
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+def find_audio(folder):
+    """Sorted audio files below ``folder`` (searched recursively)."""
+    if not os.path.isdir(folder):
+        raise PnfError(f"input folder {folder} does not exist")
+    files = sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
+                   if p.lower().endswith(AUDIO_EXTENSIONS) and os.path.isfile(p))
+    if not files:
+        raise PnfError(f"input folder {folder} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    return files
+
+
+def features(path, hp):
+    """(quantised wave (frames * hop,) int16, log-mel (frames, num_mels) float32) of one file.
+
+    The audio is loaded mono at the preset rate, peak-normalised, trimmed of leading and
+    trailing silence (60 dB below peak) and cut to whole frames.
+    """
+    x = trim_silence(load_audio(path, hp.sample_rate, normalize=hp.normalize_max_audio), top_db=60)
+    frames = x.size // hp.hop_size
+    if frames < 1:
+        raise AudioError(f"audio file {path} is shorter than one frame ({hp.hop_size} samples) after trimming")
+    x = x[:frames * hp.hop_size]
+    mel = logmelspectrogram(x, hp)[:frames]
+    wave = quantize(x, hp.input_type, hp.quantize_channels).astype(np.int16)
+    return wave, mel
+
+
+def split(files, dev_fraction, seed):
+    """Deterministic (train, dev) split of ``files``; dev holds at least one file when there are two."""
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_dev = int(round(len(files) * dev_fraction))
+    if dev_fraction > 0 and len(files) > 1:
+        n_dev = max(1, n_dev)
+    n_dev = min(n_dev, len(files) - 1)
+    dev = sorted(files[i] for i in order[:n_dev])
+    train = sorted(files[i] for i in order[n_dev:])
+    return train, dev
+
+
+def _save_npy(path, array):
+    write_atomically(path, lambda f: np.save(f, array))
+
+
+def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print):
+    """Write the dump (see the module docstring); returns {"train": n, "dev": n} files written."""
+    train, dev = split(find_audio(in_dir), dev_fraction, seed)
+    mels = {}
+    counts = {}
+    for subset, files in (("train", train), ("dev", dev)):
+        counts[subset] = 0
+        for i, path in enumerate(files, start=1):
+            wave, mel = features(path, hp)
+            stem = os.path.join(out_dir, "dump", subset, f"{name}-{i:05d}")
+            _save_npy(stem + "-wave.npy", wave)
+            _save_npy(stem + "-feats.npy", mel)
+            mels[(subset, i)] = mel
+            counts[subset] += 1
+            log(f"{subset} {name}-{i:05d}: {path} ({wave.size / hp.sample_rate:.2f} s)")
+    stacked = np.concatenate([m for (subset, _), m in mels.items() if subset == "train"]).astype(np.float64)
+    mean, var = stacked.mean(axis=0), stacked.var(axis=0)
+    _save_npy(os.path.join(out_dir, "meanvar.npy"), np.stack([mean, var]).astype(np.float32))
+    scale = np.sqrt(np.maximum(var, 1e-8))
+    for (subset, i), mel in mels.items():
+        stem = os.path.join(out_dir, "dump_norm", subset, f"{name}-{i:05d}")
+        _save_npy(stem + "-feats.npy", ((mel - mean) / scale).astype(np.float32))
+        _save_npy(stem + "-wave.npy", np.load(os.path.join(out_dir, "dump", subset, f"{name}-{i:05d}-wave.npy")))
+    return counts
+
+
+def main(argv=None):
+    args = parse_args(__doc__, argv)
+    hp = load_preset(args["--preset"], args["--hparams"])
+    in_dir = args["<in-dir>"]
+    name = args["--name"]
+    if name == "the name of <in-dir>":
+        name = os.path.basename(os.path.normpath(in_dir))
+    dev_fraction = parse_float(args["--dev-fraction"], "--dev-fraction", positive=False)
+    if not 0 <= dev_fraction < 1:
+        raise PnfError(f"--dev-fraction={dev_fraction} must be in [0, 1)")
+    seed = parse_int(args["--seed"], "--seed", 0)
+    counts = preprocess(in_dir, args["<out-dir>"], hp, name, dev_fraction, seed,
+                        log=lambda line: print(line, file=sys.stderr))
+    print(f"{counts['train']} train and {counts['dev']} dev files in {args['<out-dir>']}", file=sys.stderr)
+    return 0
+
+
+def cli():
+    """Console entry point ``pnf-preprocess``."""
+    run(main)
+
+
+if __name__ == "__main__":
+    cli()
