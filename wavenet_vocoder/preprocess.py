@@ -9,6 +9,9 @@ Options:
   --name=<prefix>        File name prefix of the dump [default: the name of <in-dir>].
   --dev-fraction=<f>     Fraction of the files held out for dev [default: 0.1].
   --seed=<n>             Seed of the train/dev split [default: 0].
+  --stats=<npy>          Normalise with this meanvar.npy (from a training dump) instead of
+                         computing statistics; every file then goes to dev/ (held-out input
+                         for the spectrogram task).
   -h, --help             Show this help.
 
 Writes <out-dir>/dump/{train,dev}/<name>-<i>-wave.npy (int16 quantised samples, length
@@ -75,9 +78,14 @@ def _save_npy(path, array):
     write_atomically(path, lambda f: np.save(f, array))
 
 
-def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print):
-    """Write the dump (see the module docstring); returns {"train": n, "dev": n} files written."""
-    train, dev = split(find_audio(in_dir), dev_fraction, seed)
+def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print, stats=None):
+    """Write the dump (see the module docstring); returns {"train": n, "dev": n} files written.
+
+    ``stats``: a (2, num_mels) mean/variance array to normalise with; then every file is
+    a dev file and no statistics are computed.
+    """
+    files = find_audio(in_dir)
+    train, dev = ([], files) if stats is not None else split(files, dev_fraction, seed)
     mels = {}
     counts = {}
     for subset, files in (("train", train), ("dev", dev)):
@@ -87,17 +95,18 @@ def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print):
             stem = os.path.join(out_dir, "dump", subset, f"{name}-{i:05d}")
             _save_npy(stem + "-wave.npy", wave)
             _save_npy(stem + "-feats.npy", mel)
-            mels[(subset, i)] = mel
+            mels[(subset, i)] = (mel, wave)
             counts[subset] += 1
             log(f"{subset} {name}-{i:05d}: {path} ({wave.size / hp.sample_rate:.2f} s)")
-    stacked = np.concatenate([m for (subset, _), m in mels.items() if subset == "train"]).astype(np.float64)
-    mean, var = stacked.mean(axis=0), stacked.var(axis=0)
-    _save_npy(os.path.join(out_dir, "meanvar.npy"), np.stack([mean, var]).astype(np.float32))
-    scale = np.sqrt(np.maximum(var, 1e-8))
-    for (subset, i), mel in mels.items():
+    if stats is None:
+        stacked = np.concatenate([m for (subset, _), (m, _) in mels.items() if subset == "train"]).astype(np.float64)
+        stats = np.stack([stacked.mean(axis=0), stacked.var(axis=0)]).astype(np.float32)
+        _save_npy(os.path.join(out_dir, "meanvar.npy"), stats)
+    mean, scale = stats[0], np.sqrt(np.maximum(stats[1], 1e-8))
+    for (subset, i), (mel, wave) in mels.items():
         stem = os.path.join(out_dir, "dump_norm", subset, f"{name}-{i:05d}")
         _save_npy(stem + "-feats.npy", ((mel - mean) / scale).astype(np.float32))
-        _save_npy(stem + "-wave.npy", np.load(os.path.join(out_dir, "dump", subset, f"{name}-{i:05d}-wave.npy")))
+        _save_npy(stem + "-wave.npy", wave)
     return counts
 
 
@@ -112,8 +121,16 @@ def main(argv=None):
     if not 0 <= dev_fraction < 1:
         raise PnfError(f"--dev-fraction={dev_fraction} must be in [0, 1)")
     seed = parse_int(args["--seed"], "--seed", 0)
+    stats = None
+    if args["--stats"]:
+        try:
+            stats = np.load(args["--stats"])
+        except (OSError, ValueError) as e:
+            raise PnfError(f"cannot read statistics {args['--stats']}: {e}") from None
+        if stats.shape != (2, hp.num_mels):
+            raise PnfError(f"statistics {args['--stats']} have shape {stats.shape}, expected (2, {hp.num_mels})")
     counts = preprocess(in_dir, args["<out-dir>"], hp, name, dev_fraction, seed,
-                        log=lambda line: print(line, file=sys.stderr))
+                        log=lambda line: print(line, file=sys.stderr), stats=stats)
     print(f"{counts['train']} train and {counts['dev']} dev files in {args['<out-dir>']}", file=sys.stderr)
     return 0
 

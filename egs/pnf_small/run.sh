@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Recipe for the small priors that run on a laptop CPU: from nothing but packages to trained
+# models and a run of every task on held-out audio.
+#
+#   bash egs/pnf_small/run.sh [--stage N] [--stop-stage N] [--steps N] [--first-steps N]
+#                             [--pieces N] [--sentences N]
+#
+# Stages:
+#   0  install the Debian packages (fluidsynth, the FluidR3 General MIDI soundfont, espeak-ng)
+#   1  render audio: piano pieces from seeded random MIDI files with fluidsynth, speech from
+#      seeded random sentences with espeak-ng (several voices); the held-out
+#      egs/sample_piano.wav and egs/sample_voice.wav come from other seeds and are never trained on
+#   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mel-conditioned voice)
+#   3  train the four priors, each level of its preset's schedule initialised from the previous
+#      (checkpoints go to egs/pnf_small/<model>/checkpoints<sigma>/)
+#   4  run each task on the held-out samples into egs/pnf_small/work/outputs/
+#
+# Rendered audio and dumps go to $WORK (default egs/pnf_small/work, not committed).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+egs=$(dirname "$here")
+work=${WORK:-$here/work}
+stage=0
+stop_stage=4
+steps=1500          # training steps per level
+first_steps=4000    # steps of the first (highest-sigma) level, trained from scratch
+pieces=60           # piano pieces of about 20 s
+sentences=400       # spoken sentences of about 3 s
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --first-steps) first_steps=$2; shift 2 ;;
+    --pieces) pieces=$2; shift 2 ;;
+    --sentences) sentences=$2; shift 2 ;;
+    *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
+  esac
+done
+soundfont=/usr/share/sounds/sf2/FluidR3_GM.sf2
+voices=(en-us+m3 en-us+f2 en+m1 en+f3 en-gb+m4 en-us+f4 en+m7)
+held_out_voice=en-us+m5
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+render_piano() {  # midi-dir wav-dir
+  mkdir -p "$2"
+  for mid in "$1"/*.mid; do
+    fluidsynth -ni -q -g 0.8 -o synth.sample-rate=22050 -F "$2/$(basename "${mid%.mid}").wav" "$soundfont" "$mid"
+  done
+}
+
+if run_stage 0; then
+  echo "stage 0: Debian packages"
+  if ! command -v fluidsynth >/dev/null || ! command -v espeak-ng >/dev/null || [ ! -f "$soundfont" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm espeak-ng
+  fi
+fi
+
+if run_stage 1; then
+  echo "stage 1: render audio into $work/audio"
+  rm -rf "$work/midi" "$work/audio"
+  python "$here/local/make_midi.py" "$work/midi/train" "$pieces" 1 20
+  render_piano "$work/midi/train" "$work/audio/piano"
+  mkdir -p "$work/audio/voice"
+  i=0
+  python "$here/local/make_sentences.py" "$sentences" 1 | while IFS= read -r line; do
+    voice=${voices[$((i % ${#voices[@]}))]}
+    espeak-ng -v "$voice" -s $((130 + (i * 7) % 50)) -p $((35 + (i * 11) % 40)) -w "$work/audio/voice/s$(printf %04d $i).wav" "$line"
+    i=$((i + 1))
+  done
+  # Held out: another MIDI seed, another sentence seed and a voice not used for training.
+  python "$here/local/make_midi.py" "$work/midi/heldout" 1 1000 6
+  render_piano "$work/midi/heldout" "$work/audio/heldout"
+  espeak-ng -v "$held_out_voice" -s 150 -p 50 -w "$work/audio/heldout/voice.wav" \
+    "$(python "$here/local/make_sentences.py" 1 1000)"
+  python - "$work/audio/heldout" "$egs" <<'EOF'
+import sys
+import numpy as np
+import soundfile as sf
+from wavenet_vocoder.audio import load_audio, save_wav, trim_silence
+folder, egs = sys.argv[1], sys.argv[2]
+piano = trim_silence(load_audio(f"{folder}/piece1000_000.wav", 22050))[:4 * 22050]
+voice = trim_silence(load_audio(f"{folder}/voice.wav", 22050))
+n = min(piano.size, voice.size)                    # the same length, so the two can be mixed
+save_wav(f"{egs}/sample_piano.wav", piano[:n] / np.abs(piano[:n]).max(), 22050)
+save_wav(f"{egs}/sample_voice.wav", voice[:n] / np.abs(voice[:n]).max(), 22050)
+print(f"held-out samples: {n / 22050:.2f} s each")
+EOF
+fi
+
+if run_stage 2; then
+  echo "stage 2: preprocess into $work/data"
+  pnf-preprocess "$work/audio/piano" "$work/data/mulaw_piano" --preset="$here/mulaw_piano.json" --name=piano
+  pnf-preprocess "$work/audio/piano" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
+  pnf-preprocess "$work/audio/voice" "$work/data/linear_voice" --preset="$here/linear_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
+  # The held-out voice, normalised with the training statistics, is the spectrogram task's input.
+  mkdir -p "$work/audio/heldout_voice"
+  cp "$egs/sample_voice.wav" "$work/audio/heldout_voice/"
+  rm -rf "$here/mel_voice/dump_norm"
+  pnf-preprocess "$work/audio/heldout_voice" "$work/data/heldout_voice" --preset="$here/mel_voice.json" \
+    --name=sample_voice --stats="$work/data/mel_voice/meanvar.npy"
+  mkdir -p "$here/mel_voice/dump_norm"
+  cp -r "$work/data/heldout_voice/dump_norm/dev" "$here/mel_voice/dump_norm/dev"
+  cp "$work/data/mel_voice/meanvar.npy" "$here/mel_voice/meanvar.npy"
+fi
+
+if run_stage 3; then
+  echo "stage 3: train ($first_steps steps for the first level, $steps for each other)"
+  for model in mulaw_piano linear_piano linear_voice; do
+    pnf-train "$work/data/$model/dump" "$here/$model" --preset="$here/$model.json" \
+      --steps="$steps" --first-steps="$first_steps"
+  done
+  pnf-train "$work/data/mel_voice/dump_norm" "$here/mel_voice" --preset="$here/mel_voice.json" \
+    --steps="$steps" --first-steps="$first_steps"
+fi
+
+if run_stage 4; then
+  out="$work/outputs"
+  echo "stage 4: every task on the held-out samples into $out"
+  pnf-superres "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/superres" \
+    --preset="$here/mulaw_piano.json" --downsample_interval=4 --n-steps=32 --schedule=tiled
+  pnf-inpainting "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/inpainting" \
+    --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --n-steps=64 --schedule=tiled
+  pnf-separation "$here/linear_piano" "$here/linear_voice" "$egs/sample_piano.wav" "$egs/sample_voice.wav" \
+    "$out/separation" --preset="$here/linear_piano.json" --n-steps=32 --schedule=tiled
+  pnf-spectrogram "$here/mel_voice" "$here/mel_voice/dump_norm/dev" "$out/spectrogram" \
+    --preset="$here/mel_voice.json" --n-steps=32 --schedule=tiled --sample-size=-1
+fi
