@@ -5,6 +5,10 @@
 #   bash egs/pnf_small/run.sh [--stage N] [--stop-stage N] [--steps N] [--first-steps N]
 #                             [--pieces N] [--sentences N]
 #
+# --steps / --first-steps override the training steps of every model (by default those the
+# bundled models were trained with: 3000 for the first level and 600 for each other of the
+# mu-law piano prior, 2000 and 400 for the three others).
+#
 # Stages:
 #   0  install the Debian packages (fluidsynth, the FluidR3 General MIDI soundfont, espeak-ng)
 #   1  render audio: piano pieces from seeded random MIDI files with fluidsynth, speech from
@@ -23,8 +27,8 @@ egs=$(dirname "$here")
 work=${WORK:-$here/work}
 stage=0
 stop_stage=4
-steps=1500          # training steps per level
-first_steps=4000    # steps of the first (highest-sigma) level, trained from scratch
+steps=""            # training steps per level (default: per model, below)
+first_steps=""      # steps of the first (highest-sigma) level, trained from scratch
 pieces=60           # piano pieces of about 20 s
 sentences=400       # spoken sentences of about 3 s
 while [ $# -gt 0 ]; do
@@ -108,24 +112,26 @@ if run_stage 2; then
 fi
 
 if run_stage 3; then
-  echo "stage 3: train ($first_steps steps for the first level, $steps for each other)"
-  for model in mulaw_piano linear_piano linear_voice; do
-    pnf-train "$work/data/$model/dump" "$here/$model" --preset="$here/$model.json" \
-      --steps="$steps" --first-steps="$first_steps"
-  done
-  pnf-train "$work/data/mel_voice/dump_norm" "$here/mel_voice" --preset="$here/mel_voice.json" \
-    --steps="$steps" --first-steps="$first_steps"
+  echo "stage 3: train the four priors"
+  train() {  # model dump-subfolder default-first-steps default-steps
+    pnf-train "$work/data/$1/$2" "$here/$1" --preset="$here/$1.json" \
+      --first-steps="${first_steps:-$3}" --steps="${steps:-$4}" --eval-interval=500 --no-progress
+  }
+  train mulaw_piano dump 3000 600
+  train linear_piano dump 2000 400
+  train linear_voice dump 2000 400
+  train mel_voice dump_norm 2000 400
 fi
 
 if run_stage 4; then
   out="$work/outputs"
   echo "stage 4: every task on the held-out samples into $out"
   pnf-superres "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/superres" \
-    --preset="$here/mulaw_piano.json" --downsample_interval=4 --n-steps=32 --schedule=tiled
+    --preset="$here/mulaw_piano.json" --downsample_interval=4 --n-steps=16 --step-scale=1.0 --schedule=tiled
   pnf-inpainting "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/inpainting" \
-    --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --n-steps=64 --schedule=tiled
+    --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --n-steps=32 --step-scale=1.0 --schedule=tiled
   pnf-separation "$here/linear_piano" "$here/linear_voice" "$egs/sample_piano.wav" "$egs/sample_voice.wav" \
-    "$out/separation" --preset="$here/linear_piano.json" --n-steps=32 --schedule=tiled
+    "$out/separation" --preset="$here/linear_piano.json" --n-steps=32 --step-scale=1.0 --schedule=tiled
   pnf-spectrogram "$here/mel_voice" "$here/mel_voice/dump_norm/dev" "$out/spectrogram" \
-    --preset="$here/mel_voice.json" --n-steps=32 --schedule=tiled --sample-size=-1
+    --preset="$here/mel_voice.json" --n-steps=32 --step-scale=1.0 --schedule=tiled --sample-size=-1
 fi
