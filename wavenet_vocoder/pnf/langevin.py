@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoints import level_checkpoint, load_model, require_levels
+from ..checkpoints import load_model, require_levels
 from ..errors import PnfError
 from .windows import make_windows
 
@@ -66,7 +66,8 @@ class Prior:
 
     def load(self, sigma):
         """The WaveNet of level ``sigma`` on the device, eval mode, gradients off for its weights."""
-        model = load_model(level_checkpoint(self.root, sigma) or self.root, self.hparams, self.device)
+        (path,) = require_levels(self.root, [sigma])
+        model = load_model(path, self.hparams, self.device)
         for p in model.parameters():
             p.requires_grad_(False)
         return model

@@ -3,6 +3,7 @@ import json
 import os
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,8 +90,7 @@ def fit_window(settings, length, align=1):
     shrunk = max(align, length // align * align)
     print(f"note: the input has {length} samples, fewer than the window of {window}: "
           f"using a window of {shrunk} samples", file=sys.stderr)
-    return RunSettings(settings.hparams, SamplerConfig(**{**settings.sampler.__dict__, "window": shrunk}),
-                       settings.sample_size, settings.step_scale)
+    return dataclasses.replace(settings, sampler=dataclasses.replace(settings.sampler, window=shrunk))
 
 
 class OutputDir:
@@ -135,9 +135,10 @@ def to_audio(x, hparams):
 
 
 def sample(task, priors, settings, on_level=None):
-    """Check every level's checkpoint, say where it runs, anneal; returns (state, reports, seconds)."""
-    for prior in priors:
-        prior.require(settings.hparams.sigmas)
+    """Say where it runs, anneal; returns (state, reports, seconds).
+
+    Scripts check their priors' levels (``Prior.require``) before writing anything.
+    """
     schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
     hp = settings.hparams
     field = receptive_field_size(hp.layers, hp.stacks, hp.kernel_size)
