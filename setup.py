@@ -20,6 +20,7 @@ setup(
         "tqdm>=4.60",
         "nnmnkwii>=0.1.2",
         "gdown>=5.2",
+        "matplotlib>=3.5",
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={
@@ -31,6 +32,7 @@ setup(
             "pnf-inpainting=wavenet_vocoder.pnf.sgld_inpainting:cli",
             "pnf-separation=wavenet_vocoder.pnf.sgld_separation:cli",
             "pnf-spectrogram=wavenet_vocoder.pnf.sgld_spectrogram_descent:cli",
+            "pnf-synthesis=wavenet_vocoder.synthesis:cli",
         ],
     },
 )

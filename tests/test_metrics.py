@@ -1,10 +1,16 @@
 import math
+import os
 
 import numpy as np
 import pytest
 
-from wavenet_vocoder.baselines import inpaint_linear, separate_half, superres_bandlimited
-from wavenet_vocoder.metrics import lsd, score, si_sdr, snr
+from conftest import REPO
+from wavenet_vocoder.audio import logmelspectrogram
+from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
+                                       superres_bandlimited, superres_cubic)
+from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.metrics import lsd, mel_distance, score, si_sdr, snr
+from wavenet_vocoder.plots import spectrogram_db
 
 
 def test_snr_by_hand():
@@ -28,7 +34,7 @@ def test_lsd_by_hand():
 
 
 def test_score_keys_and_length_check():
-    assert set(score(np.ones(3000), np.ones(3000))) == {"snr", "si_sdr", "lsd"}
+    assert set(score(np.ones(3000), np.ones(3000))) == {"snr", "si_sdr", "lsd", "mel_distance"}
     with pytest.raises(ValueError, match="samples"):
         snr(np.ones(3), np.ones(4))
 
@@ -54,3 +60,63 @@ def test_half_mixture():
     a, b = separate_half(np.array([2.0, -4.0]))
     np.testing.assert_array_equal(a, [1.0, -2.0])
     np.testing.assert_array_equal(b, [1.0, -2.0])
+
+
+def test_mel_distance_of_a_scaled_signal_is_the_gain_in_db():
+    x = np.random.default_rng(0).standard_normal(8000) * 0.1
+    assert mel_distance(x, x) == 0.0
+    assert mel_distance(x, 0.5 * x) == pytest.approx(20 * math.log10(2), abs=1e-6)
+    assert mel_distance(x, x + 0.05 * np.random.default_rng(1).standard_normal(8000)) > 0.1
+
+
+def test_cubic_superres_is_exact_on_a_cubic():
+    n = 401
+    t = np.arange(n) / n
+    x = 2 * t ** 3 - t ** 2 + 0.3 * t - 0.1
+    estimate = superres_cubic(x[::4], 4, n)
+    assert estimate.shape == (n,)
+    np.testing.assert_allclose(estimate, x, atol=1e-9)      # not-a-knot splines reproduce cubics
+    np.testing.assert_array_equal(estimate[::4], x[::4])
+
+
+def test_lpc_inpainting_continues_a_sinusoid_through_a_gap():
+    sr = 22050
+    t = np.arange(sr // 2) / sr
+    x = 0.5 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 1320 * t + 0.3)
+    start, end = 5000, 5000 + int(0.05 * sr)                  # a 50 ms gap
+    gapped = x.copy()
+    gapped[start:end] = 0
+    estimate = inpaint_lpc(gapped, start, end)
+    np.testing.assert_array_equal(estimate[:start], x[:start])
+    np.testing.assert_array_equal(estimate[end:], x[end:])
+    # An AR model predicts a sum of sinusoids almost exactly; a straight line does not.
+    assert snr(x[start:end], estimate[start:end]) > 25
+    assert snr(x[start:end], inpaint_linear(gapped, start, end)[start:end]) < 3
+
+
+def test_lpc_inpainting_at_the_edges_of_the_signal():
+    x = np.sin(np.arange(2000) / 5.0)
+    for start, end in ((0, 100), (1900, 2000)):
+        gapped = x.copy()
+        gapped[start:end] = 0
+        assert snr(x[start:end], inpaint_lpc(gapped, start, end)[start:end]) > 20
+
+
+def test_griffin_lim_puts_the_energy_of_a_tone_at_its_frequency():
+    hp = load_preset(os.path.join(REPO, "egs", "mulaw_maxaudio_spectrogram", "config.json"))
+    sr, frames = hp.sample_rate, 40
+    t = np.arange(frames * hp.hop_size) / sr
+    x = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    estimate = spectrogram_griffin_lim(logmelspectrogram(x, hp)[:frames], hp, n_iter=16)
+    assert estimate.shape == x.shape
+    spectrum = spectrogram_db(estimate).mean(axis=1)
+    assert abs(np.argmax(spectrum) * sr / 1024 - 1000) < 50
+    assert mel_distance(x[2048:-2048], estimate[2048:-2048], sr) < 6
+
+
+def test_plot_spectrogram_peaks_at_the_tone():
+    t = np.arange(22050) / 22050
+    spec = spectrogram_db(np.sin(2 * np.pi * 2000 * t))
+    assert spec.shape[0] == 513
+    assert abs(np.argmax(spec.mean(axis=1)) * 22050 / 1024 - 2000) < 22050 / 1024
+    assert spec.max() == pytest.approx(0.0, abs=0.1)        # a full-scale sine is 0 dB

@@ -63,22 +63,45 @@ def test_make_sentences_is_seeded():
     assert sentences(1) != sentences(1000)
 
 
-def test_bundled_piano_prior_loads_and_runs(tmp_path):
-    """The model of README's main command: every level present, published format, sampling works."""
-    import json
+BUNDLED = ("mulaw_piano", "linear_piano", "linear_voice", "mel_voice")
 
+
+def test_bundled_models_have_every_level_and_fit_the_size_budget():
     from wavenet_vocoder.checkpoints import list_levels, load_model
     from wavenet_vocoder.hparams import load_preset
-    from wavenet_vocoder.pnf import sgld_superres
 
-    preset = os.path.join(REPO, "egs", "pnf_small", "mulaw_piano.json")
-    root = os.path.join(REPO, "egs", "pnf_small", "mulaw_piano")
-    hp = load_preset(preset)
-    assert [level.sigma for level in list_levels(root)] == hp.sigmas
-    assert load_model(list_levels(root)[-1].path, hp).receptive_field == 253
-    out = tmp_path / "out"
-    assert sgld_superres.main([root, os.path.join(REPO, "egs", "sample_piano.wav"), str(out), f"--preset={preset}",
-                               "--downsample_interval", "4", "--n-steps", "1", "--sample-size", "3000",
-                               "--schedule", "tiled", "--no-progress"]) == 0
-    report = json.loads((out / "run.json").read_text())
-    assert [level["sigma"] for level in report["levels"]] == hp.sigmas
+    total = 0
+    for name in BUNDLED:
+        hp = load_preset(os.path.join(REPO, "egs", "pnf_small", f"{name}.json"))
+        levels = list_levels(os.path.join(REPO, "egs", "pnf_small", name))
+        assert [level.sigma for level in levels] == hp.sigmas, name
+        for level in levels:
+            assert os.path.basename(level.path) == "checkpoint_latest_ema.pth"
+            assert load_model(level.path, hp).receptive_field == 253
+            total += os.path.getsize(level.path)
+    assert total < 30e6
+
+
+def _one_step(script, argv, out):
+    import json
+
+    assert script.main(argv + [str(out), "--n-steps", "1", "--sample-size", "3000", "--schedule", "tiled",
+                               "--no-progress"]) == 0
+    return json.loads((out / "run.json").read_text())
+
+
+def test_bundled_models_run_their_tasks(tmp_path):
+    """Every bundled prior through its task script, one step per level (the README's commands)."""
+    from wavenet_vocoder.pnf import sgld_separation, sgld_spectrogram_descent, sgld_superres
+
+    small = os.path.join(REPO, "egs", "pnf_small")
+    piano, voice = (os.path.join(REPO, "egs", f"sample_{n}.wav") for n in ("piano", "voice"))
+    report = _one_step(sgld_superres, [f"{small}/mulaw_piano", piano, f"--preset={small}/mulaw_piano.json",
+                                       "--downsample_interval", "4"], tmp_path / "superres")
+    assert len(report["levels"]) == 6
+    report = _one_step(sgld_separation, [f"{small}/linear_piano", f"{small}/linear_voice", piano, voice,
+                                         f"--preset={small}/linear_piano.json"], tmp_path / "separation")
+    assert set(report["metrics"]) == {"source0", "source1"}
+    report = _one_step(sgld_spectrogram_descent, [f"{small}/mel_voice", f"{small}/mel_voice/dump_norm/dev",
+                                                  f"--preset={small}/mel_voice.json"], tmp_path / "spectrogram")
+    assert report["samples"] == 3000 // 256 * 256

@@ -202,6 +202,16 @@ def test_separation_sources_of_different_lengths(tmp_path, capsys):
     assert len(read(out / "out0.wav")) == int(0.2 * SR)
 
 
+def test_separation_refuses_an_unstable_step_size(tmp_path, capsys):
+    hp = tiny_hparams(input_type="linear-quantize")
+    root, preset = make_root(tmp_path / "p", hp)
+    a = tone(tmp_path / "a.wav")
+    code, err = run_cli(sgld_separation.main, [root, root, a, a, str(tmp_path / "o"), f"--preset={preset}",
+                                               "--step-scale", "0.1"] + FAST, capsys)
+    assert code == 2 and len(err) == 1 and "below 0.067" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
 def test_separation_refuses_a_mulaw_preset(tmp_path, mulaw, capsys):
     root, preset = mulaw
     a = tone(tmp_path / "a.wav")
@@ -247,3 +257,40 @@ def test_divergence_stops_without_writing_nan(tmp_path, mulaw, capsys):
     assert code == 2 and err[-1].startswith("error: sampling diverged")
     assert "sigma=4" in err[-1] and "smaller step size" in err[-1]
     assert not any(name.startswith("out") for name in os.listdir(out))
+
+
+@pytest.mark.parametrize("script, extra", [
+    (sgld_superres, ["--downsample_interval", "2"]),
+    (sgld_inpainting, ["--gap", "0.05,0.1"]),
+])
+def test_plot_writes_a_comparison_picture(tmp_path, mulaw, script, extra):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "out"
+    assert script.main([root, src, str(out), f"--preset={preset}", "--plot"] + extra + FAST) == 0
+    picture = (out / "comparison.png").read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 10000
+
+
+def test_usage_texts_define_each_option_once():
+    # docopt reads any line that starts with "-" as an option: a wrapped description must not.
+    from docopt import parse_defaults
+
+    from wavenet_vocoder import preprocess, synthesis, train
+    for module in (sgld_superres, sgld_inpainting, sgld_separation, sgld_spectrogram_descent):
+        names = [o.long for o in parse_defaults(module.USAGE)]
+        assert len(names) == len(set(names)), module.__name__
+    for module in (synthesis, preprocess, train):
+        names = [o.long for o in parse_defaults(module.__doc__)]
+        assert len(names) == len(set(names)), module.__name__
+
+
+def test_separation_with_the_implicit_mixture_step(tmp_path):
+    hp = tiny_hparams(input_type="linear-quantize")
+    root, preset = make_root(tmp_path / "p", hp)
+    a, b = tone(tmp_path / "a.wav", 440), tone(tmp_path / "b.wav", 1250, amplitude=0.3)
+    out = tmp_path / "out"
+    assert sgld_separation.main([root, root, a, b, str(out), f"--preset={preset}", "--step-scale", "1.0",
+                                 "--implicit-mixture"] + FAST) == 0
+    mixed, s0, s1 = read(out / "mixed.wav"), read(out / "out0.wav"), read(out / "out1.wav")
+    assert np.sqrt(np.mean((s0 + s1 - mixed) ** 2)) < 0.02

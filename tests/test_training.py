@@ -104,6 +104,21 @@ def test_training_resumes_and_chains(tmp_path, dump):
         torch.testing.assert_close(value, ema[key], rtol=0, atol=0)
 
 
+def test_training_json_keeps_the_record_of_levels_trained_by_an_earlier_run(tmp_path, dump):
+    import json
+
+    hp = training_hparams()
+    root = tmp_path / "root"
+    kwargs = dict(device="cpu", seed=0, eval_interval=10, progress=False, log=lambda line: None)
+    first = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=10, first_steps=10, **kwargs)
+    # The whole schedule later: level 8.0 is already trained, its record stays as it was.
+    training.train_schedule(hp, str(dump / "dump"), str(root), [8.0, 2.0], steps=5, first_steps=10, **kwargs)
+    levels = json.loads((root / "training.json").read_text())["levels"]
+    assert [level["sigma"] for level in levels] == [8.0, 2.0]
+    assert levels[0] == json.loads(json.dumps(first[0])) and levels[0]["seconds"] > 0
+    assert levels[1]["steps"] == 5 and "train_loss" in levels[1]
+
+
 def test_ctrl_c_saves_a_checkpoint(tmp_path, dump, monkeypatch):
     hp = training_hparams()
     original = training.LevelTrainer.train_step

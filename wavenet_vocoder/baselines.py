@@ -2,8 +2,10 @@
 
 Audio arrays are (T,) floats in [-1, 1]; positions and lengths are in samples.
 """
+import librosa
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.interpolate import CubicSpline
+from scipy.signal import lfilter, lfiltic, resample_poly
 
 
 def superres_bandlimited(kept, interval, length):
@@ -27,3 +29,74 @@ def separate_half(mixture):
     """Half the mixture for each of two sources."""
     half = 0.5 * np.asarray(mixture, dtype=np.float64)
     return half, half.copy()
+
+
+def superres_cubic(kept, interval, length):
+    """Cubic-spline interpolation through ``kept = x[::interval]`` (positions 0, r, 2r, ...) to ``length`` samples.
+
+    Past the last kept sample the spline is extrapolated.
+    """
+    kept = np.asarray(kept, dtype=np.float64)
+    if kept.size < 2:
+        return np.full(length, kept[0] if kept.size else 0.0)
+    spline = CubicSpline(np.arange(kept.size) * interval, kept, bc_type="not-a-knot")
+    return spline(np.arange(length, dtype=np.float64))
+
+
+def _ar_extrapolate(context, count, order):
+    """Continue ``context`` by ``count`` samples with an order-``order`` AR (LPC, Burg) model fitted to it."""
+    context = np.asarray(context, dtype=np.float64)
+    order = min(order, context.size - 1)
+    if order < 1 or not np.any(context):
+        return np.zeros(count)
+    a = librosa.lpc(context, order=order)            # x[n] + a1 x[n-1] + ... + ap x[n-p] = e[n]
+    if not np.all(np.isfinite(a)):
+        return np.zeros(count)
+    poles = np.roots(a)
+    outside = np.abs(poles) > 1.0
+    if np.any(outside):                                # reflect into the unit circle: a stable filter
+        poles[outside] = 1.0 / np.conj(poles[outside])
+        a = np.real(np.poly(poles))
+    state = lfiltic([1.0], a, y=context[::-1][:order])
+    continued, _ = lfilter([1.0], a, np.zeros(count), zi=state)
+    return continued
+
+
+def inpaint_lpc(x, start, end, order=32, context=None):
+    """``x`` with samples [start, end) filled by AR (LPC) extrapolation from both sides, cross-faded.
+
+    An order-``order`` AR model is fitted (Burg's method) to the ``context`` samples before the
+    gap (default ``max(4 * order, 2 * (end - start))``) and run forward into it, another to
+    the samples after the gap, run backward; the two are blended with a linear cross-fade
+    (weight 1 on the forward prediction at the left edge, 0 at the right).
+    """
+    y = np.array(x, dtype=np.float64)
+    n = end - start
+    context = context or max(4 * order, 2 * n)
+    left = y[max(0, start - context):start]
+    right = y[end:end + context]
+    forward = _ar_extrapolate(left, n, order) if left.size > 1 else np.zeros(n)
+    backward = _ar_extrapolate(right[::-1], n, order)[::-1] if right.size > 1 else np.zeros(n)
+    if left.size <= 1:
+        forward = backward
+    if right.size <= 1:
+        backward = forward
+    fade = np.linspace(1.0, 0.0, n + 2)[1:-1]
+    y[start:end] = fade * forward + (1.0 - fade) * backward
+    return y
+
+
+def spectrogram_griffin_lim(log_mel, hp, n_iter=60):
+    """Audio from log10 mel magnitudes (frames, num_mels) by Griffin-Lim (librosa), ``frames * hop_size`` samples.
+
+    The mel filterbank is inverted by non-negative least squares, the phase found by
+    ``n_iter`` Griffin-Lim iterations with the preset's STFT (``fft_size``, ``hop_size``,
+    ``win_length``, ``window``).
+    """
+    mel = np.power(10.0, np.asarray(log_mel, dtype=np.float64)).T
+    audio = librosa.feature.inverse.mel_to_audio(
+        mel, sr=hp.sample_rate, n_fft=hp.fft_size, hop_length=hp.hop_size, win_length=hp.win_length,
+        window=hp.window, center=True, pad_mode="reflect", power=1.0, n_iter=n_iter,
+        fmin=hp.fmin, fmax=hp.fmax)
+    length = mel.shape[1] * hp.hop_size                # the dumps' convention: frames * hop samples
+    return np.pad(audio, (0, max(0, length - audio.size)))[:length]

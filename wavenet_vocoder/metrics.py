@@ -5,11 +5,17 @@
 - LSD (log-spectral distance, no unit): STFT power spectra P = |STFT|^2 (n_fft 2048, hop 512,
   hann window, centred), ``mean over frames of sqrt(mean over bins of
   (log10(P_ref + 1e-10) - log10(P_est + 1e-10))^2)``.  Lower is better; 0 is identical.
+- Mel-spectral distance (dB): STFT power (n_fft 1024, hop 256, hann, centred) through 80 mel
+  bands (librosa's Slaney filterbank, 0 Hz to half the sample rate), ``M = 10 log10(mel power
+  + 1e-10)``; ``mean over frames of sqrt(mean over bands of (M_ref - M_est)^2)``.  Lower is
+  better; scaling a signal by a changes it by exactly ``|20 log10 a|``.
 """
+import librosa
 import numpy as np
 
 _EPS = 1e-20
 LSD_N_FFT, LSD_HOP = 2048, 512
+MEL_N_FFT, MEL_HOP, MEL_BANDS = 1024, 256, 80
 
 
 def _pair(reference, estimate):
@@ -52,7 +58,15 @@ def lsd(reference, estimate, n_fft=LSD_N_FFT, hop=LSD_HOP):
     return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=1))))
 
 
-def score(reference, estimate):
-    """``{"snr": dB, "si_sdr": dB, "lsd": ...}`` of ``estimate`` against ``reference``."""
+def mel_distance(reference, estimate, sample_rate=22050):
+    """Mel-spectral distance in dB (see the module docstring)."""
+    ref, est = _pair(reference, estimate)
+    bank = librosa.filters.mel(sr=sample_rate, n_fft=MEL_N_FFT, n_mels=MEL_BANDS, fmin=0.0, fmax=sample_rate / 2)
+    diff = [10 * np.log10(_power_spectrogram(x, MEL_N_FFT, MEL_HOP) @ bank.T + 1e-10) for x in (ref, est)]
+    return float(np.mean(np.sqrt(np.mean((diff[0] - diff[1]) ** 2, axis=1))))
+
+
+def score(reference, estimate, sample_rate=22050):
+    """``{"snr": dB, "si_sdr": dB, "lsd": ..., "mel_distance": dB}`` of ``estimate`` against ``reference``."""
     return {"snr": snr(reference, estimate), "si_sdr": si_sdr(reference, estimate),
-            "lsd": lsd(reference, estimate)}
+            "lsd": lsd(reference, estimate), "mel_distance": mel_distance(reference, estimate, sample_rate)}

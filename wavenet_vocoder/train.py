@@ -20,7 +20,7 @@ Options:
   --no-progress          Hide the progress bar.
   -h, --help             Show this help.
 
-Training resumes from checkpoint_latest.pth of a level folder; Ctrl-C saves a checkpoint
+Training resumes from checkpoint_latest.pth of a level folder; Ctrl-C (or SIGTERM) saves a checkpoint
 first. The loss is the cross-entropy of the clean next sample given the noisy past
 (input q + sigma * N(0, 1), q the clean quantised audio), in nats per sample.
 """
@@ -29,6 +29,7 @@ import glob
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -236,16 +237,34 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, device, seed,
     preset_text = json.dumps(hp.to_dict(), indent=2) + "\n"
     write_atomically(os.path.join(root, "config.json"), lambda f: f.write(preset_text), mode="w")
     log(f"training on {describe_device(device)}: {len(train.waves)} train and {len(dev.waves)} dev utterances")
+    history = _previous_summaries(os.path.join(root, "training.json"))
     state, summaries = None, []
     for i, sigma in enumerate(sigmas):
         folder = os.path.join(root, checkpoint_dir_name(sigma))
         n = first_steps if (i == 0 and state is None) else steps
         state, summary = train_level(hp, train, dev, sigma, folder, n, device, seed + i, eval_interval,
                                      init_state=state, progress=progress, log=log)
+        if "train_loss" not in summary and summary["sigma"] in history:
+            summary = history[summary["sigma"]]          # trained by an earlier run: keep its record
         summaries.append(summary)
-    summary_text = json.dumps({"levels": summaries}, indent=2) + "\n"
-    write_atomically(os.path.join(root, "training.json"), lambda f: f.write(summary_text), mode="w")
+        # Written after every level, so that an interrupted schedule keeps the record of what it did.
+        levels = summaries + [s for sigma_, s in history.items() if sigma_ not in {x["sigma"] for x in summaries}]
+        summary_text = json.dumps({"levels": levels}, indent=2) + "\n"
+        write_atomically(os.path.join(root, "training.json"), lambda f: f.write(summary_text), mode="w")
     return summaries
+
+
+def _previous_summaries(path):
+    """sigma -> level summary of an earlier run's training.json (empty if there is none)."""
+    try:
+        with open(path) as f:
+            return {float(level["sigma"]): level for level in json.load(f)["levels"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None):
@@ -255,6 +274,8 @@ def main(argv=None):
     steps = parse_int(args["--steps"], "--steps", 1)
     first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
     device = resolve_device(args["--device"])
+    # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     train_schedule(hp, args["<dump-dir>"], args["<checkpoint-root>"], sigmas, steps, first_steps, device,
                    parse_int(args["--seed"], "--seed", 0), parse_int(args["--eval-interval"], "--eval-interval", 1),
                    progress=not args["--no-progress"], log=lambda line: print(line, file=sys.stderr))

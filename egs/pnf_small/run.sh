@@ -7,7 +7,7 @@
 #
 # --steps / --first-steps override the training steps of every model (by default those the
 # bundled models were trained with: 3000 for the first level and 600 for each other of the
-# mu-law piano prior, 2000 and 400 for the three others).
+# mu-law piano prior, 2000 and 400 for the linear priors, 2000 and 200 for the mel-conditioned one).
 #
 # Stages:
 #   0  install the Debian packages (fluidsynth, the FluidR3 General MIDI soundfont, espeak-ng)
@@ -120,7 +120,7 @@ if run_stage 3; then
   train mulaw_piano dump 3000 600
   train linear_piano dump 2000 400
   train linear_voice dump 2000 400
-  train mel_voice dump_norm 2000 400
+  train mel_voice dump_norm 2000 200     # mel conditioning makes a step about 6x dearer
 fi
 
 if run_stage 4; then
@@ -129,9 +129,11 @@ if run_stage 4; then
   pnf-superres "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/superres" \
     --preset="$here/mulaw_piano.json" --downsample_interval=4 --n-steps=16 --step-scale=1.0 --schedule=tiled
   pnf-inpainting "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/inpainting" \
-    --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --n-steps=32 --step-scale=1.0 --schedule=tiled
+    --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --sample-size=44100 --n-steps=32 --step-scale=1.0 \
+    --schedule=tiled --plot
   pnf-separation "$here/linear_piano" "$here/linear_voice" "$egs/sample_piano.wav" "$egs/sample_voice.wav" \
-    "$out/separation" --preset="$here/linear_piano.json" --n-steps=32 --step-scale=1.0 --schedule=tiled
+    "$out/separation" --preset="$here/linear_piano.json" --sample-size=44100 --n-steps=32 --step-scale=1.0 \
+    --implicit-mixture --schedule=tiled --plot
   pnf-spectrogram "$here/mel_voice" "$here/mel_voice/dump_norm/dev" "$out/spectrogram" \
-    --preset="$here/mel_voice.json" --n-steps=32 --step-scale=1.0 --schedule=tiled --sample-size=-1
+    --preset="$here/mel_voice.json" --sample-size=44032 --n-steps=32 --step-scale=1.0 --schedule=tiled --plot
 fi

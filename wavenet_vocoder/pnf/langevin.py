@@ -128,6 +128,9 @@ def anneal(task, priors, schedule, config, on_level=None):
                 grad = grad + count * extra
             noise = torch.randn(x.shape, generator=noise_gen, device=device)
             x = x + movable * (eta * grad + torch.sqrt(2 * eta * count) * noise)
+            implicit = task.implicit_update(x, eta * count, sigma)
+            if implicit is not None:
+                x = x + movable * implicit
             if not bool(torch.isfinite(x).all()):
                 raise SamplingDiverged(
                     f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "

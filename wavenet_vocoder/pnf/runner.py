@@ -12,6 +12,7 @@ from ..audio import save_wav, write_atomically
 from ..cli import describe_device, parse_float, parse_int, resolve_device
 from ..errors import PnfError
 from ..hparams import load_preset
+from ..plots import comparison_figure
 from ..quantize import dequantize
 from ..wavenet import receptive_field_size
 from .langevin import SamplerConfig, anneal
@@ -30,6 +31,8 @@ COMMON_OPTIONS = """\
   --seed=<n>             Random seed [default: 0].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --no-progress          Hide the progress bars.
+  --plot                 Also write comparison.png: spectrograms of the original, the
+                         degraded input and the output (matplotlib).
   -h, --help             Show this help.
 """
 
@@ -113,6 +116,12 @@ class OutputDir:
         """Write (T,) audio in [-1, 1] as ``name`` (16-bit PCM)."""
         path = self._target(name)
         save_wav(path, audio, self.sample_rate)
+        self.written.append(name)
+
+    def plot(self, name, panels, **marks):
+        """Write the spectrograms of ``panels`` ((label, audio) pairs) as ``name`` (see :mod:`~wavenet_vocoder.plots`)."""
+        path = self._target(name)
+        comparison_figure(path, panels, self.sample_rate, **marks)
         self.written.append(name)
 
     def json(self, name, obj):

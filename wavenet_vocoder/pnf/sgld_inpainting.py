@@ -78,11 +78,14 @@ def main(argv=None):
                                         on_level=lambda s, state: out.wav(f"out_{s}.wav", restore(state)))
     estimate = restore(x)
     out.wav("out.wav", estimate)
+    if args["--plot"]:
+        out.plot("comparison.png", [("original", clean), ("input: gap silenced", degraded), ("PnF output", estimate)],
+                 gaps=[(start, end)])
     baseline = inpaint_linear(clean, start, end)
     ceiling = requantize(clean, hp.input_type, hp.quantize_channels)
     metrics = {}
     for name, y in (("pnf", estimate), ("baseline", baseline), ("ceiling", ceiling)):
-        metrics[name] = score(clean, y)
+        metrics[name] = score(clean, y, hp.sample_rate)
         metrics[name]["gap_snr"] = snr(clean[start:end], y[start:end])
     out.json("run.json", runner.run_report("inpainting", args, settings, reports, seconds, metrics,
                                            {"gap_seconds": [start / hp.sample_rate, end / hp.sample_rate],

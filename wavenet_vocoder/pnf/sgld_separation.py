@@ -35,6 +35,9 @@ scored against them; with --mixture the file itself is separated.
 Options:
   --mixture=<file>       Separate this mixture instead of summing two sources.
   --trim                 Trim two sources of different lengths to the shorter one.
+  --implicit-mixture     Take the mixture term as a backward-Euler step (stable at any step
+                         size) instead of the published explicit gradient (which needs a
+                         step scale below 1/GAMMA_SCALE).
 {runner.COMMON_OPTIONS}
 Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH_SIZE} N_STEPS={N_STEPS} STEP_SCALE={STEP_SCALE} GAMMA_SCALE={GAMMA_SCALE}
 """
@@ -61,6 +64,13 @@ def main(argv=None):
     if hp.input_type != "linear-quantize":
         raise PnfError(f"separation needs linear-quantised priors (mixture = source0 + source1), but the "
                        f"preset says input_type={hp.input_type}: use --preset=egs/linear_quantize_max_audio/config.json")
+    # Each step moves the sum x0 + x1 towards the mixture by 2 eta gamma = 2 STEP_SCALE GAMMA_SCALE times
+    # the residual: from 2 on it overshoots more than it corrects and the sampler diverges.
+    implicit = bool(args["--implicit-mixture"])
+    if not implicit and 2 * settings.step_scale * GAMMA_SCALE >= 2:
+        raise PnfError(f"--step-scale={settings.step_scale:g} is too large for separation: the mixture term "
+                       f"(gamma = {GAMMA_SCALE:g} / sigma^2) needs a step scale below {1 / GAMMA_SCALE:.3f}, "
+                       "or pass --implicit-mixture")
     priors = [Prior(args[f"<checkpoint{i}>"], hp, settings.sampler.device) for i in (0, 1)]
     for prior in priors:
         prior.require(hp.sigmas)
@@ -79,7 +89,7 @@ def main(argv=None):
     gain = MIX_PEAK / peak
     mixture = mixture * gain
     settings = runner.fit_window(settings, mixture.size)
-    task = Separation(127.5 * mixture + 255.0, gamma_scale=GAMMA_SCALE)
+    task = Separation(127.5 * mixture + 255.0, gamma_scale=GAMMA_SCALE, implicit=implicit)
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=inputs)
 
     def source_audio(row):
@@ -95,14 +105,20 @@ def main(argv=None):
     estimates = [source_audio(x[i]) for i in (0, 1)]
     for i in (0, 1):
         out.wav(f"out{i}.wav", estimates[i] / MIX_PEAK)
+    if args["--plot"]:
+        panels = [("mixture", mixture / MIX_PEAK)]
+        if sources is not None:
+            panels += [(f"source {i} (original)", sources[i] * gain / MIX_PEAK) for i in (0, 1)]
+        panels += [(f"PnF source {i}", estimates[i] / MIX_PEAK) for i in (0, 1)]
+        out.plot("comparison.png", panels)
     metrics = None
     if sources is not None:
         references = [s * gain for s in sources]
         halves = separate_half(mixture)
         metrics = {f"source{i}": {
-            "pnf": score(references[i], estimates[i]),
-            "baseline": score(references[i], halves[i]),
-            "ceiling": score(references[i], requantize(references[i], hp.input_type, hp.quantize_channels)),
+            "pnf": score(references[i], estimates[i], hp.sample_rate),
+            "baseline": score(references[i], halves[i], hp.sample_rate),
+            "ceiling": score(references[i], requantize(references[i], hp.input_type, hp.quantize_channels), hp.sample_rate),
         } for i in (0, 1)}
     residual = estimates[0] + estimates[1] - mixture
     extra = {"samples": int(mixture.size), "mixture_gain": gain,

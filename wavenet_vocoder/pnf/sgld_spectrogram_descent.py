@@ -2,13 +2,13 @@
 
 Edit the constants below or pass them as flags.
 """
-import glob
 import os
 
 import numpy as np
 
 from wavenet_vocoder.cli import parse_args, run
-from wavenet_vocoder.errors import AudioError, PnfError
+from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.mel_dumps import find_utterances, load_mel
 from wavenet_vocoder.pnf import runner
 from wavenet_vocoder.pnf.inverse_problems import SpectrogramConditioned
 from wavenet_vocoder.pnf.langevin import Prior
@@ -36,39 +36,6 @@ Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH
 """
 
 
-def find_utterances(dump_root):
-    """Sorted (name, feats path, wave path or None) for every ``*-feats.npy`` under ``dump_root``."""
-    if not os.path.isdir(dump_root):
-        raise AudioError(f"dump folder {dump_root} does not exist")
-    feats = sorted(glob.glob(os.path.join(dump_root, "*-feats.npy")))
-    if not feats:
-        raise AudioError(f"dump folder {dump_root} holds no *-feats.npy files: create them as README.md "
-                         "describes (mel features normalised with the training statistics)")
-    utterances = []
-    for path in feats:
-        name = os.path.basename(path)[:-len("-feats.npy")]
-        wave = path[:-len("-feats.npy")] + "-wave.npy"
-        utterances.append((name, path, wave if os.path.isfile(wave) else None))
-    return utterances
-
-
-def load_mel(path, num_mels, frames, cin_pad):
-    """(num_mels, frames + 2 cin_pad) float32: the first ``frames`` frames (-1: all), edge-padded."""
-    try:
-        mel = np.load(path)
-    except (OSError, ValueError) as e:
-        raise AudioError(f"cannot read mel features {path}: {e}") from None
-    if mel.ndim != 2 or mel.shape[1] != num_mels:
-        raise AudioError(f"mel features {path} have shape {mel.shape}; expected (frames, {num_mels})")
-    if not np.all(np.isfinite(mel)):
-        raise AudioError(f"mel features {path} contain NaN or infinite values")
-    if frames > 0:
-        mel = mel[:frames]
-    if mel.shape[0] == 0:
-        raise AudioError(f"mel features {path} hold no frames")
-    return np.pad(mel, [(cin_pad, cin_pad), (0, 0)], mode="edge").T.astype(np.float32)
-
-
 def main(argv=None):
     args = parse_args(USAGE, argv)
     settings = runner.settings_from_args(args, dict(
@@ -89,13 +56,18 @@ def main(argv=None):
         task = SpectrogramConditioned(mel, hp.cin_pad, hp.hop_size)
         run_settings = runner.fit_window(settings, task.length, align=hp.hop_size)
         out = runner.OutputDir(folder, hp.sample_rate, inputs=[feats] + ([wave] if wave else []))
+        original = None
         if wave is not None:
             original = dequantize(np.load(wave)[:task.length], hp.input_type, hp.quantize_channels)
             out.wav("original.wav", original)
         x, reports, seconds = runner.sample(
             task, [prior], run_settings,
             on_level=lambda s, state: out.wav(f"out_{s}.wav", runner.to_audio(state[0], hp)))
-        out.wav("out.wav", runner.to_audio(x[0], hp))
+        estimate = runner.to_audio(x[0], hp)
+        out.wav("out.wav", estimate)
+        if args["--plot"]:
+            panels = ([("original", original)] if original is not None else []) + [("PnF output from the mel frames", estimate)]
+            out.plot("comparison.png", panels)
         out.json("info.json", {"seconds": seconds, "utterance": name, "samples": task.length})
         out.json("run.json", runner.run_report("spectrogram", args, run_settings, reports, seconds, None,
                                                {"utterance": name, "samples": task.length,

@@ -59,8 +59,12 @@ def main(argv=None):
                                         on_level=lambda s, state: out.wav(f"out_{s}.wav", restore(state)))
     estimate = restore(x)
     out.wav("out.wav", estimate)
-    metrics = {"pnf": score(clean, estimate), "baseline": score(clean, baseline),
-               "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels))}
+    if args["--plot"]:
+        out.plot("comparison.png", [("original", clean), (f"input: every {interval}th sample, band-limited interpolation", baseline),
+                                    ("PnF output", estimate)],
+                 cutoff_hz=hp.sample_rate / (2 * interval))
+    metrics = {"pnf": score(clean, estimate, hp.sample_rate), "baseline": score(clean, baseline, hp.sample_rate),
+               "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), hp.sample_rate)}
     out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, metrics,
                                            {"downsample_interval": interval, "samples": int(clean.size)}))
     return 0

@@ -1,0 +1,342 @@
+"""Quality benchmark: every task with PnF and with every plain baseline, on clean held-out files.
+
+Usage:
+  quality.py [options]
+
+Each case degrades the first --seconds of each clean file itself, runs the task script
+exactly as a user would (same seed, same files for every method) and scores every
+estimate against the clean signal with wavenet_vocoder.metrics: super-resolution at each
+factor, inpainting of a gap of each length centred at --gap-at, separation of each
+piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
+the clean file's mel frames.
+Writes <out>/results.md (one table per case, mean over files), <out>/results.csv (one
+row per file and method), each run's outputs and comparison.png under <out>/<case>/.
+
+Options:
+  --piano=<path>         Clean piano file, or a folder of them [default: egs/sample_piano.wav].
+  --voice=<path>         Clean voice file, or a folder of them [default: egs/sample_voice.wav].
+  --models=<dir>         Folder with the priors mulaw_piano, linear_piano, linear_voice and
+                         mel_voice, each beside its <name>.json preset [default: egs/pnf_small].
+  --out=<dir>            Output folder [default: bench_outputs].
+  --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
+  --seconds=<s>          Seconds of each file to use [default: 1.0].
+  --factors=<list>       Super-resolution factors [default: 2,4,8].
+  --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
+  --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
+  --n-steps=<n>          PnF moves of each sample per level [default: 32].
+  --step-scale=<c>       PnF step size eta = c * sigma^2 [default: 1.0].
+  --seed=<n>             Seed of every run [default: 0].
+  --readme=<file>        Also replace the results block of this README (between the
+                         "results:begin" and "results:end" markers) and copy two pictures
+                         next to it under docs/results/.
+  -h, --help             Show this help.
+"""
+import csv
+import glob
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from wavenet_vocoder import synthesis
+from wavenet_vocoder.audio import write_atomically
+from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
+                                       superres_bandlimited, superres_cubic)
+from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
+from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.mel_dumps import denormalize
+from wavenet_vocoder.metrics import score, snr
+from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.preprocess import AUDIO_EXTENSIONS, features
+from wavenet_vocoder.quantize import dequantize
+
+COLUMNS = ("snr", "si_sdr", "lsd", "mel_distance", "seconds")
+HEADERS = {"snr": "SNR (dB)", "si_sdr": "SI-SDR (dB)", "lsd": "LSD", "mel_distance": "mel dist. (dB)",
+           "gap_snr": "gap SNR (dB)", "seconds": "time (s)"}
+MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def audio_files(path):
+    """``path`` itself, or the sorted audio files in the folder ``path``."""
+    if os.path.isfile(path):
+        return [path]
+    if os.path.isdir(path):
+        files = sorted(f for f in glob.glob(os.path.join(path, "*")) if f.lower().endswith(AUDIO_EXTENSIONS))
+        if files:
+            return files
+    raise PnfError(f"{path}: no such audio file or folder of audio files")
+
+
+def parse_list(text, flag, kind=float):
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise PnfError(f"{flag}={text}: expected a comma-separated list of numbers") from None
+    if not values:
+        raise PnfError(f"{flag} is empty")
+    return values
+
+
+def read(path):
+    return sf.read(path, dtype="float64")[0]
+
+
+class Benchmark:
+    """Runs the cases and collects one row per (case, file, method)."""
+
+    def __init__(self, args):
+        self.models = args["--models"]
+        self.out = args["--out"]
+        self.seconds = parse_float(args["--seconds"], "--seconds")
+        self.seed = parse_int(args["--seed"], "--seed", 0)
+        self.step_scale = parse_float(args["--step-scale"], "--step-scale")
+        self.sampler_flags = ["--n-steps", str(parse_int(args["--n-steps"], "--n-steps", 1)),
+                              "--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
+        self.rows = []          # dicts: case, file, method, metrics..., seconds
+        self.pictures = {}      # case -> comparison.png of its first file
+
+    def model(self, name):
+        root, preset = os.path.join(self.models, name), os.path.join(self.models, name + ".json")
+        if not os.path.isdir(root) or not os.path.isfile(preset):
+            raise PnfError(f"--models={self.models} has no {name}/ beside {name}.json: train it with "
+                           "egs/pnf_small/run.sh or point --models elsewhere")
+        return root, preset
+
+    def samples(self, preset):
+        return int(round(self.seconds * load_preset(preset).sample_rate))
+
+    def add(self, case, file, method, metrics, seconds, folder=None):
+        self.rows.append(dict(case=case, file=os.path.basename(file), method=method, seconds=seconds, **metrics))
+        if folder is not None and case not in self.pictures and os.path.isfile(os.path.join(folder, "comparison.png")):
+            self.pictures[case] = os.path.join(folder, "comparison.png")
+
+    def _run_script(self, script, argv, folder):
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        print(f"[bench] {script.__name__.rsplit('.', 1)[-1]} -> {folder}", file=sys.stderr, flush=True)
+        script.main(argv + self.sampler_flags + ["--step-scale", str(self.step_scale)])
+        with open(os.path.join(folder, "run.json")) as f:
+            return json.load(f)
+
+    def superres(self, files, factors):
+        root, preset = self.model("mulaw_piano")
+        for r in factors:
+            case = f"super-resolution {r}x"
+            for path in files:
+                folder = os.path.join(self.out, f"superres_{r}x", stem(path))
+                report = self._run_script(sgld_superres, [root, path, folder, f"--preset={preset}",
+                                                          f"--downsample_interval={r}",
+                                                          f"--sample-size={self.samples(preset)}"], folder)
+                clean = read(os.path.join(folder, "x_original.wav"))
+                sr = load_preset(preset).sample_rate
+                self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), sr),
+                         report["seconds"], folder)
+                for method, fn in (("band-limited interpolation", superres_bandlimited),
+                                   ("cubic spline", superres_cubic)):
+                    started = time.perf_counter()
+                    estimate = fn(clean[::r], r, clean.size)
+                    self.add(case, path, method, score(clean, estimate, sr), time.perf_counter() - started)
+
+    def inpainting(self, files, gaps_ms, gap_at):
+        root, preset = self.model("mulaw_piano")
+        sr = load_preset(preset).sample_rate
+        for ms in gaps_ms:
+            case = f"inpainting {ms:g} ms"
+            start_s, end_s = gap_at - ms / 2000, gap_at + ms / 2000
+            for path in files:
+                folder = os.path.join(self.out, f"inpainting_{ms:g}ms", stem(path))
+                report = self._run_script(sgld_inpainting, [root, path, folder, f"--preset={preset}",
+                                                            f"--gap={start_s:.6f},{end_s:.6f}",
+                                                            f"--sample-size={self.samples(preset)}"], folder)
+                start, end = report["gap_samples"]
+                clean = read(os.path.join(folder, "x_original.wav"))
+                estimates = [("PnF", read(os.path.join(folder, "out.wav")), report["seconds"])]
+                gapped = clean.copy()
+                gapped[start:end] = 0.0
+                for method, fn in (("linear interpolation", inpaint_linear), ("LPC extrapolation, both sides", inpaint_lpc)):
+                    started = time.perf_counter()
+                    estimate = fn(gapped, start, end)
+                    estimates.append((method, estimate, time.perf_counter() - started))
+                for method, estimate, seconds in estimates:
+                    metrics = score(clean, estimate, sr)
+                    metrics["gap_snr"] = snr(clean[start:end], estimate[start:end])
+                    self.add(case, path, method, metrics, seconds, folder if method == "PnF" else None)
+
+    def separation(self, pianos, voices):
+        root0, preset = self.model("linear_piano")
+        root1, _ = self.model("linear_voice")
+        hp = load_preset(preset)
+        for i, piano in enumerate(pianos):
+            voice = voices[i % len(voices)]
+            folder = os.path.join(self.out, "separation", f"{stem(piano)}+{stem(voice)}")
+            report = self._run_script(sgld_separation, [root0, root1, piano, voice, folder, f"--preset={preset}",
+                                                        "--trim", "--implicit-mixture",
+                                                        f"--sample-size={self.samples(preset)}"], folder)
+            references = sgld_separation.load_sources(piano, voice, hp.sample_rate, self.samples(preset), True)
+            scale = sgld_separation.MIX_PEAK / report["mixture_gain"]     # written wav -> source units
+            outputs = [read(os.path.join(folder, f"out{k}.wav")) * scale for k in (0, 1)]
+            started = time.perf_counter()
+            halves = separate_half(references[0] + references[1])
+            half_seconds = time.perf_counter() - started
+            for k, name in ((0, "piano"), (1, "voice")):
+                case = f"separation, {name}"
+                file = piano if k == 0 else voice
+                self.add(case, file, "PnF", score(references[k], outputs[k], hp.sample_rate), report["seconds"], folder)
+                self.add(case, file, "half the mixture", score(references[k], halves[k], hp.sample_rate), half_seconds)
+
+    def spectrogram(self, files):
+        root, preset = self.model("mel_voice")
+        hp = load_preset(preset)
+        meanvar = np.load(os.path.join(root, "meanvar.npy"))
+        frames = self.samples(preset) // hp.hop_size
+        case = "mel-conditioned generation"
+        for path in files:
+            folder = os.path.join(self.out, "spectrogram", stem(path))
+            dump = os.path.join(self.out, "spectrogram_dumps", stem(path))
+            wave, mel = features(path, hp)                  # the preprocessing of the training data
+            mel, wave = mel[:frames], wave[:frames * hp.hop_size]
+            os.makedirs(dump, exist_ok=True)
+            normalised = ((mel - meanvar[0]) / np.sqrt(np.maximum(meanvar[1], 1e-8))).astype(np.float32)
+            np.save(os.path.join(dump, f"{stem(path)}-00001-feats.npy"), normalised)
+            np.save(os.path.join(dump, f"{stem(path)}-00001-wave.npy"), wave)
+            report = self._run_script(sgld_spectrogram_descent, [root, dump, folder, f"--preset={preset}",
+                                                                  "--sample-size=-1"], folder)
+            clean = dequantize(wave.astype(np.float64), hp.input_type, hp.quantize_channels)
+            self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), hp.sample_rate),
+                     report["seconds"], folder)
+            started = time.perf_counter()
+            estimate = spectrogram_griffin_lim(denormalize(normalised, meanvar), hp)
+            self.add(case, path, "Griffin-Lim (60 iterations)", score(clean, estimate, hp.sample_rate),
+                     time.perf_counter() - started)
+            ancestral = os.path.join(self.out, "spectrogram_ancestral", stem(path))
+            synthesis.main([root, ancestral, f"--preset={preset}", f"--conditioning={dump}",
+                            "--seed", str(self.seed), "--no-progress"])
+            with open(os.path.join(ancestral, "run.json")) as f:
+                seconds = json.load(f)["seconds"]
+            self.add(case, path, "ancestral WaveNet sampling", score(clean, read(os.path.join(ancestral, "out.wav")),
+                                                                     hp.sample_rate), seconds)
+
+
+def stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def summarise(rows):
+    """case -> method -> mean of each metric over files (OrderedDicts in first-seen order)."""
+    table = OrderedDict()
+    for row in rows:
+        table.setdefault(row["case"], OrderedDict()).setdefault(row["method"], []).append(row)
+    return OrderedDict((case, OrderedDict(
+        (method, {k: float(np.mean([r[k] for r in group])) for k in group[0] if k not in ("case", "file", "method")})
+        for method, group in methods.items())) for case, methods in table.items())
+
+
+def markdown(summary, n_files):
+    lines = []
+    for case, methods in summary.items():
+        columns = [c for c in ("snr", "si_sdr", "gap_snr", "lsd", "mel_distance", "seconds")
+                   if c in next(iter(methods.values()))]
+        lines.append(f"**{case}** ({n_files[case]} file{'s' if n_files[case] > 1 else ''})\n")
+        lines.append("| method | " + " | ".join(HEADERS[c] for c in columns) + " |")
+        lines.append("| --- |" + " --- |" * len(columns))
+        for method, values in methods.items():
+            cells = [f"{values[c]:.1f}" if c == "seconds" else f"{values[c]:.2f}" for c in columns]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def machine():
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} (CPU)"
+
+
+def write_text(path, text):
+    write_atomically(path, lambda f: f.write(text), mode="w")
+
+
+def readme_pictures(pictures):
+    """The README's two pictures: super-resolution 4x (else the first factor) and the longest gap."""
+    chosen = {}
+    superres = [case for case in pictures if case.startswith("super-resolution")]
+    if superres:
+        case = "super-resolution 4x" if "super-resolution 4x" in superres else superres[0]
+        chosen["superres.png"] = (case, pictures[case])
+    gaps = [case for case in pictures if case.startswith("inpainting")]
+    if gaps:
+        case = max(gaps, key=lambda c: float(c.split()[1]))
+        chosen["inpainting.png"] = (case, pictures[case])
+    return chosen
+
+
+def update_readme(readme, block, pictures):
+    """Replace the text between the markers of ``readme``; copy ``pictures`` under docs/results/."""
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    if MARK_BEGIN not in text or MARK_END not in text:
+        raise PnfError(f"--readme={readme} has no {MARK_BEGIN} ... {MARK_END} block")
+    folder = os.path.join(os.path.dirname(os.path.abspath(readme)), "docs", "results")
+    os.makedirs(folder, exist_ok=True)
+    links = []
+    for name, (case, path) in pictures.items():
+        shutil.copyfile(path, os.path.join(folder, name))
+        links.append(f"![{case}](docs/results/{name})")
+    head, rest = text.split(MARK_BEGIN, 1)
+    _, tail = rest.split(MARK_END, 1)
+    write_text(readme, head + MARK_BEGIN + "\n" + block + "\n" + "\n\n".join(links) + "\n" + MARK_END + tail)
+
+
+def main(argv=None):
+    args = parse_args(__doc__, argv)
+    tasks = [t.strip() for t in args["--tasks"].split(",") if t.strip()]
+    unknown = set(tasks) - {"superres", "inpainting", "separation", "spectrogram"}
+    if unknown:
+        raise PnfError(f"--tasks: unknown task(s) {', '.join(sorted(unknown))}")
+    pianos, voices = audio_files(args["--piano"]), audio_files(args["--voice"])
+    bench = Benchmark(args)
+    started = time.perf_counter()
+    if "superres" in tasks:
+        bench.superres(pianos, parse_list(args["--factors"], "--factors", int))
+    if "inpainting" in tasks:
+        bench.inpainting(pianos, parse_list(args["--gaps-ms"], "--gaps-ms"), parse_float(args["--gap-at"], "--gap-at"))
+    if "separation" in tasks:
+        bench.separation(pianos, voices)
+    if "spectrogram" in tasks:
+        bench.spectrogram(voices)
+    total = time.perf_counter() - started
+    summary = summarise(bench.rows)
+    n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
+    command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
+             f"(first {bench.seconds:g} s of each file; PnF: {' '.join(bench.sampler_flags[:2])}, step scale "
+             f"{bench.step_scale:g}, tiled windows, separation with --implicit-mixture, seed {bench.seed}).\n\n" + markdown(summary, n_files))
+    os.makedirs(bench.out, exist_ok=True)
+    write_text(os.path.join(bench.out, "results.md"), block)
+    buffer = io.StringIO()
+    fields = ["case", "file", "method"] + [c for c in ("snr", "si_sdr", "gap_snr", "lsd", "mel_distance", "seconds")]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(bench.rows)
+    write_text(os.path.join(bench.out, "results.csv"), buffer.getvalue())
+    print(block)
+    if args["--readme"]:
+        update_readme(args["--readme"], block, readme_pictures(bench.pictures))
+    return 0
+
+
+def cli():
+    run(main)
+
+
+if __name__ == "__main__":
+    cli()

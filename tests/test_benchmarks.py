@@ -1,0 +1,59 @@
+"""The quality benchmark end to end on tiny random-weight models and a fraction of a second of audio."""
+import csv
+import json
+import os
+import runpy
+
+import numpy as np
+import pytest
+
+from conftest import REPO, tiny_hparams
+from test_scripts import make_root, tone
+
+
+@pytest.fixture(scope="module")
+def quality():
+    return runpy.run_path(os.path.join(REPO, "benchmarks", "quality.py"), run_name="quality")
+
+
+def tiny_models(folder):
+    for name, hp in (("mulaw_piano", tiny_hparams()),
+                     ("linear_piano", tiny_hparams(input_type="linear-quantize")),
+                     ("linear_voice", tiny_hparams(input_type="linear-quantize")),
+                     ("mel_voice", tiny_hparams(conditional=True))):
+        root, preset = make_root(folder / name, hp)
+        os.replace(preset, folder / f"{name}.json")
+    np.save(folder / "mel_voice" / "meanvar.npy", np.stack([np.zeros(5), np.ones(5)]).astype(np.float32))
+    return str(folder)
+
+
+def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    piano, voice = tone(tmp_path / "piano.wav", 440, seconds=0.3), tone(tmp_path / "voice.wav", 900, seconds=0.3)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\nrest\n")
+    out = tmp_path / "bench"
+    assert quality["main"]([f"--piano={piano}", f"--voice={voice}", f"--models={models}", f"--out={out}",
+                            "--seconds=0.2", "--factors=2,4", "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1",
+                            f"--readme={readme}"]) == 0
+    table = (out / "results.md").read_text()
+    for case in ("super-resolution 2x", "super-resolution 4x", "inpainting 10 ms", "separation, piano",
+                 "separation, voice", "mel-conditioned generation"):
+        assert f"**{case}**" in table
+    for method in ("PnF", "band-limited interpolation", "cubic spline", "linear interpolation",
+                   "LPC extrapolation, both sides", "half the mixture", "Griffin-Lim (60 iterations)",
+                   "ancestral WaveNet sampling"):
+        assert f"| {method} |" in table
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 2 * 3 + 3 + 2 * 2 + 3
+    assert all(np.isfinite(float(r["snr"])) for r in rows)
+    # The baselines' numbers are those of the run's own files: band-limited 2x on the tone is good.
+    bandlimited = [r for r in rows if r["case"] == "super-resolution 2x" and r["method"].startswith("band")]
+    assert float(bandlimited[0]["snr"]) > 20
+    assert (out / "superres_2x" / "piano" / "comparison.png").is_file()
+    text = readme.read_text()
+    assert "old" not in text and "| PnF |" in text and text.startswith("intro\n") and text.endswith("rest\n")
+    for picture in ("superres.png", "inpainting.png"):
+        assert (tmp_path / "docs" / "results" / picture).is_file() and f"(docs/results/{picture})" in text
+    assert "![super-resolution 4x]" in text and "![inpainting 10 ms]" in text
+    json.loads((out / "separation" / "piano+voice" / "run.json").read_text())
