@@ -57,3 +57,28 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
         assert (tmp_path / "docs" / "results" / picture).is_file() and f"(docs/results/{picture})" in text
     assert "![super-resolution 4x]" in text and "![inpainting 10 ms]" in text
     json.loads((out / "separation" / "piano+voice" / "run.json").read_text())
+
+
+def test_prior_likelihood_table(tmp_path, capsys):
+    likelihood = runpy.run_path(os.path.join(REPO, "benchmarks", "prior_likelihood.py"), run_name="likelihood")
+    hp = tiny_hparams(input_type="linear-quantize")
+    root_a, preset = make_root(tmp_path / "a", hp)
+    root_b, _ = make_root(tmp_path / "b", hp)
+    a, b = tone(tmp_path / "x.wav", 440, seconds=0.1), tone(tmp_path / "y.wav", 900, seconds=0.1)
+    assert likelihood["main"]([f"--preset={preset}", f"--prior={root_a}", f"--prior={root_b}", "--sigmas=4.0,1.0",
+                               "--seconds=-1", a, b]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "| prior | sigma | x.wav | y.wav |" and len(lines) == 2 + 2 * 2
+    values = [float(v) for line in lines[2:] for v in line.strip("| ").split(" | ")[2:]]
+    assert all(np.isfinite(values)) and all(v < 0 for v in values)
+    # The same number as the model's own smoothed likelihood of that noisy input.
+    import torch
+    from wavenet_vocoder.audio import load_audio
+    from wavenet_vocoder.checkpoints import level_checkpoint, load_model
+    from wavenet_vocoder.quantize import quantize
+    model = load_model(level_checkpoint(root_a, 4.0), hp)
+    x = torch.as_tensor(quantize(load_audio(a, 22050), hp.input_type), dtype=torch.float32)
+    x = x + 4.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = float(model.smoothed_log_prob(x.view(1, 1, -1), 4.0).mean())
+    assert values[0] == pytest.approx(expected, abs=0.006)
