@@ -8,7 +8,7 @@ from conftest import tiny_hparams
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
 from wavenet_vocoder.pnf.inverse_problems import Inpainting, Separation, SpectrogramConditioned, SuperResolution
 from wavenet_vocoder.pnf.langevin import (Prior, SamplerConfig, SamplingDiverged, WindowLogProb, anneal,
-                                         windows_gradient)
+                                         scored_span, windows_gradient)
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.pnf.windows import RandomWindows, TiledWindows
 from wavenet_vocoder.wavenet import WaveNet
@@ -219,3 +219,38 @@ def test_divergence_names_sigma_and_step(tmp_path):
     task = SuperResolution(torch.randint(0, 256, (600,)).float(), 2)
     with pytest.raises(SamplingDiverged, match=r"sigma=4, step \d+/\d+: use a smaller step size"):
         anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 1e30), config())
+
+
+def test_tiled_inpainting_scores_only_the_terms_the_gap_reaches():
+    hp = tiny_hparams()
+    torch.manual_seed(0)
+    model = WaveNet.from_hparams(hp).double().eval()
+    net = WindowLogProb(model)
+    rf = model.receptive_field                                  # 13 samples
+    x = 127.0 + 40 * torch.randn(600, dtype=torch.float64)
+    task = Inpainting(x, [(300, 340)])
+    offset, span = scored_span(task, rf, "tiled")
+    assert (offset, span) == (300, 40 + rf)
+    assert scored_span(task, rf, "random") == (0, 600)
+
+    def gradient(starts, window):
+        g, n, _, _ = windows_gradient(net, x, None, [starts], window, rf, 2.0, True, 127.0,
+                                      torch.Generator().manual_seed(0))
+        return g, n
+
+    full, _ = gradient(torch.arange(0, 600, 100), 100)
+    part, count = gradient(torch.tensor([offset]), span)
+    # The gap's gradient is the whole signal's gradient, exactly; nothing outside the span is scored.
+    torch.testing.assert_close(part[300:340], full[300:340], rtol=1e-12, atol=1e-12)
+    assert count[300:300 + span].eq(1).all() and count[:300].eq(0).all() and count[300 + span:].eq(0).all()
+
+
+def test_tiled_inpainting_near_the_end_of_the_signal(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    observed = 127.0 + 30 * torch.sin(torch.arange(400) / 7.0)
+    task = Inpainting(observed, [(390, 400)])
+    assert scored_span(task, 13, "tiled") == (390, 10)
+    x, reports = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas)), config(schedule="tiled", window=1000))
+    assert torch.equal(x[0, :390], observed[:390]) and torch.isfinite(x).all()
+    assert all(r.sample_updates_per_s > 0 for r in reports)

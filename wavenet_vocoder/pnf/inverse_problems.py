@@ -9,6 +9,8 @@ A task holds its observation and answers the engine's questions:
 - ``implicit_update(x, step, sigma)``: a change of the state after each Langevin step that
   takes quadratic likelihood terms implicitly (``step`` = eta times the windows covering each
   sample), or None;
+- ``movable_span()``: (start, end) samples enclosing every movable sample, or None for all;
+  with tiled windows the engine scores only the likelihood terms these samples reach;
 - ``conditioning(source)``: (cin, N) mel frames with cin_pad context frames at each end, or None;
 - ``silence``: the quantised value of silence, used as context before the signal.
 """
@@ -26,6 +28,9 @@ class _Task:
         return None
 
     def implicit_update(self, x, step, sigma):
+        return None
+
+    def movable_span(self):
         return None
 
     def conditioning(self, source):
@@ -87,6 +92,9 @@ class Inpainting(_Task):
 
     def movable(self):
         return self.gap_mask().unsqueeze(0)
+
+    def movable_span(self):
+        return min(a for a, _ in self.gaps), max(b for _, b in self.gaps)
 
 
 class Separation(_Task):

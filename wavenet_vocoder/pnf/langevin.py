@@ -108,17 +108,19 @@ def anneal(task, priors, schedule, config, on_level=None):
         conds = [_conditioning(task, s, m, device) for s, m in enumerate(models)]
         rf = models[0].receptive_field
         eta = schedule.step_size(sigma)
-        windows = make_windows(config.schedule, task.length, config.window, config.batch_size,
-                               config.n_steps, window_gen)
+        offset, span = scored_span(task, rf, config.schedule)
+        window = min(config.window, span)
+        windows = make_windows(config.schedule, span, window, config.batch_size, config.n_steps, window_gen)
         bar = tqdm(windows, desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
                    disable=not config.progress, leave=True, dynamic_ncols=True)
         started, log_p_sum, updates, log_p = time.perf_counter(), 0.0, 0, float("nan")
         for step, batches in enumerate(bar):
+            batches = [starts + offset for starts in batches]
             grad = torch.zeros_like(x)
             count = torch.zeros_like(x)
             step_log_p, step_targets = 0.0, 0
             for s, net in enumerate(nets):
-                g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, config.window, rf,
+                g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, window, rf,
                                                       sigma, windows.exact_gradient, task.silence, noise_gen)
                 grad[s], count[s] = g, n
                 step_log_p += lp
@@ -149,6 +151,22 @@ def anneal(task, priors, schedule, config, on_level=None):
         if on_level is not None:
             on_level(sigma, x.detach().cpu())
     return x.detach().cpu(), reports
+
+
+def scored_span(task, rf, schedule):
+    """(first target, number of targets) of the likelihood terms the windows cover, in samples.
+
+    A sample x_j enters the terms of targets j..j + rf (its own and those whose receptive
+    field holds it), so for a task whose movable samples lie in [a, b) the tiled schedule
+    scores targets [a, b + rf) only: the gradient of every movable sample is unchanged and
+    the rest of the signal costs nothing.  The random (published) schedule covers the whole
+    signal.
+    """
+    span = task.movable_span()
+    if span is None or schedule != "tiled":
+        return 0, task.length
+    start, end = span
+    return start, min(task.length, end + rf) - start
 
 
 def _parallel(net, device):

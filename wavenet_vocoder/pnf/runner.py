@@ -15,7 +15,7 @@ from ..hparams import load_preset
 from ..plots import comparison_figure
 from ..quantize import dequantize
 from ..wavenet import receptive_field_size
-from .langevin import SamplerConfig, anneal
+from .langevin import SamplerConfig, anneal, scored_span
 from .noise_schedule import AnnealingSchedule
 
 #: Options every task script accepts (appended to each script's docopt usage).
@@ -154,9 +154,11 @@ def sample(task, priors, settings, on_level=None):
     if task.length < field:
         print(f"note: the input has {task.length} samples, fewer than the model's receptive field of "
               f"{field}: the missing context is silence", file=sys.stderr)
+    offset, span = scored_span(task, field, settings.sampler.schedule)
+    scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
     print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
-          f"{task.length} samples, {settings.sampler.schedule} windows of {settings.sampler.window}",
-          file=sys.stderr)
+          f"{task.length} samples{scored}, {settings.sampler.schedule} windows of "
+          f"{min(settings.sampler.window, span)}", file=sys.stderr)
     started = time.perf_counter()
     x, reports = anneal(task, priors, schedule, settings.sampler, on_level)
     return x.numpy(), reports, time.perf_counter() - started
