@@ -53,7 +53,7 @@ from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_hal
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
-from wavenet_vocoder.mel_dumps import denormalize
+from wavenet_vocoder.mel_dumps import denormalize, normalize
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.preprocess import AUDIO_EXTENSIONS, features
@@ -205,7 +205,7 @@ class Benchmark:
             wave, mel = features(path, hp)                  # the preprocessing of the training data
             mel, wave = mel[:frames], wave[:frames * hp.hop_size]
             os.makedirs(dump, exist_ok=True)
-            normalised = ((mel - meanvar[0]) / np.sqrt(np.maximum(meanvar[1], 1e-8))).astype(np.float32)
+            normalised = normalize(mel, meanvar)
             np.save(os.path.join(dump, f"{stem(path)}-00001-feats.npy"), normalised)
             np.save(os.path.join(dump, f"{stem(path)}-00001-wave.npy"), wave)
             report = self._run_script(sgld_spectrogram_descent, [root, dump, folder, f"--preset={preset}",

@@ -161,3 +161,16 @@ def test_crops_align_wave_and_frames(tmp_path):
         first_frame = int(q[b, 0]) // 4
         # c[:, cin_pad] is the frame holding the crop's first sample.
         assert c[b, 0, 2].item() == first_frame
+
+
+def test_mel_normalisation_round_trip():
+    from wavenet_vocoder.mel_dumps import denormalize, normalize
+
+    rng = np.random.default_rng(0)
+    log_mel = rng.standard_normal((40, 5)).astype(np.float32) - 3
+    meanvar = np.stack([log_mel.mean(axis=0), log_mel.var(axis=0)])
+    feats = normalize(log_mel, meanvar)
+    assert feats.dtype == np.float32
+    np.testing.assert_allclose(feats.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(feats.std(axis=0), 1, atol=1e-4)
+    np.testing.assert_allclose(denormalize(feats, meanvar), log_mel, atol=1e-5)

@@ -44,7 +44,18 @@ def load_mel(path, num_mels, frames, cin_pad):
     return np.pad(mel, [(cin_pad, cin_pad), (0, 0)], mode="edge").T.astype(np.float32)
 
 
+def _mean_and_scale(meanvar):
+    meanvar = np.asarray(meanvar)
+    return meanvar[0], np.sqrt(np.maximum(meanvar[1], 1e-8))
+
+
+def normalize(log_mel, meanvar):
+    """Log10 mel magnitudes (frames, num_mels) -> float32 features normalised per band with ``meanvar`` (2, num_mels)."""
+    mean, scale = _mean_and_scale(meanvar)
+    return ((np.asarray(log_mel) - mean) / scale).astype(np.float32)
+
+
 def denormalize(feats, meanvar):
-    """Normalised features (frames, num_mels) -> log10 mel magnitudes, with ``meanvar`` (2, num_mels)."""
-    meanvar = np.asarray(meanvar, dtype=np.float64)
-    return np.asarray(feats, dtype=np.float64) * np.sqrt(np.maximum(meanvar[1], 1e-8)) + meanvar[0]
+    """Inverse of :func:`normalize`: normalised features -> log10 mel magnitudes (float64)."""
+    mean, scale = _mean_and_scale(meanvar)
+    return np.asarray(feats, dtype=np.float64) * scale + mean

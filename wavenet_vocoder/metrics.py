@@ -40,7 +40,8 @@ def si_sdr(reference, estimate):
     return float(10 * np.log10((np.sum(target ** 2) + _EPS) / (np.sum((target - est) ** 2) + _EPS)))
 
 
-def _power_spectrogram(x, n_fft, hop):
+def power_spectrogram(x, n_fft, hop):
+    """(frames, n_fft // 2 + 1) |STFT|^2 of ``x`` (T,): hann windows, centred frames (reflect padding)."""
     pad = n_fft // 2
     x = np.pad(x, pad, mode="reflect" if x.size > pad else "constant")
     if x.size < n_fft:
@@ -54,7 +55,7 @@ def _power_spectrogram(x, n_fft, hop):
 def lsd(reference, estimate, n_fft=LSD_N_FFT, hop=LSD_HOP):
     """Log-spectral distance (log10 power, averaged over frames); see the module docstring."""
     ref, est = _pair(reference, estimate)
-    diff = np.log10(_power_spectrogram(ref, n_fft, hop) + 1e-10) - np.log10(_power_spectrogram(est, n_fft, hop) + 1e-10)
+    diff = np.log10(power_spectrogram(ref, n_fft, hop) + 1e-10) - np.log10(power_spectrogram(est, n_fft, hop) + 1e-10)
     return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=1))))
 
 
@@ -62,7 +63,7 @@ def mel_distance(reference, estimate, sample_rate=22050):
     """Mel-spectral distance in dB (see the module docstring)."""
     ref, est = _pair(reference, estimate)
     bank = librosa.filters.mel(sr=sample_rate, n_fft=MEL_N_FFT, n_mels=MEL_BANDS, fmin=0.0, fmax=sample_rate / 2)
-    diff = [10 * np.log10(_power_spectrogram(x, MEL_N_FFT, MEL_HOP) @ bank.T + 1e-10) for x in (ref, est)]
+    diff = [10 * np.log10(power_spectrogram(x, MEL_N_FFT, MEL_HOP) @ bank.T + 1e-10) for x in (ref, est)]
     return float(np.mean(np.sqrt(np.mean((diff[0] - diff[1]) ** 2, axis=1))))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .audio import write_atomically
 from .errors import PnfError
+from .metrics import power_spectrogram
 
 #: STFT of the pictures: 1024-point hann windows every 256 samples, power in dB.
 PLOT_N_FFT, PLOT_HOP = 1024, 256
@@ -26,15 +27,11 @@ def _pyplot():
 def spectrogram_db(x, n_fft=PLOT_N_FFT, hop=PLOT_HOP):
     """(bins, frames) power spectrogram of ``x`` (T,) in dB relative to full scale (floor -100 dB).
 
-    Frames are centred: frame i covers samples ``i * hop - n_fft / 2 .. i * hop + n_fft / 2``.
+    Frames are centred (those of :func:`~wavenet_vocoder.metrics.power_spectrogram`): frame i
+    covers samples ``i * hop - n_fft / 2 .. i * hop + n_fft / 2``.
     """
-    x = np.pad(np.asarray(x, dtype=np.float64), n_fft // 2)
-    if x.size < n_fft:
-        x = np.pad(x, (0, n_fft - x.size))
-    frames = 1 + (x.size - n_fft) // hop
-    window = np.hanning(n_fft + 1)[:-1]
-    stacked = np.stack([x[i * hop:i * hop + n_fft] * window for i in range(frames)])
-    power = np.abs(np.fft.rfft(stacked, axis=1)) ** 2 / (window.sum() ** 2 / 4)
+    full_scale = (np.hanning(n_fft + 1)[:-1].sum() / 2) ** 2       # a full-scale sine's peak power
+    power = power_spectrogram(np.asarray(x, dtype=np.float64), n_fft, hop) / full_scale
     return 10 * np.log10(np.maximum(power, 1e-10)).T
 
 
