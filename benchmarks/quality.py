@@ -13,7 +13,8 @@ Writes <out>/results.md (one table per case, mean over files), <out>/results.csv
 row per file and method), each run's outputs and comparison.png under <out>/<case>/.
 
 Options:
-  --piano=<path>         Clean piano file, or a folder of them [default: egs/sample_piano.wav].
+  --piano=<path>         Clean piano file, or a folder of them (searched recursively)
+                         [default: egs/sample_piano.wav].
   --voice=<path>         Clean voice file, or a folder of them [default: egs/sample_voice.wav].
   --models=<dir>         Folder with the priors mulaw_piano, linear_piano, linear_voice and
                          mel_voice, each beside its <name>.json preset [default: egs/pnf_small].
@@ -32,7 +33,6 @@ Options:
   -h, --help             Show this help.
 """
 import csv
-import glob
 import io
 import json
 import os
@@ -56,7 +56,7 @@ from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.mel_dumps import denormalize, normalize
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
-from wavenet_vocoder.preprocess import AUDIO_EXTENSIONS, features
+from wavenet_vocoder.preprocess import features, find_audio
 from wavenet_vocoder.quantize import dequantize
 
 COLUMNS = ("snr", "si_sdr", "lsd", "mel_distance", "seconds")
@@ -66,14 +66,12 @@ MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def audio_files(path):
-    """``path`` itself, or the sorted audio files in the folder ``path``."""
+    """``path`` itself, or the sorted audio files below the folder ``path`` (as pnf-preprocess finds them)."""
     if os.path.isfile(path):
         return [path]
-    if os.path.isdir(path):
-        files = sorted(f for f in glob.glob(os.path.join(path, "*")) if f.lower().endswith(AUDIO_EXTENSIONS))
-        if files:
-            return files
-    raise PnfError(f"{path}: no such audio file or folder of audio files")
+    if not os.path.isdir(path):
+        raise PnfError(f"{path}: no such audio file or folder of audio files")
+    return find_audio(path)
 
 
 def parse_list(text, flag, kind=float):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from wavenet_vocoder.checkpoints import level_checkpoint, load_model, require_levels
+from wavenet_vocoder.checkpoints import load_model, require_levels
 from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -99,8 +99,7 @@ def main(argv=None):
     sigma = parse_float(args["--sigma"], "--sigma") if args["--sigma"] else min(hp.sigmas)
     checkpoint = args["<checkpoint>"]
     if os.path.isdir(checkpoint):
-        require_levels(checkpoint, [sigma])
-        checkpoint = level_checkpoint(checkpoint, sigma)
+        (checkpoint,) = require_levels(checkpoint, [sigma])
     elif not os.path.isfile(checkpoint):
         raise PnfError(f"<checkpoint> {checkpoint} is neither a level root folder nor a checkpoint file")
     temperature = parse_float(args["--temperature"], "--temperature")
