@@ -7,7 +7,8 @@ import runpy
 import numpy as np
 import pytest
 
-from conftest import REPO, tiny_hparams
+from conftest import REPO, preset_path, tiny_hparams
+from wavenet_vocoder.hparams import load_preset
 from test_scripts import make_root, tone
 
 
@@ -82,3 +83,36 @@ def test_prior_likelihood_table(tmp_path, capsys):
     with torch.no_grad():
         expected = float(model.smoothed_log_prob(x.view(1, 1, -1), 4.0).mean())
     assert values[0] == pytest.approx(expected, abs=0.006)
+
+
+@pytest.fixture(scope="module")
+def speed():
+    return runpy.run_path(os.path.join(REPO, "benchmarks", "speed.py"), run_name="speed")
+
+
+def test_flop_count_of_the_published_preset(speed):
+    # 30 layers x (128*3*256 dilated + 128*(128+128) out/skip) + head 128*128 + 128*256
+    # multiply-adds = 3,981,312 per position; 2 FLOPs each; forward and input gradient.
+    hp = load_preset(preset_path("mulaw_maxaudio"))
+    assert speed["flop_per_update"](hp) == 2 * 2 * 3_981_312
+
+
+def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys):
+    hp = tiny_hparams()
+    root, preset = make_root(tmp_path / "tiny", hp)
+    assert speed["main"]([f"--preset={preset}", "--window=64", "--batch-size=2", "--repeats=1", "--error-inputs=2",
+                          "--ancestral-samples=20", "--no-memory", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("reference_updates_per_s", "fast_updates_per_s", "fast_grad_rel_err", "flop_per_update",
+                "ancestral_reference_samples_per_s", "ancestral_fast_samples_per_s", "device"):
+        assert key in report
+    assert report["device"].startswith("cpu")
+    assert set(report["paths"]) == {"reference", "fp32", "bf16"}
+    assert report["fast_path"] == "fp32" and report["fast_grad_rel_err"] < 1e-4
+    assert report["paths"]["bf16"]["grad_rel_err"] > report["fast_grad_rel_err"]
+    assert report["ancestral_max_logit_diff"] < 1e-4
+    assert all(p["updates_per_s"] > 0 and p["peak_memory_bytes"] is None for p in report["paths"].values())
+    assert speed["main"]([f"--preset={preset}", "--window=64", "--repeats=1", "--error-inputs=1",
+                          "--ancestral-samples=0", "--no-memory", "--precisions=fp32"]) == 0
+    table = capsys.readouterr().out
+    assert "| fast, fp32 |" in table and "| fast, bf16 |" not in table and "ancestral" not in table

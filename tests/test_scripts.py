@@ -60,6 +60,7 @@ def test_superres_end_to_end(tmp_path, mulaw):
     report = json.loads((out / "run.json").read_text())
     assert [level["sigma"] for level in report["levels"]] == [4.0, 1.0]
     assert report["seed"] == 0 and report["device"].startswith("cpu") and report["steps"] > 0
+    assert report["precision"] == "fp32"
     assert all(np.isfinite(level["mean_log_p"]) for level in report["levels"])
     assert_metrics(report["metrics"])
     # The ceiling of the 8-bit mu-law quantiser on this tone is about 30-40 dB.
@@ -160,7 +161,7 @@ def run_cli(main, argv, capsys):
     return exit_info.value.code, err
 
 
-@pytest.mark.parametrize("case", ["missing", "silent", "unreadable", "interval", "level", "gap", "flag"])
+@pytest.mark.parametrize("case", ["missing", "silent", "unreadable", "interval", "level", "gap", "flag", "precision"])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, mulaw, capsys, case):
     root, preset = mulaw
     src = tone(tmp_path / "in.wav", seconds=0.3)
@@ -185,6 +186,9 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, mulaw, capsys, case):
     elif case == "flag":
         argv += ["--batch-size", "many"]
         expected = "--batch-size=many is not an integer"
+    elif case == "precision":
+        argv += ["--precision", "fp16"]
+        expected = "--precision=fp16: use one of fp32, bf16, reference"
     code, err = run_cli(main, argv, capsys)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err

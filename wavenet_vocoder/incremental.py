@@ -7,7 +7,21 @@ inputs, so a new sample costs one column of each layer.
 
 The computation is the same function as :meth:`WaveNet.forward`: logits for position t
 from x[..., :t + 1] with zero activations before the first sample (the causal padding of
-the full forward).  Weight norm is folded into plain weights once, when the object is built.
+the full forward).  At batch size 1 a step is a chain of matrix-vector products, so its
+cost is reading the weights and launching the operations; the step is arranged to do
+few of both:
+
+- weight norm folded into plain (in, out) matrices once, when the object is built;
+- each layer's input taps staged side by side: when h(t) is computed it is written to the
+  rows of times t, t + d, ..., t + (k - 1) d of the layer's staging ring, so the dilated
+  convolution at time t is one product of one contiguous row;
+- the residual stream kept rescaled, ``h_l = q^l (h~_l + C_l)`` with ``q = sqrt(1/2)``:
+  ``h~_{l+1} = h~_l + gate_l @ (W_out / q^l)`` is one ``addmm`` written straight into the
+  next layer's ring buffer, and the biases (first_conv's and the out convolutions', summed
+  into ``C_l``) are folded into each layer's constant; the rings start at ``-C_l``, which
+  is the zero activation before the first sample;
+- the gates of all layers are written side by side and the skip connections computed
+  with one product after the last layer.
 """
 import math
 
@@ -17,44 +31,8 @@ from .modules import weight_norm_weight
 
 
 def _folded(conv):
-    """(weight (out, in * k) with in-major, tap-minor columns, bias or None) of a weight-normalised conv."""
     with torch.no_grad():
-        weight = weight_norm_weight(conv.weight_v, conv.weight_g)
-        return weight.reshape(weight.size(0), -1).clone(), (None if conv.bias is None else conv.bias.detach().clone())
-
-
-def _affine(x, weight_bias):
-    weight, bias = weight_bias
-    y = x @ weight.t()
-    return y if bias is None else y + bias
-
-
-class _LayerCache:
-    """Folded weights and the input ring buffer of one gated residual block."""
-
-    def __init__(self, block):
-        self.dilation = block.conv.dilation
-        self.kernel_size = block.conv.kernel_size
-        self.conv = _folded(block.conv)
-        self.cond = _folded(block.conv1x1c) if block.conv1x1c is not None else None
-        self.out = _folded(block.conv1x1_out)
-        self.skip = _folded(block.conv1x1_skip)
-        self.span = (self.kernel_size - 1) * self.dilation + 1
-        self.buffer = None
-
-    def reset(self, batch, channels, device, dtype):
-        self.buffer = torch.zeros(batch, channels, self.span, device=device, dtype=dtype)
-
-    def step(self, h, t, c_t):
-        """Input h (B, R) at time t -> (residual output (B, R), skip (B, S))."""
-        self.buffer[:, :, t % self.span] = h
-        taps = [(t - (self.kernel_size - 1 - j) * self.dilation) % self.span for j in range(self.kernel_size)]
-        z = _affine(self.buffer[:, :, taps].reshape(h.size(0), -1), self.conv)
-        if c_t is not None:
-            z = z + _affine(c_t, self.cond)
-        a, b = z.chunk(2, dim=1)
-        gated = torch.tanh(a) * torch.sigmoid(b)
-        return (_affine(gated, self.out) + h) * math.sqrt(0.5), _affine(gated, self.skip)
+        return weight_norm_weight(conv.weight_v, conv.weight_g).detach()
 
 
 class IncrementalWaveNet:
@@ -69,35 +47,81 @@ class IncrementalWaveNet:
     def __init__(self, model):
         if model.training:
             raise ValueError("put the model in eval mode first (dropout would differ per call)")
-        first_weight, first_bias = _folded(model.first_conv)
-        self.first = (first_weight, first_bias)
-        self.layers = [_LayerCache(block) for block in model.conv_layers]
-        self.head = (_folded(model.last_conv_layers[1]), _folded(model.last_conv_layers[3]))
-        self.residual_channels = first_weight.size(0)
+        q = math.sqrt(0.5)
+        blocks = list(model.conv_layers)
+        first_w = _folded(model.first_conv)[:, 0, 0]
+        self.dtype, self.device = first_w.dtype, first_w.device
+        self.first_w = first_w.unsqueeze(0)                                   # (1, R)
+        self.kernel_size = model.kernel_size
+        self.dilations = [block.conv.dilation for block in blocks]
+        self.spans = [(self.kernel_size - 1) * d + 1 for d in self.dilations]
+        self.residual_channels = first_w.numel()
+        self.half = blocks[0].conv1x1_out.in_channels
         self.is_conditional = model.is_conditional
-        self.device = first_weight.device
-        self.dtype = first_weight.dtype
-        self._skip_scale = math.sqrt(1.0 / len(self.layers))
+        skip_scale = math.sqrt(1.0 / len(blocks))
+        constant = model.first_conv.bias.detach().clone()                      # C_l
+        self.constants, self.taps, self.conv_biases, self.outs, self.conds = [], [], [], [], []
+        skip_weights, skip_bias = [], 0.0
+        for l, block in enumerate(blocks):
+            w = _folded(block.conv) * q ** l                                    # (G, R, k) reads h~ + C
+            self.constants.append(constant.clone())
+            self.taps.append(w.permute(2, 1, 0).reshape(-1, w.size(0)).contiguous())   # (k R, G): rows (tap, channel)
+            self.conv_biases.append((block.conv.bias.detach() + w.sum(2) @ constant).unsqueeze(0))
+            out_w = _folded(block.conv1x1_out)[:, :, 0] / q ** l
+            self.outs.append(out_w.t().contiguous())                           # (H, R)
+            constant = constant + block.conv1x1_out.bias.detach() / q ** l
+            skip_weights.append(_folded(block.conv1x1_skip)[:, :, 0].t() * skip_scale)
+            skip_bias = skip_bias + block.conv1x1_skip.bias.detach() * skip_scale
+            self.conds.append(_folded(block.conv1x1c)[:, :, 0].t().contiguous()
+                              if block.conv1x1c is not None else None)
+        self.skip_w = torch.cat(skip_weights).contiguous()                     # (L H, S)
+        self.skip_b = skip_bias.unsqueeze(0)
+        head1, head2 = model.last_conv_layers[1], model.last_conv_layers[3]
+        self.head = [(_folded(head1)[:, :, 0].t().contiguous(), head1.bias.detach().unsqueeze(0)),
+                     (_folded(head2)[:, :, 0].t().contiguous(), head2.bias.detach().unsqueeze(0))]
+        self.rings = None
         self.t = 0
 
     def reset(self, batch=1):
         """Forget the past: every layer's inputs before the next sample are zero."""
-        for layer in self.layers:
-            layer.reset(batch, self.residual_channels, self.device, self.dtype)
+        # ring l, row t mod span: the taps [h~_l(t - (k-1) d), ..., h~_l(t)] of time t, where
+        # h~_l = h_l / q^l - C_l; the zero activation before the signal is -C_l.
+        self.rings = [(-constant).repeat(self.kernel_size).expand(span, batch, -1).clone()
+                      for constant, span in zip(self.constants, self.spans)]
+        self.gates = torch.empty(batch, len(self.spans) * self.half, dtype=self.dtype, device=self.device)
         self.t = 0
+
+    def _stage(self, l, current):
+        """Copy h~_l(t) (already in row t, last tap) to the rows of times t + d, ..., t + (k - 1) d."""
+        t, k, R, d, span = self.t, self.kernel_size, self.residual_channels, self.dilations[l], self.spans[l]
+        ring = self.rings[l]
+        for j in range(k - 1):
+            ring[(t + (k - 1 - j) * d) % span, :, j * R:(j + 1) * R].copy_(current)
 
     @torch.no_grad()
     def step(self, x_t, c_t=None):
         """Logits (B, out_channels) for sample t + 1 given sample t (B,) and conditioning (B, cin)."""
-        if self.layers and self.layers[0].buffer is None:
+        if self.rings is None:
             raise RuntimeError("call reset(batch) before step()")
         if self.is_conditional and c_t is None:
             raise ValueError("this model is mel-conditioned: pass c_t, (B, cin_channels)")
-        h = _affine(x_t.to(self.dtype).reshape(-1, 1), self.first)
-        skips = 0
-        for layer in self.layers:
-            h, skip = layer.step(h, self.t, c_t)
-            skips = skips + skip
+        t, k, R, H = self.t, self.kernel_size, self.residual_channels, self.half
+        last = len(self.spans) - 1
+        current = self.rings[0][t % self.spans[0], :, (k - 1) * R:]
+        torch.mul(x_t.to(self.dtype).reshape(-1, 1), self.first_w, out=current)     # h~_0(t) = first_w x_t
+        self._stage(0, current)
+        for l in range(last + 1):
+            row = self.rings[l][t % self.spans[l]]
+            z = torch.addmm(self.conv_biases[l], row, self.taps[l])
+            if c_t is not None:
+                z.addmm_(c_t, self.conds[l])
+            gate = self.gates[:, l * H:(l + 1) * H]
+            torch.mul(torch.tanh(z[:, :H]), torch.sigmoid(z[:, H:]), out=gate)
+            if l < last:
+                current = self.rings[l + 1][t % self.spans[l + 1], :, (k - 1) * R:]
+                torch.addmm(row[:, (k - 1) * R:], gate, self.outs[l], out=current)  # h~_{l+1}(t)
+                self._stage(l + 1, current)
         self.t += 1
-        hidden = _affine(torch.relu(skips * self._skip_scale), self.head[0])
-        return _affine(torch.relu(hidden), self.head[1])
+        skips = torch.addmm(self.skip_b, self.gates, self.skip_w)
+        hidden = torch.addmm(self.head[0][1], torch.relu_(skips), self.head[0][0])
+        return torch.addmm(self.head[1][1], torch.relu_(hidden), self.head[1][0])

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..checkpoints import load_model, require_levels
 from ..errors import PnfError
+from ..fast_log_prob import FastLogProb
 from .windows import make_windows
 
 
@@ -37,6 +38,7 @@ class SamplerConfig:
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
+    precision: str = "fp32"
 
 
 @dataclass
@@ -73,18 +75,33 @@ class Prior:
         return model
 
 
-class WindowLogProb(nn.Module):
-    """Per-target smoothed log-likelihoods of a batch of spans, as a module DataParallel can split.
+#: How the engine computes log p_sigma and its gradient (``--precision``).
+PRECISIONS = ("fp32", "bf16", "reference")
 
-    forward(spans (B, 1, L), sigma, c (B, cin, L - 1) at sample rate or None) -> (B, L - 1).
+
+class WindowLogProb(nn.Module):
+    """The plain formulation: per-target log-likelihoods of spans through the model and autograd.
+
+    forward(spans (B, 1, L), sigma, c (B, cin, L - 1) at sample rate or None, first_term)
+    -> (B, L - 1 - first_term): the terms of targets spans[:, 0, first_term + 1:].  Every
+    term is computed (weight norm applied on every call), as the published code does.
     """
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, spans, sigma, c=None):
-        return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)
+    def forward(self, spans, sigma, c=None, first_term=0):
+        return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)[:, first_term:]
+
+
+def log_prob_module(model, precision):
+    """The module the engine scores windows with: :class:`FastLogProb` ('fp32', 'bf16') or the plain one."""
+    if precision == "reference":
+        return WindowLogProb(model)
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    return FastLogProb(model, precision)
 
 
 def anneal(task, priors, schedule, config, on_level=None):
@@ -104,7 +121,7 @@ def anneal(task, priors, schedule, config, on_level=None):
     reports = []
     for level, sigma in enumerate(schedule):
         models = [prior.load(sigma) for prior in priors]
-        nets = [_parallel(WindowLogProb(m), device) for m in models]
+        nets = [_parallel(log_prob_module(m, config.precision), device) for m in models]
         conds = [_conditioning(task, s, m, device) for s, m in enumerate(models)]
         rf = models[0].receptive_field
         eta = schedule.step_size(sigma)
@@ -214,9 +231,9 @@ def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, gene
         spans = padded[index].detach().requires_grad_(True)         # (B, W + rf)
         span_c = c[:, index[:, :-1]].transpose(0, 1) if c is not None else None
         with torch.enable_grad():
-            terms = net(spans.unsqueeze(1), sigma, span_c)          # term j scores spans[:, j + 1]
-            target_sample = index[:, 1:] - rf
-            weight = ((offsets[1:] >= rf).unsqueeze(0) & (target_sample < length)).to(terms.dtype)
+            # term j scores spans[:, rf + j], the window's sample j (context terms are not needed)
+            terms = net(spans.unsqueeze(1), sigma, span_c, first_term=rf - 1)
+            weight = (index[:, rf:] - rf < length).to(terms.dtype)
             total = (terms * weight).sum()
             (span_grad,) = torch.autograd.grad(total, spans)
         if not exact:

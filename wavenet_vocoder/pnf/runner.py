@@ -15,7 +15,7 @@ from ..hparams import load_preset
 from ..plots import comparison_figure
 from ..quantize import dequantize
 from ..wavenet import receptive_field_size
-from .langevin import SamplerConfig, anneal, scored_span
+from .langevin import PRECISIONS, SamplerConfig, anneal, scored_span
 from .noise_schedule import AnnealingSchedule
 
 #: Options every task script accepts (appended to each script's docopt usage).
@@ -30,6 +30,11 @@ COMMON_OPTIONS = """\
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
   --seed=<n>             Random seed [default: 0].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
+  --precision=<p>        How log p and its gradient are computed: fp32 (fast path, float32,
+                         equal to the plain model to about 1e-5), bf16 (fast path with
+                         bfloat16 matrix products: faster where the hardware has bf16
+                         units, gradients a few percent off) or reference (the plain
+                         autograd formulation) [default: fp32].
   --no-progress          Hide the progress bars.
   --plot                 Also write comparison.png: spectrograms of the original, the
                          degraded input and the output (matplotlib).
@@ -60,6 +65,9 @@ def settings_from_args(args, constants, default_preset=None):
     schedule = args["--schedule"]
     if schedule not in ("random", "tiled"):
         raise PnfError(f"--schedule={schedule}: use random or tiled")
+    precision = args["--precision"]
+    if precision not in PRECISIONS:
+        raise PnfError(f"--precision={precision}: use one of {', '.join(PRECISIONS)}")
     sampler = SamplerConfig(
         n_steps=parse_int(pick("--n-steps", "N_STEPS"), "--n-steps", 1),
         window=parse_int(pick("--sgld-window", "SGLD_WINDOW"), "--sgld-window", 2),
@@ -68,6 +76,7 @@ def settings_from_args(args, constants, default_preset=None):
         seed=parse_int(args["--seed"], "--seed", 0),
         device=resolve_device(args["--device"]),
         progress=not args["--no-progress"],
+        precision=precision,
     )
     sample_size = parse_int(pick("--sample-size", "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
@@ -158,7 +167,7 @@ def sample(task, priors, settings, on_level=None):
     scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
     print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
           f"{task.length} samples{scored}, {settings.sampler.schedule} windows of "
-          f"{min(settings.sampler.window, span)}", file=sys.stderr)
+          f"{min(settings.sampler.window, span)}, {settings.sampler.precision} gradients", file=sys.stderr)
     started = time.perf_counter()
     x, reports = anneal(task, priors, schedule, settings.sampler, on_level)
     return x.numpy(), reports, time.perf_counter() - started
@@ -172,6 +181,7 @@ def run_report(task_name, args, settings, reports, seconds, metrics=None, extra=
         "device": describe_device(settings.sampler.device),
         "seed": settings.sampler.seed,
         "schedule": settings.sampler.schedule,
+        "precision": settings.sampler.precision,
         "n_steps": settings.sampler.n_steps,
         "sgld_window": settings.sampler.window,
         "batch_size": settings.sampler.batch_size,

@@ -1,0 +1,292 @@
+"""The smoothed log-likelihood and its input gradient, computed the fast way.
+
+The Langevin engine needs, many times per level, ``log p_sigma(x_t | x_<t)`` of a batch
+of spans and its gradient with respect to the span samples, with the model's weights
+fixed.  :class:`FastLogProb` computes exactly the function of
+:meth:`WaveNet.smoothed_log_prob <wavenet_vocoder.wavenet.WaveNet.smoothed_log_prob>`
+with a hand-written backward pass:
+
+- weight norm is folded into plain weights once, when the object is built (once per
+  noise level), and every convolution is one matrix product in a (time, channel)
+  layout: a dilated layer gathers its k taps side by side and multiplies once;
+- no weight gradients and no autograd graph: the backward keeps only each layer's
+  gate activations (tanh and sigmoid values) and the head's softmax differences;
+- the residual stream is split into the part that is linear in the input,
+  ``a_l * first_conv(x)`` with ``a_l = sqrt(1/2) ** l``, and the rest ``r_l``.  The
+  first part carries the input itself (0..255 quantised units) and is applied to each
+  layer as a small float32 product with the input samples; only ``r_l`` and the gate
+  outputs go through the matrix units at the chosen precision.  This is what makes
+  bfloat16 usable: rounding ``x`` (up to 255, with sub-unit detail at small sigma) to
+  bfloat16's 8 bits would destroy the signal the gradient is about;
+- only the positions the requested terms depend on are computed (``first_term``):
+  the engine scores a window's targets, not its left context, so each layer stops
+  where the layers above it stop needing it.
+
+``precision='fp32'`` does every product in float32 (equal to the plain formulation up
+to float32 rounding); ``'bf16'`` does the dilated and 1x1 layer products in bfloat16 with
+float32 accumulation, the input part, gates, residual sums, head and likelihood in float32.
+"""
+import math
+
+import torch
+from torch import nn
+
+from .modules import weight_norm_weight
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def _folded_weight(conv):
+    with torch.no_grad():
+        return weight_norm_weight(conv.weight_v, conv.weight_g).detach()
+
+
+class FastLogProb(nn.Module):
+    """``log p_sigma`` terms of spans and their input gradient, for one level's fixed model.
+
+    ``forward(spans (B, 1, L), sigma, c=None, first_term=0)`` returns (B, L - 1 -
+    first_term): the terms of targets ``spans[:, 0, first_term + 1:]``, i.e. column j is
+    ``log p_sigma(x_{first_term + j + 1} | x_<...)``.  ``c``: for a mel-conditioned model,
+    the conditioning at sample rate for ``spans[..., :-1]``, (B, cin, L - 1).  The result
+    is differentiable with respect to ``spans`` only (the weights are constants).
+
+    The folded weights are buffers, so the module moves with ``.to(device)`` and
+    replicates under :class:`torch.nn.DataParallel`.
+    """
+
+    def __init__(self, model, precision="fp32"):
+        super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if model.training:
+            raise ValueError("put the model in eval mode first (dropout would differ per call)")
+        self.precision = precision
+        dtype = PRECISIONS[precision]
+        blocks = list(model.conv_layers)
+        self.kernel_size = model.kernel_size
+        self.dilations = [block.conv.dilation for block in blocks]
+        self.max_lag = (self.kernel_size - 1) * max(self.dilations)
+        self.receptive_field = model.receptive_field
+        self.conditional = model.is_conditional
+        k = self.kernel_size
+        first_w = _folded_weight(model.first_conv)[:, 0, 0]            # (R,)
+        first_b = model.first_conv.bias.detach()                      # (R,)
+        self.residual_channels = first_w.numel()
+        self.skip_channels = blocks[0].conv1x1_skip.out_channels
+        self.gate_half = half = blocks[0].conv1x1_out.in_channels
+        self.skip_scale = math.sqrt(1.0 / len(blocks))
+        R = self.residual_channels
+        # Weight layout (see the module docstring).  With q = sqrt(1/2), the block input is
+        # h_l = q^l first_conv(x) + q^l r~_l where r~_{l+1} = r~_l + out_l / q^l, so
+        # the residual sums need no scaling: q^l goes into the conv weights that read r~,
+        # 1 / q^l into the out weights.  The out biases accumulate into the constant
+        # C_l of r~_l, which, like first_conv's bias, exists only at positions >= 0 and is
+        # applied through the input part's constant channel.  The a half of each gate is
+        # computed doubled, so that one sigmoid gives both halves: tanh(a) = 2 sigmoid(2a) - 1.
+        q = math.sqrt(0.5)
+        double = torch.ones(blocks[0].conv.out_channels)
+        double[:half] = 2.0
+        fwd = dict(x=[], r=[], bias=[], os=[], c=[])
+        bwd = dict(x=[], r=[], os=[])
+        skip_bias = 0.0
+        cumulative_out_bias = torch.zeros(R)
+        for l, block in enumerate(blocks):
+            w = _folded_weight(block.conv)                            # (G, R, k)
+            scale = q ** l
+            constant = first_b + cumulative_out_bias                  # r-part constant, per tap
+            x_rows = torch.stack([scale * (w[:, :, j] @ first_w) for j in range(k)])       # (k, G)
+            one_rows = torch.stack([scale * (w[:, :, j] @ constant) for j in range(k)])    # (k, G)
+            x_part = torch.stack([x_rows, one_rows], dim=1).reshape(2 * k, -1)             # rows (tap, [x, 1])
+            r_part = scale * w.permute(2, 1, 0)                                            # (k, R, G)
+            fwd["x"].append(x_part * double)
+            fwd["r"].append(r_part * double)
+            fwd["bias"].append(block.conv.bias.detach() * double)
+            bwd["x"].append(x_rows.t())                              # (G, k)
+            bwd["r"].append(r_part.transpose(1, 2))                  # (k, G, R)
+            out_w = _folded_weight(block.conv1x1_out)[:, :, 0] / q ** l
+            skip_w = _folded_weight(block.conv1x1_skip)[:, :, 0]
+            os_w = torch.cat([out_w, skip_w])                         # (R + S, H)
+            fwd["os"].append(os_w.t())
+            bwd["os"].append(os_w)
+            cumulative_out_bias = cumulative_out_bias + block.conv1x1_out.bias.detach() / q ** l
+            skip_bias = skip_bias + block.conv1x1_skip.bias.detach()
+            if block.conv1x1c is not None:
+                fwd["c"].append(_folded_weight(block.conv1x1c)[:, :, 0].t() * double)   # (cin, G)
+        self.register_buffer("x_weights", torch.stack(fwd["x"]).float())            # (L, 2k, G)
+        self.register_buffer("r_weights", torch.stack(fwd["r"]).to(dtype))          # (L, k, R, G)
+        self.register_buffer("biases", torch.stack(fwd["bias"]).float())            # (L, G)
+        self.register_buffer("os_weights", torch.stack(fwd["os"]).to(dtype))        # (L, H, R + S)
+        self.register_buffer("x_weights_t", torch.stack(bwd["x"]).float())          # (L, G, k)
+        self.register_buffer("r_weights_t", torch.stack(bwd["r"]).contiguous().to(dtype))  # (L, k, G, R)
+        self.register_buffer("os_weights_t", torch.stack(bwd["os"]).to(dtype))      # (L, R + S, H)
+        self.register_buffer("skip_bias", torch.as_tensor(skip_bias).float())
+        if fwd["c"]:
+            self.register_buffer("c_weights", torch.stack(fwd["c"]).float())        # (L, cin, G)
+        else:
+            self.c_weights = None
+        head1, head2 = model.last_conv_layers[1], model.last_conv_layers[3]
+        self.register_buffer("head1_w", _folded_weight(head1)[:, :, 0].t().contiguous().float())
+        self.register_buffer("head1_b", head1.bias.detach().float())
+        self.register_buffer("head2_w", _folded_weight(head2)[:, :, 0].t().contiguous().float())
+        self.register_buffer("head2_b", head2.bias.detach().float())
+
+    def forward(self, spans, sigma, c=None, first_term=0):
+        if spans.dim() != 3 or spans.size(1) != 1:
+            raise ValueError(f"spans must have shape (B, 1, L), got {tuple(spans.shape)}")
+        if self.conditional != (c is not None):
+            raise ValueError("pass c exactly when the model is mel-conditioned")
+        if not 0 <= first_term < spans.size(-1) - 1:
+            raise ValueError(f"first_term={first_term} leaves no term of a span of {spans.size(-1)} samples")
+        return _SmoothedLogProb.apply(spans[:, 0, :], c, self, float(sigma), int(first_term))
+
+    # The two passes, called by the autograd function.
+
+    @staticmethod
+    def _add_conv(z, source, weight, offsets):
+        """z (B, n, G) += the k-tap convolution of source (B, P + T, R) with taps at rows offsets[j]..+n.
+
+        In float32, one product per tap accumulated in place; in bfloat16 the taps are
+        gathered side by side and multiplied once (fewer roundings of the product).
+        """
+        n = z.size(1)
+        if source.dtype == torch.float32:
+            for i in range(z.size(0)):
+                for j, offset in enumerate(offsets):
+                    z[i].addmm_(source[i, offset:offset + n], weight[j])
+        else:
+            taps = torch.cat([source[:, offset:offset + n] for offset in offsets], dim=2)
+            z += torch.matmul(taps, weight.reshape(-1, weight.size(-1)))
+
+    def _layer_starts(self, length, first_term):
+        """First position each layer must compute so that positions >= first_term are exact at the top."""
+        starts, need = [], first_term
+        for d in reversed(self.dilations):
+            starts.append(need)
+            need = max(0, need - (self.kernel_size - 1) * d)
+        return starts[::-1]
+
+    def _forward(self, x, c, sigma, first_term):
+        """Terms (B, T - first_term) and what the backward needs.  x: (B, L) float32, T = L - 1."""
+        batch, length = x.shape
+        steps = length - 1
+        k, R, H, pad = self.kernel_size, self.residual_channels, self.gate_half, self.max_lag
+        starts = self._layer_starts(steps, first_term)
+        n_top = steps - first_term
+        # u: the input samples and a constant 1, zero before the signal: (B, pad + T, 2).
+        u = x.new_zeros(batch, pad + steps, 2)
+        u[:, pad:, 0] = x[:, :-1]
+        u[:, pad:, 1] = 1.0
+        # r~ in float32 and, for bf16, a copy at matmul precision; zero before the signal.
+        r_acc = x.new_zeros(batch, pad + steps, R)
+        r_buf = r_acc if self.r_weights.dtype == torch.float32 else torch.zeros_like(r_acc, dtype=self.r_weights.dtype)
+        skips = x.new_zeros(batch, n_top, self.skip_channels)
+        saved = []
+        if c is not None:
+            c = c.transpose(1, 2)                                    # (B, T, cin)
+        last = len(self.dilations) - 1
+        for l, d in enumerate(self.dilations):
+            s0 = starts[l]                                           # this layer computes [s0, T)
+            n = steps - s0
+            lags = [(k - 1 - j) * d for j in range(k)]
+            u_taps = torch.cat([u[:, pad + s0 - lag:pad + steps - lag] for lag in lags], dim=2)
+            z = torch.addmm(self.biases[l], u_taps.view(-1, 2 * k), self.x_weights[l])   # (B n, G)
+            if l > 0:
+                self._add_conv(z.view(batch, n, -1), r_buf, self.r_weights[l], [pad + s0 - lag for lag in lags])
+            if c is not None:
+                z.addmm_(c[:, s0:].reshape(-1, c.size(-1)), self.c_weights[l])
+            z = z.view(batch, n, -1)
+            torch.sigmoid_(z)
+            s_a, s_b = z.split(H, dim=2)
+            t_a = s_a.mul_(2).sub_(1)                                # tanh(a)
+            gate = t_a * s_b
+            # keep d gate / d a = s_b (1 - t_a^2) and d gate / d b = gate (1 - s_b) in z's place
+            torch.addcmul(s_b, gate, t_a, value=-1, out=t_a)
+            torch.addcmul(gate, gate, s_b, value=-1, out=s_b)
+            saved.append(z)
+            os = torch.matmul(gate.to(self.os_weights.dtype), self.os_weights[l])
+            skips.add_(os[:, first_term - s0:, R:])
+            if l < last:
+                r_acc[:, pad + s0:].add_(os[..., :R])
+                if r_buf is not r_acc:
+                    r_buf[:, pad + s0:].copy_(r_acc[:, pad + s0:])
+        hidden_in = skips.add_(self.skip_bias).mul_(self.skip_scale)
+        hidden = torch.addmm(self.head1_b, torch.relu(hidden_in).view(-1, self.skip_channels), self.head1_w)
+        logits = torch.addmm(self.head2_b, torch.relu(hidden), self.head2_w).view(batch, n_top, -1)
+        targets = x[:, first_term + 1:]
+        classes = torch.arange(logits.size(-1), device=x.device, dtype=logits.dtype)
+        diff = (targets.unsqueeze(-1) - classes).div_(sigma)
+        joint = logits - 0.5 * diff * diff
+        log_norm = torch.logsumexp(logits, dim=-1)
+        log_joint = torch.logsumexp(joint, dim=-1)
+        terms = log_joint - log_norm - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+        # d terms / d logits = posterior - softmax; d terms / d target = E_post[k - x] / sigma^2
+        posterior = joint.sub_(log_joint.unsqueeze(-1)).exp_()
+        d_target = -(posterior * diff).sum(-1) / sigma
+        d_logits = posterior.sub_(logits.sub_(log_norm.unsqueeze(-1)).exp_())
+        state = dict(saved=saved, starts=starts, hidden_in=hidden_in, hidden=hidden,
+                     d_logits=d_logits, d_target=d_target, shape=(batch, length), first_term=first_term)
+        return terms, state
+
+    def _backward(self, grad_terms, state):
+        """Gradient (B, L) of sum(grad_terms * terms) with respect to the span samples."""
+        batch, length = state["shape"]
+        steps = length - 1
+        first_term = state["first_term"]
+        k, R, H, pad = self.kernel_size, self.residual_channels, self.gate_half, self.max_lag
+        starts = state["starts"]
+        n_top = steps - first_term
+        d_logits = state["d_logits"].mul_(grad_terms.unsqueeze(-1)).view(-1, self.head2_w.size(1))
+        d_hidden = (d_logits @ self.head2_w.t()).mul_(state["hidden"] > 0)
+        d_skip = (d_hidden @ self.head1_w.t()).view(batch, n_top, -1)
+        d_skip.mul_(state["hidden_in"] > 0).mul_(self.skip_scale)
+        # d_os: gradient of each layer's [out, skip] products; the skip part is the same for all layers
+        d_os = d_logits.new_zeros(batch, steps, R + self.skip_channels, dtype=self.os_weights_t.dtype)
+        d_os[:, first_term:, R:] = d_skip
+        d_u = d_logits.new_zeros(batch, pad + steps)                 # gradient of the x channel
+        d_r = d_logits.new_zeros(batch, pad + steps, R)              # gradient of r~ (zero where unused)
+        for l in range(len(self.dilations) - 1, -1, -1):
+            s0 = starts[l]
+            n = steps - s0
+            lags = [(k - 1 - j) * self.dilations[l] for j in range(k)]
+            if l < len(self.dilations) - 1:
+                d_os[:, s0:, :R] = d_r[:, pad + s0:]                 # r~_{l+1} = r~_l + out_l (scaled)
+            d_gate = torch.matmul(d_os[:, s0:], self.os_weights_t[l])
+            d_z = state["saved"][l].view(batch, n, 2, H).mul_(d_gate.unsqueeze(2)).view(-1, 2 * H)
+            state["saved"][l] = None
+            d_taps_u = torch.mm(d_z, self.x_weights_t[l]).view(batch, n, k)   # x channel of each tap
+            for j, lag in enumerate(lags):
+                d_u[:, pad + s0 - lag:pad + steps - lag] += d_taps_u[..., j]
+            if l == 0:
+                break
+            d_z = d_z.view(batch, n, -1).to(self.r_weights_t.dtype)
+            for j, lag in enumerate(lags):
+                for i in range(batch):
+                    _add_product(d_r[i, pad + s0 - lag:pad + steps - lag], d_z[i], self.r_weights_t[l, j])
+        d_x = d_logits.new_zeros(batch, length)
+        d_x[:, :-1] = d_u[:, pad:]
+        d_x[:, first_term + 1:] += state["d_target"] * grad_terms
+        return d_x
+
+
+def _add_product(out, a, w):
+    """out += a @ w for 2-D float32 out; a and w may be bfloat16 (the product is then added to out)."""
+    if a.dtype == out.dtype:
+        out.addmm_(a, w)
+    else:
+        out += torch.mm(a, w)
+
+
+class _SmoothedLogProb(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, c, module, sigma, first_term):
+        with torch.no_grad():
+            terms, state = module._forward(x.float(), None if c is None else c.float(), sigma, first_term)
+        ctx.module, ctx.state = module, state
+        return terms
+
+    @staticmethod
+    def backward(ctx, grad_terms):
+        with torch.no_grad():
+            d_x = ctx.module._backward(grad_terms.float().contiguous(), ctx.state)
+        ctx.state = None
+        return d_x, None, None, None, None
