@@ -16,10 +16,11 @@ Measures, in one run on one device:
 - the peak memory one gradient call adds (CUDA: allocator peak; CPU on Linux: the
   resident size's high-water mark, in a fresh process per path);
 - each path's gradient against a float64 evaluation of the plain formulation,
-  ||g - g64|| / ||g64||, the median (and the largest) over several inputs: where a ReLU
-  of the head sits within rounding of zero, float32 and float64 take different sides
-  of the kink and that input's error jumps to about 1e-3 for any float32 path (the
-  plain one included), so one input alone says little;
+  ||g - g64|| / ||g64||, the median (and the largest) over several inputs of a shorter
+  window: where a ReLU of the head sits within rounding of zero, float32 and float64
+  take different sides of the kink and that input's error jumps to about 1e-3 for any
+  float32 path (the plain one included); the longer the window, the likelier such a
+  kink, so the arithmetic's accuracy is measured on short windows and several inputs;
 - ancestral synthesis, samples per second: a plain incremental loop (each layer's cached
   input taps through its weight-normalised weights, weight norm applied on every sample)
   against wavenet_vocoder/incremental.py.
@@ -35,6 +36,7 @@ Options:
   --sigma=<s>              Noise level, quantised units [default: 1.0].
   --repeats=<n>            Timed calls per path (the median is reported) [default: 3].
   --error-inputs=<n>       Inputs (seeds) the gradient error is measured on [default: 5].
+  --error-window=<n>       Targets per window in the error measurement [default: 1000].
   --ancestral-samples=<n>  Samples per ancestral measurement, 0 to skip [default: 200].
   --precisions=<list>      Fast-path precisions to measure [default: fp32,bf16].
   --no-memory              Skip the peak-memory measurement.
@@ -282,7 +284,8 @@ def measure(args):
     model = build_model(hp, args["--checkpoint"], device, seed)
     spans, c = make_spans(model, hp, window, batch, sigma, device, seed)
     first_term = model.receptive_field - 1
-    errors = gradient_errors(model, hp, window, batch, sigma, device, seed,
+    error_window = parse_int(args["--error-window"], "--error-window", 1)
+    errors = gradient_errors(model, hp, error_window, batch, sigma, device, seed,
                              parse_int(args["--error-inputs"], "--error-inputs", 1), ["reference"] + precisions)
     flop = flop_per_update(hp)
     settings = dict(preset=preset, checkpoint=args["--checkpoint"], seed=seed, window=window, batch=batch,
@@ -301,6 +304,7 @@ def measure(args):
         "preset": preset,
         "weights": args["--checkpoint"] or f"random (seed {seed})",
         "window": window, "batch_size": batch, "sigma": sigma, "receptive_field": model.receptive_field,
+        "error_window": error_window, "error_inputs": len(errors["reference"]),
         "flop_per_update": flop,
         "matmul_peak_fp32_flop_per_s": matmul_peak(torch.float32, device),
         "matmul_peak_bf16_flop_per_s": matmul_peak(torch.bfloat16, device),
@@ -326,7 +330,8 @@ def format_table(r):
              f"this device multiplies 2048^2 matrices at {r['matmul_peak_fp32_flop_per_s'] / 1e9:.0f} GFLOP/s "
              f"(fp32), {r['matmul_peak_bf16_flop_per_s'] / 1e9:.0f} GFLOP/s (bf16)",
              "",
-             "| gradient path | sample-updates/s | vs plain | GFLOP/s (by the count above) | peak memory (MiB) | grad rel. error vs float64, median (max) |",
+             f"| gradient path | sample-updates/s | vs plain | GFLOP/s (by the count above) | peak memory (MiB) | "
+             f"grad rel. error vs float64, median (max) of {r['error_inputs']} windows of {r['error_window']} |",
              "| --- | --- | --- | --- | --- | --- |"]
     names = {"reference": "plain (conv1d + autograd, weight norm per call)", "fp32": "fast, fp32", "bf16": "fast, bf16"}
     base = r["paths"]["reference"]["updates_per_s"]

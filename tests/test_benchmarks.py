@@ -100,7 +100,7 @@ def test_flop_count_of_the_published_preset(speed):
 def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys):
     hp = tiny_hparams()
     root, preset = make_root(tmp_path / "tiny", hp)
-    assert speed["main"]([f"--preset={preset}", "--window=64", "--batch-size=2", "--repeats=1", "--error-inputs=2",
+    assert speed["main"]([f"--preset={preset}", "--window=64", "--batch-size=2", "--repeats=1", "--error-inputs=2", "--error-window=50",
                           "--ancestral-samples=20", "--no-memory", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("reference_updates_per_s", "fast_updates_per_s", "fast_grad_rel_err", "flop_per_update",

@@ -44,15 +44,19 @@ def relative_error(a, b):
 
 @pytest.mark.parametrize("conditional", [False, True])
 @pytest.mark.parametrize("first_term", [0, 5, 12, 40])
-def test_fp32_path_equals_the_float64_model_in_terms_and_input_gradient(conditional, first_term):
+@pytest.mark.parametrize("chunk_rows", [None, 7])
+def test_fp32_path_equals_the_float64_model_in_terms_and_input_gradient(conditional, first_term, chunk_rows):
     hp = tiny_hparams(conditional=conditional)                  # receptive field 13
     model = model_with_biases(hp)
     spans, c = inputs(hp, model, batch=2, length=60)
     weights = torch.randn(2, 59 - first_term, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 1.5, c,
                                              first_term, weights)
-    terms, grad = terms_and_gradient(FastLogProb(model, "fp32"), spans.float(), 1.5,
-                                     None if c is None else c.float(), first_term, weights.float())
+    fast = FastLogProb(model, "fp32")
+    if chunk_rows:                              # many chunks per layer, the last one partial
+        fast.chunk_rows = chunk_rows
+    terms, grad = terms_and_gradient(fast, spans.float(), 1.5, None if c is None else c.float(), first_term,
+                                     weights.float())
     assert terms.shape == ref_terms.shape == (2, 59 - first_term)
     torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)
     assert relative_error(grad, ref_grad) < 1e-4
@@ -69,7 +73,9 @@ def test_fp32_path_on_a_published_size_layer_stack():
     weights = torch.ones(1, 50, dtype=torch.float64)
     ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 0.5, None,
                                              rf - 1, weights)
-    terms, grad = terms_and_gradient(FastLogProb(model), spans.float(), 0.5, None, rf - 1, weights.float())
+    fast = FastLogProb(model)
+    fast.chunk_rows = 16                        # chunks smaller than the largest dilations
+    terms, grad = terms_and_gradient(fast, spans.float(), 0.5, None, rf - 1, weights.float())
     torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)
     assert relative_error(grad, ref_grad) < 1e-4
 
@@ -94,7 +100,9 @@ def test_bf16_path_is_close_but_not_exact():
     spans, _ = inputs(tiny_hparams(), model, batch=2, length=40)
     weights = torch.ones(2, 39, dtype=torch.float64)
     ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 2.0, None, 0, weights)
-    terms, grad = terms_and_gradient(FastLogProb(model, "bf16"), spans.float(), 2.0, None, 0, weights.float())
+    fast = FastLogProb(model, "bf16")
+    fast.chunk_rows = 9
+    terms, grad = terms_and_gradient(fast, spans.float(), 2.0, None, 0, weights.float())
     assert terms.dtype == torch.float32
     error = relative_error(grad, ref_grad)
     assert 1e-5 < error < 5e-2                 # bfloat16 products: percent-level, not float32-level

@@ -120,3 +120,11 @@ def test_plot_spectrogram_peaks_at_the_tone():
     assert spec.shape[0] == 513
     assert abs(np.argmax(spec.mean(axis=1)) * 22050 / 1024 - 2000) < 22050 / 1024
     assert spec.max() == pytest.approx(0.0, abs=0.1)        # a full-scale sine is 0 dB
+
+
+def test_griffin_lim_gives_the_same_audio_every_run():
+    hp = load_preset(os.path.join(REPO, "egs", "mulaw_maxaudio_spectrogram", "config.json"))
+    t = np.arange(20 * hp.hop_size) / hp.sample_rate
+    log_mel = logmelspectrogram(0.5 * np.sin(2 * np.pi * 440 * t), hp)[:20]
+    np.testing.assert_array_equal(spectrogram_griffin_lim(log_mel, hp, n_iter=4),
+                                  spectrogram_griffin_lim(log_mel, hp, n_iter=4))

@@ -91,12 +91,13 @@ def spectrogram_griffin_lim(log_mel, hp, n_iter=60):
 
     The mel filterbank is inverted by non-negative least squares, the phase found by
     ``n_iter`` Griffin-Lim iterations with the preset's STFT (``fft_size``, ``hop_size``,
-    ``win_length``, ``window``).
+    ``win_length``, ``window``) from a random phase with a fixed seed (the same audio every run).
     """
     mel = np.power(10.0, np.asarray(log_mel, dtype=np.float64)).T
-    audio = librosa.feature.inverse.mel_to_audio(
-        mel, sr=hp.sample_rate, n_fft=hp.fft_size, hop_length=hp.hop_size, win_length=hp.win_length,
-        window=hp.window, center=True, pad_mode="reflect", power=1.0, n_iter=n_iter,
-        fmin=hp.fmin, fmax=hp.fmax)
+    magnitude = librosa.feature.inverse.mel_to_stft(mel, sr=hp.sample_rate, n_fft=hp.fft_size, power=1.0,
+                                                    fmin=hp.fmin, fmax=hp.fmax)
+    audio = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=hp.hop_size, win_length=hp.win_length,
+                               n_fft=hp.fft_size, window=hp.window, center=True, pad_mode="reflect",
+                               random_state=0)
     length = mel.shape[1] * hp.hop_size                # the dumps' convention: frames * hop samples
     return np.pad(audio, (0, max(0, length - audio.size)))[:length]

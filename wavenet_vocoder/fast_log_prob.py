@@ -7,24 +7,34 @@ fixed.  :class:`FastLogProb` computes exactly the function of
 with a hand-written backward pass:
 
 - weight norm is folded into plain weights once, when the object is built (once per
-  noise level), and every convolution is one matrix product in a (time, channel)
-  layout: a dilated layer gathers its k taps side by side and multiplies once;
-- no weight gradients and no autograd graph: the backward keeps only each layer's
-  gate activations (tanh and sigmoid values) and the head's softmax differences;
+  noise level), and every convolution is a matrix product in a (time, channel) layout
+  (float32: one product per tap accumulated in place; bfloat16: the k taps gathered side
+  by side and multiplied once);
+- no weight gradients and no autograd graph: the forward keeps only each layer's gate
+  derivatives (``d gate / d a`` and ``d gate / d b``, in the place of the pre-activations)
+  and the head's ``posterior - softmax``; the backward is one elementwise product and a
+  few matrix products per layer;
 - the residual stream is split into the part that is linear in the input,
-  ``a_l * first_conv(x)`` with ``a_l = sqrt(1/2) ** l``, and the rest ``r_l``.  The
-  first part carries the input itself (0..255 quantised units) and is applied to each
-  layer as a small float32 product with the input samples; only ``r_l`` and the gate
-  outputs go through the matrix units at the chosen precision.  This is what makes
-  bfloat16 usable: rounding ``x`` (up to 255, with sub-unit detail at small sigma) to
-  bfloat16's 8 bits would destroy the signal the gradient is about;
+  ``q^l first_conv(x)`` with ``q = sqrt(1/2)``, and the rest.  The first part carries
+  the input itself (0..255 quantised units) and is applied to each layer as a small
+  float32 product with the input samples (and a constant channel, zero before the
+  signal, that carries the biases); only the rest goes through the matrix products at the
+  chosen precision, kept rescaled (``r~``) so that the residual sums need no scaling;
+- both gate halves come from one sigmoid, ``tanh(a) = 2 sigmoid(2a) - 1`` (the a half's
+  weights are doubled), cheaper than tanh on CPUs;
+- each layer runs over chunks of positions (``chunk_rows``, about 2 MiB of gate
+  activations each), so that the elementwise work between its products happens in cache
+  rather than in passes over the whole window;
 - only the positions the requested terms depend on are computed (``first_term``):
   the engine scores a window's targets, not its left context, so each layer stops
   where the layers above it stop needing it.
 
-``precision='fp32'`` does every product in float32 (equal to the plain formulation up
-to float32 rounding); ``'bf16'`` does the dilated and 1x1 layer products in bfloat16 with
-float32 accumulation, the input part, gates, residual sums, head and likelihood in float32.
+``precision='fp32'`` does every product in float32 (equal to the float64 model to about
+1e-5 in relative gradient error, as the plain formulation is); ``'bf16'`` does the dilated
+and 1x1 layer products in bfloat16 (products rounded to bfloat16), the input part, gates,
+residual sums, head and likelihood in float32.  Rounding the weights and activations to
+bfloat16's 8 bits moves the gradient by percents (1-8% measured, see benchmarks/speed.py),
+so it is not the default.
 """
 import math
 
@@ -34,6 +44,7 @@ from torch import nn
 from .modules import weight_norm_weight
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+CHUNK_BYTES = 2 << 20
 
 
 def _folded_weight(conv):
@@ -74,6 +85,8 @@ class FastLogProb(nn.Module):
         self.residual_channels = first_w.numel()
         self.skip_channels = blocks[0].conv1x1_skip.out_channels
         self.gate_half = half = blocks[0].conv1x1_out.in_channels
+        # Rows (positions) per chunk of a layer: its gate activations, about 2 MiB, stay in cache.
+        self.chunk_rows = max(256, CHUNK_BYTES // (4 * 2 * half))
         self.skip_scale = math.sqrt(1.0 / len(blocks))
         R = self.residual_channels
         # Weight layout (see the module docstring).  With q = sqrt(1/2), the block input is
@@ -141,22 +154,6 @@ class FastLogProb(nn.Module):
 
     # The two passes, called by the autograd function.
 
-    @staticmethod
-    def _add_conv(z, source, weight, offsets):
-        """z (B, n, G) += the k-tap convolution of source (B, P + T, R) with taps at rows offsets[j]..+n.
-
-        In float32, one product per tap accumulated in place; in bfloat16 the taps are
-        gathered side by side and multiplied once (fewer roundings of the product).
-        """
-        n = z.size(1)
-        if source.dtype == torch.float32:
-            for i in range(z.size(0)):
-                for j, offset in enumerate(offsets):
-                    z[i].addmm_(source[i, offset:offset + n], weight[j])
-        else:
-            taps = torch.cat([source[:, offset:offset + n] for offset in offsets], dim=2)
-            z += torch.matmul(taps, weight.reshape(-1, weight.size(-1)))
-
     def _layer_starts(self, length, first_term):
         """First position each layer must compute so that positions >= first_term are exact at the top."""
         starts, need = [], first_term
@@ -184,31 +181,38 @@ class FastLogProb(nn.Module):
         if c is not None:
             c = c.transpose(1, 2)                                    # (B, T, cin)
         last = len(self.dilations) - 1
+        chunk = self.chunk_rows
         for l, d in enumerate(self.dilations):
             s0 = starts[l]                                           # this layer computes [s0, T)
-            n = steps - s0
             lags = [(k - 1 - j) * d for j in range(k)]
-            u_taps = torch.cat([u[:, pad + s0 - lag:pad + steps - lag] for lag in lags], dim=2)
-            z = torch.addmm(self.biases[l], u_taps.view(-1, 2 * k), self.x_weights[l])   # (B n, G)
-            if l > 0:
-                self._add_conv(z.view(batch, n, -1), r_buf, self.r_weights[l], [pad + s0 - lag for lag in lags])
-            if c is not None:
-                z.addmm_(c[:, s0:].reshape(-1, c.size(-1)), self.c_weights[l])
-            z = z.view(batch, n, -1)
-            torch.sigmoid_(z)
-            s_a, s_b = z.split(H, dim=2)
-            t_a = s_a.mul_(2).sub_(1)                                # tanh(a)
-            gate = t_a * s_b
-            # keep d gate / d a = s_b (1 - t_a^2) and d gate / d b = gate (1 - s_b) in z's place
-            torch.addcmul(s_b, gate, t_a, value=-1, out=t_a)
-            torch.addcmul(gate, gate, s_b, value=-1, out=s_b)
-            saved.append(z)
-            os = torch.matmul(gate.to(self.os_weights.dtype), self.os_weights[l])
-            skips.add_(os[:, first_term - s0:, R:])
-            if l < last:
-                r_acc[:, pad + s0:].add_(os[..., :R])
-                if r_buf is not r_acc:
-                    r_buf[:, pad + s0:].copy_(r_acc[:, pad + s0:])
+            z_all = x.new_empty(batch, steps - s0, 2 * H)
+            for i in range(batch):
+                # Right to left, so that updating r~ in place never feeds a chunk still to come.
+                for c1 in range(steps, s0, -chunk):
+                    c0 = max(s0, c1 - chunk)
+                    z = z_all[i, c0 - s0:c1 - s0]                    # (m, G)
+                    u_taps = torch.cat([u[i, pad + c0 - lag:pad + c1 - lag] for lag in lags], dim=1)
+                    torch.addmm(self.biases[l], u_taps, self.x_weights[l], out=z)
+                    if l > 0:
+                        _add_conv(z, r_buf[i], self.r_weights[l], [pad + c0 - lag for lag in lags])
+                    if c is not None:
+                        z.addmm_(c[i, c0:c1], self.c_weights[l])
+                    torch.sigmoid_(z)
+                    s_a, s_b = z.split(H, dim=1)
+                    t_a = s_a.mul_(2).sub_(1)                        # tanh(a)
+                    gate = t_a * s_b
+                    # keep d gate / d a = s_b (1 - t_a^2) and d gate / d b = gate (1 - s_b) in z's place
+                    torch.addcmul(s_b, gate, t_a, value=-1, out=t_a)
+                    torch.addcmul(gate, gate, s_b, value=-1, out=s_b)
+                    os = torch.mm(gate.to(self.os_weights.dtype), self.os_weights[l])
+                    lo = max(c0, first_term)
+                    if lo < c1:
+                        skips[i, lo - first_term:c1 - first_term].add_(os[lo - c0:, R:])
+                    if l < last:
+                        r_acc[i, pad + c0:pad + c1].add_(os[:, :R])
+                        if r_buf is not r_acc:
+                            r_buf[i, pad + c0:pad + c1].copy_(r_acc[i, pad + c0:pad + c1])
+            saved.append(z_all)
         hidden_in = skips.add_(self.skip_bias).mul_(self.skip_scale)
         hidden = torch.addmm(self.head1_b, torch.relu(hidden_in).view(-1, self.skip_channels), self.head1_w)
         logits = torch.addmm(self.head2_b, torch.relu(hidden), self.head2_w).view(batch, n_top, -1)
@@ -239,33 +243,58 @@ class FastLogProb(nn.Module):
         d_hidden = (d_logits @ self.head2_w.t()).mul_(state["hidden"] > 0)
         d_skip = (d_hidden @ self.head1_w.t()).view(batch, n_top, -1)
         d_skip.mul_(state["hidden_in"] > 0).mul_(self.skip_scale)
-        # d_os: gradient of each layer's [out, skip] products; the skip part is the same for all layers
-        d_os = d_logits.new_zeros(batch, steps, R + self.skip_channels, dtype=self.os_weights_t.dtype)
-        d_os[:, first_term:, R:] = d_skip
+        chunk = self.chunk_rows
+        # d_os: gradient of a chunk's [out, skip] products; the skip part is the same for all layers
+        d_os = d_logits.new_empty(min(chunk, steps), R + self.skip_channels, dtype=self.os_weights_t.dtype)
         d_u = d_logits.new_zeros(batch, pad + steps)                 # gradient of the x channel
         d_r = d_logits.new_zeros(batch, pad + steps, R)              # gradient of r~ (zero where unused)
         for l in range(len(self.dilations) - 1, -1, -1):
             s0 = starts[l]
-            n = steps - s0
             lags = [(k - 1 - j) * self.dilations[l] for j in range(k)]
-            if l < len(self.dilations) - 1:
-                d_os[:, s0:, :R] = d_r[:, pad + s0:]                 # r~_{l+1} = r~_l + out_l (scaled)
-            d_gate = torch.matmul(d_os[:, s0:], self.os_weights_t[l])
-            d_z = state["saved"][l].view(batch, n, 2, H).mul_(d_gate.unsqueeze(2)).view(-1, 2 * H)
+            saved = state["saved"][l]
+            for i in range(batch):
+                # Left to right: a chunk reads d r~_{l+1} on its own rows before any chunk
+                # writes d r~_l there (writes go to its own rows and to the left).
+                for c0 in range(s0, steps, chunk):
+                    c1 = min(steps, c0 + chunk)
+                    m = c1 - c0
+                    buf = d_os[:m]
+                    if l < len(self.dilations) - 1:
+                        buf[:, :R] = d_r[i, pad + c0:pad + c1]       # r~_{l+1} = r~_l + out_l (scaled)
+                    else:
+                        buf[:, :R] = 0
+                    lo = min(max(c0, first_term), c1)               # skip terms exist from first_term
+                    buf[:lo - c0, R:] = 0
+                    buf[lo - c0:, R:] = d_skip[i, lo - first_term:c1 - first_term]
+                    d_gate = torch.mm(buf, self.os_weights_t[l])
+                    d_z = saved[i, c0 - s0:c1 - s0].view(m, 2, H).mul_(d_gate.unsqueeze(1)).view(m, 2 * H)
+                    d_taps_u = torch.mm(d_z, self.x_weights_t[l])               # x channel of each tap
+                    for j, lag in enumerate(lags):
+                        d_u[i, pad + c0 - lag:pad + c1 - lag] += d_taps_u[:, j]
+                    if l > 0:
+                        d_z = d_z.to(self.r_weights_t.dtype)
+                        for j, lag in enumerate(lags):
+                            _add_product(d_r[i, pad + c0 - lag:pad + c1 - lag], d_z, self.r_weights_t[l, j])
             state["saved"][l] = None
-            d_taps_u = torch.mm(d_z, self.x_weights_t[l]).view(batch, n, k)   # x channel of each tap
-            for j, lag in enumerate(lags):
-                d_u[:, pad + s0 - lag:pad + steps - lag] += d_taps_u[..., j]
-            if l == 0:
-                break
-            d_z = d_z.view(batch, n, -1).to(self.r_weights_t.dtype)
-            for j, lag in enumerate(lags):
-                for i in range(batch):
-                    _add_product(d_r[i, pad + s0 - lag:pad + steps - lag], d_z[i], self.r_weights_t[l, j])
         d_x = d_logits.new_zeros(batch, length)
         d_x[:, :-1] = d_u[:, pad:]
         d_x[:, first_term + 1:] += state["d_target"] * grad_terms
         return d_x
+
+
+def _add_conv(z, source, weight, offsets):
+    """z (m, G) += the k-tap convolution of source (P + T, R), tap j reading rows offsets[j]..+m.
+
+    In float32, one product per tap accumulated in place; in bfloat16 the taps are
+    gathered side by side and multiplied once (one rounding of the product).
+    """
+    m = z.size(0)
+    if source.dtype == torch.float32:
+        for j, offset in enumerate(offsets):
+            z.addmm_(source[offset:offset + m], weight[j])
+    else:
+        taps = torch.cat([source[offset:offset + m] for offset in offsets], dim=1)
+        z += torch.mm(taps, weight.reshape(-1, weight.size(-1)))
 
 
 def _add_product(out, a, w):

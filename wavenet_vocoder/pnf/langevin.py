@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..checkpoints import load_model, require_levels
 from ..errors import PnfError
 from ..fast_log_prob import FastLogProb
+from .conditioning import WindowConditioning
 from .windows import make_windows
 
 
@@ -192,21 +193,20 @@ def _parallel(net, device):
 
 
 def _conditioning(task, source, model, device):
-    """The source's mel frames upsampled by this level's model: (cin, T) on the device, or None."""
+    """The source's mel frames under this level's model, upsampled window by window, or None."""
     frames = task.conditioning(source)
     if frames is None:
         return None
-    with torch.no_grad():
-        c = model.upsample_conditioning(frames.to(device, torch.float32).unsqueeze(0))[0]
-    if c.size(-1) != task.length:
-        raise PnfError(f"the mel frames cover {c.size(-1)} samples but the signal has {task.length}")
-    return c
+    try:
+        return WindowConditioning(model, frames.to(device, torch.float32), task.length)
+    except ValueError as e:
+        raise PnfError(str(e)) from None
 
 
 def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, generator):
     """Gradient of the windows' log-likelihood terms with respect to one source's samples.
 
-    x: (T,) state; c: (cin, T) conditioning or None; batches: lists of window starts.
+    x: (T,) state; c: a :class:`WindowConditioning` or None; batches: lists of window starts.
     Each window [s, s + W) is scored as the span of samples [s - rf, s + W): its terms
     for the targets s..s+W-1 (those inside the signal) are summed.  Samples before the
     signal are noisy silence, ``silence + sigma * N(0, 1)``.  With ``exact`` the
@@ -220,8 +220,6 @@ def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, gene
     right = max(0, end - length)
     left = silence + sigma * torch.randn(rf, generator=generator, device=device)
     padded = torch.cat([left, x, torch.full((right,), float(silence), device=device)])
-    if c is not None:
-        c = torch.cat([c[:, :1].expand(-1, rf), c, c[:, -1:].expand(-1, right)], dim=1)
     grad = torch.zeros_like(padded)
     count = torch.zeros_like(padded)
     offsets = torch.arange(window + rf, device=device)
@@ -229,7 +227,9 @@ def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, gene
     for starts in batches:
         index = starts.to(device).unsqueeze(1) + offsets             # padded coordinates
         spans = padded[index].detach().requires_grad_(True)         # (B, W + rf)
-        span_c = c[:, index[:, :-1]].transpose(0, 1) if c is not None else None
+        span_c = None
+        if c is not None:        # conditioning of spans[:, :-1]: signal samples s - rf .. s + W - 2
+            span_c = torch.stack([c.span(int(s) - rf, int(s) + window - 1) for s in starts])
         with torch.enable_grad():
             # term j scores spans[:, rf + j], the window's sample j (context terms are not needed)
             terms = net(spans.unsqueeze(1), sigma, span_c, first_term=rf - 1)
