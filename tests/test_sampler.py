@@ -254,3 +254,16 @@ def test_tiled_inpainting_near_the_end_of_the_signal(tmp_path):
     x, reports = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas)), config(schedule="tiled", window=1000))
     assert torch.equal(x[0, :390], observed[:390]) and torch.isfinite(x).all()
     assert all(r.sample_updates_per_s > 0 for r in reports)
+
+
+def test_tiles_are_balanced_and_random_windows_are_not():
+    from wavenet_vocoder.pnf.windows import window_length
+    assert window_length("tiled", 22050, 20000) == 11025
+    assert window_length("tiled", 81408, 20000) == 16282            # 5 tiles, the last 2 samples over
+    assert window_length("tiled", 40000, 20000) == 20000
+    assert window_length("tiled", 500, 20000) == 500
+    assert window_length("random", 22050, 20000) == 20000
+    assert window_length("random", 500, 20000) == 500
+    tiles = TiledWindows(22050, window_length("tiled", 22050, 20000), batch_size=2, n_steps=1)
+    (batches,) = list(tiles)
+    assert [b.tolist() for b in batches] == [[0, 11025]]

@@ -87,6 +87,61 @@ def test_inpainting_end_to_end(tmp_path, mulaw):
     assert not np.array_equal(estimate[~outside], original[~outside])
 
 
+def test_inpainting_of_several_gaps_from_flags_and_a_file(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.4)
+    gaps_file = tmp_path / "gaps.txt"
+    gaps_file.write_text("# start end, seconds\n0.30 0.32\n\n0.105,0.12   # overlaps the first flag\n")
+    out = tmp_path / "out"
+    assert sgld_inpainting.main([root, src, str(out), f"--preset={preset}", "--gap", "0.1,0.11", "--gap", "0.2,0.21",
+                                 f"--gaps-file={gaps_file}", "--schedule", "tiled"] + FAST) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert [g["samples"] for g in report["gaps"]] == [[2205, 2646], [4410, 4630], [6615, 7056]]
+    assert "gap_samples" not in report and report["found_dropouts"] is False
+    assert all(set(g["gap_snr"]) == {"pnf", "baseline", "ceiling"} for g in report["gaps"])
+    assert_metrics(report["metrics"])
+    original, estimate = read(out / "x_original.wav"), read(out / "out.wav")
+    inside = np.zeros(len(original), dtype=bool)
+    for a, b in ([2205, 2646], [4410, 4630], [6615, 7056]):
+        inside[a:b] = True
+        assert not np.array_equal(estimate[a:b], original[a:b])
+    np.testing.assert_array_equal(estimate[~inside], original[~inside])
+
+
+def test_inpainting_finds_dropouts_of_digital_silence(tmp_path, mulaw):
+    root, preset = mulaw
+    t = np.arange(int(0.3 * SR)) / SR
+    audio = 0.5 * np.sin(2 * np.pi * 440 * t) + 0.01
+    audio[2000:2441] = 0.0                       # a 20 ms dropout
+    audio[5000:5050] = 0.0                       # 2.3 ms: shorter than asked for, left alone
+    sf.write(tmp_path / "dropouts.wav", audio, SR, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert sgld_inpainting.main([root, str(tmp_path / "dropouts.wav"), str(out), f"--preset={preset}",
+                                 "--find-dropouts", "10", "--schedule", "tiled"] + FAST) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert report["found_dropouts"] is True and "metrics" not in report
+    assert [g["samples"] for g in report["gaps"]] == [[2000, 2441]]
+    estimate, original = read(out / "out.wav"), read(out / "x_original.wav")
+    assert np.abs(estimate[2000:2441]).max() > 0                   # the dropout is filled
+    outside = np.ones(len(original), dtype=bool)
+    outside[2000:2441] = False
+    np.testing.assert_array_equal(estimate[outside], original[outside])   # the short run of zeros too
+
+
+@pytest.mark.parametrize("case", ["line", "none"])
+def test_inpainting_gap_sources_explain_their_mistakes(tmp_path, mulaw, capsys, case):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.3)
+    if case == "line":
+        (tmp_path / "gaps.txt").write_text("0.1 0.12\n0.2 soon\n")
+        extra, expected = [f"--gaps-file={tmp_path / 'gaps.txt'}"], "gaps.txt, line 2=0.2 soon: expected two numbers"
+    else:
+        extra, expected = ["--find-dropouts", "5"], "has no run of digital silence of 5 ms or more"
+    code, err = run_cli(sgld_inpainting.main, [root, src, str(tmp_path / "out"), f"--preset={preset}"] + extra + FAST,
+                        capsys)
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+
+
 def test_separation_end_to_end_with_sources_and_with_a_mixture(tmp_path):
     hp = tiny_hparams(input_type="linear-quantize")
     root0, preset = make_root(tmp_path / "piano", hp)

@@ -12,20 +12,32 @@ Options:
   --all-files        Every file of each level folder, not only checkpoint_latest_ema.pth (the file the samplers read)
   --force            Download files that are already present again
   --retries=N        Extra attempts per file on network errors [default: 3]
+  --manifest=FILE    A sha256 manifest ("<sha256>  <path under dest>" per line, as sha256sum
+                     writes it): every file it lists must match, or it is fetched again
+  --write-manifest=FILE  After a complete download, write the sha256 of every file to FILE
   --dry-run          Print what would be fetched and where it would go, from the presets' schedules, without network
   -h, --help         Show this help.
 
 The Drive folder holds one folder per preset, each with one folder per dataset,
 each with one folder per noise level (checkpoints175pt9, ...).  They land in
 <dest>/<preset>/<dataset>/checkpoints<sigma>/, where the task scripts look.
+
+Every file, present or fetched, is verified: not empty, the manifest's sha256 if one is
+given, and a checkpoint that loads into the preset's model (<dest>/<preset>/config.json;
+a readable state dict when there is no preset there). A file that fails is fetched
+again; gdown resumes interrupted transfers. Levels of the presets' schedules that the
+Drive listing does not hold (Google Drive's folder view, which gdown reads, shows at
+most 50 entries of a folder) are named at the end, with the exit status 2.
 """
+import hashlib
 import os
 import sys
 from collections import namedtuple
 
-from .checkpoints import CHECKPOINT_FILES, checkpoint_dir_name, sigma_from_dir_name
+from .audio import write_atomically
+from .checkpoints import CHECKPOINT_FILES, checkpoint_dir_name, load_model, read_state_dict, sigma_from_dir_name
 from .cli import parse_args, run
-from .errors import PnfError
+from .errors import CheckpointError, PnfError
 from .hparams import load_preset
 
 PUBLISHED_FOLDER_ID = "1zC_WzbweJqd63RRoRGm8yXOkBiFp3vsZ"
@@ -87,14 +99,69 @@ def list_drive_folder(folder_id):
     return [(f.id, f.path) for f in files]
 
 
-def fetch(transfers, force=False, retries=3):
-    """Download each transfer not yet present; returns the number of files downloaded."""
+def file_sha256(path):
+    """Hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(path):
+    """{path relative to dest (with /): sha256} from a sha256sum-style file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise PnfError(f"--manifest={path}: cannot read it ({e.strerror})") from None
+    manifest = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise PnfError(f"--manifest={path}, line {number}: expected '<sha256>  <path>', got {line!r}")
+        manifest[parts[1].strip().lstrip("*").replace("\\", "/")] = parts[0].lower()
+    return manifest
+
+
+def problem_with(path, dest, manifest=None):
+    """Why the file at ``path`` is not a good copy (a string), or None if it is.
+
+    Not empty; the manifest's sha256 if it lists the file; for a ``.pth`` file, a checkpoint
+    that loads into the model of ``<dest>/<preset>/config.json`` (a readable state dict if
+    that preset is not there).
+    """
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return "missing or empty"
+    relative = os.path.relpath(path, dest).replace(os.sep, "/")
+    if manifest and relative in manifest and file_sha256(path) != manifest[relative]:
+        return "its sha256 differs from the manifest's"
+    if path.endswith(".pth"):
+        preset = os.path.join(dest, relative.split("/")[0], "config.json")
+        try:
+            if os.path.isfile(preset):
+                load_model(path, load_preset(preset))
+            else:
+                read_state_dict(path)
+        except CheckpointError as e:
+            return str(e)
+    return None
+
+
+def fetch(transfers, dest, force=False, retries=3, manifest=None):
+    """Download each transfer without a good local copy (see :func:`problem_with`); returns how many."""
     gdown = _import_gdown()
     done = 0
     for t in transfers:
-        if not force and os.path.isfile(t.local_path) and os.path.getsize(t.local_path) > 0:
+        problem = "--force" if force else problem_with(t.local_path, dest, manifest)
+        if problem is None:
             print(f"present  {t.local_path}")
             continue
+        if os.path.exists(t.local_path):
+            print(f"fetching again {t.local_path}: {problem}")
+            os.remove(t.local_path)
         os.makedirs(os.path.dirname(t.local_path), exist_ok=True)
         print(f"fetching {t.remote_path} -> {t.local_path}")
         try:
@@ -102,8 +169,19 @@ def fetch(transfers, force=False, retries=3):
         except Exception as e:
             raise PnfError(f"download of {t.remote_path} failed: {type(e).__name__}: {e}; "
                            "run the command again to resume") from None
+        problem = problem_with(t.local_path, dest, manifest)
+        if problem is not None:
+            raise PnfError(f"{t.local_path} was downloaded but is not usable ({problem}); Google Drive may have "
+                           "sent a quota or warning page: try again later, or fetch the file in a browser")
         done += 1
     return done
+
+
+def write_manifest(path, transfers, dest):
+    """Write ``<sha256>  <path under dest>`` for every transfer's local file, atomically."""
+    lines = [f"{file_sha256(t.local_path)}  {os.path.relpath(t.local_path, dest).replace(os.sep, '/')}\n"
+             for t in transfers]
+    write_atomically(path, lambda f: f.write("".join(lines)), mode="w")
 
 
 def _import_gdown():
@@ -138,14 +216,30 @@ def main(argv=None):
         for t in transfers:
             print(f"  {t.remote_path} -> {t.local_path}")
         return 0
+    manifest = read_manifest(args["--manifest"]) if args["--manifest"] else None
     transfers = plan_from_listing(list_drive_folder(args["--folder-id"]), dest, presets, datasets,
                                   args["--all-files"])
     if not transfers:
         raise PnfError(f"Google Drive folder {args['--folder-id']} lists no level folders for "
                        f"{','.join(presets)} / {','.join(datasets)}")
-    count = fetch(transfers, force=args["--force"], retries=retries)
+    count = fetch(transfers, dest, force=args["--force"], retries=retries, manifest=manifest)
     print(f"{count} files downloaded, {len(transfers) - count} already present", file=sys.stderr)
+    listed = {os.path.normpath(t.local_path) for t in transfers}
+    unlisted = [t.local_path for t in expected_transfers(dest, presets, datasets)
+                if os.path.normpath(t.local_path) not in listed]
+    if unlisted:
+        raise PnfError(f"{len(unlisted)} level files of the presets' schedules are not in the Drive listing, e.g. "
+                       f"{unlisted[0]} (Google Drive's folder view shows at most 50 entries per folder): fetch "
+                       "those level folders in a browser and unpack them into the same places")
+    if args["--write-manifest"]:
+        write_manifest(args["--write-manifest"], transfers, dest)
     return 0
+
+
+def expected_transfers(dest, presets, datasets):
+    """The transfers of :func:`plan_from_presets` for the presets whose config.json is under ``dest``."""
+    present = [p for p in presets if os.path.isfile(os.path.join(dest, p, "config.json"))]
+    return plan_from_presets(dest, present, datasets)
 
 
 def cli():

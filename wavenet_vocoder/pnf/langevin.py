@@ -21,7 +21,7 @@ from ..checkpoints import load_model, require_levels
 from ..errors import PnfError
 from ..fast_log_prob import FastLogProb
 from .conditioning import WindowConditioning
-from .windows import make_windows
+from .windows import make_windows, window_length
 
 
 class SamplingDiverged(PnfError):
@@ -127,7 +127,7 @@ def anneal(task, priors, schedule, config, on_level=None):
         rf = models[0].receptive_field
         eta = schedule.step_size(sigma)
         offset, span = scored_span(task, rf, config.schedule)
-        window = min(config.window, span)
+        window = window_length(config.schedule, span, config.window)
         windows = make_windows(config.schedule, span, window, config.batch_size, config.n_steps, window_gen)
         bar = tqdm(windows, desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
                    disable=not config.progress, leave=True, dynamic_ncols=True)

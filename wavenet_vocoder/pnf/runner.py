@@ -17,6 +17,7 @@ from ..quantize import dequantize
 from ..wavenet import receptive_field_size
 from .langevin import PRECISIONS, SamplerConfig, anneal, scored_span
 from .noise_schedule import AnnealingSchedule
+from .windows import window_length
 
 #: Options every task script accepts (appended to each script's docopt usage).
 COMMON_OPTIONS = """\
@@ -167,7 +168,8 @@ def sample(task, priors, settings, on_level=None):
     scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
     print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
           f"{task.length} samples{scored}, {settings.sampler.schedule} windows of "
-          f"{min(settings.sampler.window, span)}, {settings.sampler.precision} gradients", file=sys.stderr)
+          f"{window_length(settings.sampler.schedule, span, settings.sampler.window)}, "
+          f"{settings.sampler.precision} gradients", file=sys.stderr)
     started = time.perf_counter()
     x, reports = anneal(task, priors, schedule, settings.sampler, on_level)
     return x.numpy(), reports, time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Inpainting with a WaveNet prior: silence a gap and sample it back.
+"""Inpainting with a WaveNet prior: silence gaps (or find dropouts) and sample them back.
 
 Edit the constants below or pass them as flags.
 """
@@ -6,8 +6,9 @@ import numpy as np
 
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.baselines import inpaint_linear
-from wavenet_vocoder.cli import parse_args, run
+from wavenet_vocoder.cli import parse_args, parse_float, run
 from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.gaps import find_dropouts, merge_gaps, parse_gap, read_gaps_file
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.pnf import runner
 from wavenet_vocoder.pnf.inverse_problems import Inpainting
@@ -24,28 +25,43 @@ GAP = (1.1, 1.3)        # start and end of the gap, seconds
 USAGE = f"""Inpainting: silence GAP in <input-file> and sample it back.
 
 Usage:
-  sgld_inpainting.py <checkpoint> <input-file> <output-dir> [options]
+  sgld_inpainting.py <checkpoint> <input-file> <output-dir> [--gap=<start,end>]... [options]
 
-<checkpoint> is the root folder holding one checkpoints<sigma>/ folder per level.
+<checkpoint> is the root folder holding one checkpoints<sigma>/ folder per level. Gaps given
+with --gap or --gaps-file are silenced in the input first (for measuring on a clean file:
+run.json compares the output with the input); gaps found with --find-dropouts are silent
+already (a real recording: run.json lists them but has no reference to measure against).
+Overlapping gaps are joined.
 
 Options:
-  --gap=<start,end>      Gap to inpaint, in seconds (GAP).
+  --gap=<start,end>      A gap to inpaint, in seconds; repeat for several (default: GAP).
+  --gaps-file=<file>     Also inpaint the gaps listed in this text file, one "start end" in
+                         seconds per line ("#" starts a comment).
+  --find-dropouts=<ms>   Also inpaint every run of exact digital silence (samples equal to
+                         0) at least this many milliseconds long.
 {runner.COMMON_OPTIONS}
 Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH_SIZE} N_STEPS={N_STEPS} STEP_SCALE={STEP_SCALE} GAP={GAP}
 """
 
 
-def parse_gap(text, length, sample_rate):
-    """``"start,end"`` in seconds (or a tuple) -> (start, end) samples inside a signal of ``length``."""
-    try:
-        start, end = (float(v) for v in (text.split(",") if isinstance(text, str) else text))
-    except ValueError:
-        raise PnfError(f"--gap={text}: expected two numbers of seconds, start,end (e.g. 1.1,1.3)") from None
-    a, b = int(round(start * sample_rate)), int(round(end * sample_rate))
-    if not 0 <= a < b <= length:
-        raise PnfError(f"--gap={start:g},{end:g} s lies outside the input of {length / sample_rate:.3f} s "
-                       "(or is empty): choose start < end inside the file")
-    return a, b
+def collect_gaps(args, clean, sample_rate):
+    """(merged gaps as sample spans, whether any was found as digital silence) from the flags."""
+    gaps, found = [], False
+    for text in args["--gap"]:
+        gaps.append(parse_gap(text, clean.size, sample_rate))
+    if args["--gaps-file"]:
+        gaps += read_gaps_file(args["--gaps-file"], clean.size, sample_rate)
+    if args["--find-dropouts"] is not None:
+        ms = parse_float(args["--find-dropouts"], "--find-dropouts")
+        dropouts = find_dropouts(clean, sample_rate, ms)
+        if not dropouts:
+            raise PnfError(f"--find-dropouts={ms:g}: {args['<input-file>']} has no run of digital silence "
+                           f"of {ms:g} ms or more: nothing to inpaint")
+        gaps += dropouts
+        found = True
+    if not gaps:
+        gaps.append(parse_gap(GAP, clean.size, sample_rate))
+    return merge_gaps(gaps), found
 
 
 def main(argv=None):
@@ -57,21 +73,22 @@ def main(argv=None):
     prior.require(hp.sigmas)
     clean = runner.crop(load_audio(args["<input-file>"], hp.sample_rate), settings.sample_size,
                         args["<input-file>"])
-    start, end = parse_gap(args["--gap"] or GAP, clean.size, hp.sample_rate)
+    gaps, found = collect_gaps(args, clean, hp.sample_rate)
     settings = runner.fit_window(settings, clean.size)
     observed = quantize(clean, hp.input_type, hp.quantize_channels)
     silence = float(quantize(np.zeros(1), hp.input_type, hp.quantize_channels)[0])
-    task = Inpainting(observed, [(start, end)], silence=silence)
+    task = Inpainting(observed, gaps, silence=silence)
+    mask = task.gap_mask().numpy()
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[args["<input-file>"]])
     degraded = clean.copy()
-    degraded[start:end] = dequantize(silence, hp.input_type, hp.quantize_channels)
+    degraded[mask] = dequantize(silence, hp.input_type, hp.quantize_channels)
     out.wav("x_original.wav", clean)
     out.wav("x_modified.wav", degraded)
 
     def restore(state):
-        # Outside the gap the input is returned bit for bit, not through the quantiser.
+        # Outside the gaps the input is returned bit for bit, not through the quantiser.
         y = clean.astype(np.float64)
-        y[start:end] = runner.to_audio(state[0, start:end], hp)
+        y[mask] = runner.to_audio(state[0, mask], hp)
         return y
 
     x, reports, seconds = runner.sample(task, [prior], settings,
@@ -79,17 +96,26 @@ def main(argv=None):
     estimate = restore(x)
     out.wav("out.wav", estimate)
     if args["--plot"]:
-        out.plot("comparison.png", [("original", clean), ("input: gap silenced", degraded), ("PnF output", estimate)],
-                 gaps=[(start, end)])
-    baseline = inpaint_linear(clean, start, end)
-    ceiling = requantize(clean, hp.input_type, hp.quantize_channels)
-    metrics = {}
-    for name, y in (("pnf", estimate), ("baseline", baseline), ("ceiling", ceiling)):
-        metrics[name] = score(clean, y, hp.sample_rate)
-        metrics[name]["gap_snr"] = snr(clean[start:end], y[start:end])
-    out.json("run.json", runner.run_report("inpainting", args, settings, reports, seconds, metrics,
-                                           {"gap_seconds": [start / hp.sample_rate, end / hp.sample_rate],
-                                            "gap_samples": [start, end], "samples": int(clean.size)}))
+        out.plot("comparison.png", [("input" if found else "original", clean), ("input: gaps silenced", degraded),
+                                    ("PnF output", estimate)], gaps=gaps)
+    sr = hp.sample_rate
+    listed = [{"samples": [a, b], "seconds": [a / sr, b / sr]} for a, b in gaps]
+    extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size)}
+    if len(gaps) == 1:
+        extra.update(gap_seconds=listed[0]["seconds"], gap_samples=listed[0]["samples"])
+    metrics = None
+    if not found:
+        baseline = clean.astype(np.float64)
+        for a, b in gaps:
+            baseline = inpaint_linear(baseline, a, b)
+        ceiling = requantize(clean, hp.input_type, hp.quantize_channels)
+        metrics = {}
+        for name, y in (("pnf", estimate), ("baseline", baseline), ("ceiling", ceiling)):
+            metrics[name] = score(clean, y, sr)
+            metrics[name]["gap_snr"] = snr(clean[mask], y[mask])
+            for item, (a, b) in zip(listed, gaps):
+                item.setdefault("gap_snr", {})[name] = snr(clean[a:b], y[a:b])
+    out.json("run.json", runner.run_report("inpainting", args, settings, reports, seconds, metrics, extra))
     return 0
 
 

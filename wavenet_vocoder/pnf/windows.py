@@ -60,6 +60,20 @@ class TiledWindows:
             yield self._batches
 
 
+def window_length(kind, length, window):
+    """The window length (samples) the schedule ``kind`` uses for ``length`` samples and a requested ``window``.
+
+    Random windows: ``window``, at most ``length``.  Tiles: the fewest tiles of at most
+    ``window`` samples, made equal (``ceil(length / ceil(length / window))``), so that the
+    last tile is not mostly padding (22050 samples with W 20000: two tiles of 11025, not
+    20000 + 2050 padded to 20000).
+    """
+    window = min(window, length)
+    if kind == "tiled":
+        window = math.ceil(length / math.ceil(length / window))
+    return window
+
+
 def make_windows(kind, length, window, batch_size, n_steps, generator):
     """The schedule named ``kind`` ('random' or 'tiled') for a signal of ``length`` samples."""
     if kind == "random":
