@@ -96,8 +96,9 @@ def main(argv=None):
     estimate = restore(x)
     out.wav("out.wav", estimate)
     if args["--plot"]:
-        out.plot("comparison.png", [("input" if found else "original", clean), ("input: gaps silenced", degraded),
-                                    ("PnF output", estimate)], gaps=gaps)
+        panels = ([("input, dropouts marked", clean)] if found else
+                  [("original", clean), ("input: gaps silenced", degraded)])
+        out.plot("comparison.png", panels + [("PnF output", estimate)], gaps=gaps)
     sr = hp.sample_rate
     listed = [{"samples": [a, b], "seconds": [a / sr, b / sr]} for a, b in gaps]
     extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size)}
