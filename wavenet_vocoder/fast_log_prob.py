@@ -77,7 +77,6 @@ class FastLogProb(nn.Module):
         self.kernel_size = model.kernel_size
         self.dilations = [block.conv.dilation for block in blocks]
         self.max_lag = (self.kernel_size - 1) * max(self.dilations)
-        self.receptive_field = model.receptive_field
         self.conditional = model.is_conditional
         k = self.kernel_size
         first_w = _folded_weight(model.first_conv)[:, 0, 0]            # (R,)
@@ -154,7 +153,7 @@ class FastLogProb(nn.Module):
 
     # The two passes, called by the autograd function.
 
-    def _layer_starts(self, length, first_term):
+    def _layer_starts(self, first_term):
         """First position each layer must compute so that positions >= first_term are exact at the top."""
         starts, need = [], first_term
         for d in reversed(self.dilations):
@@ -167,7 +166,7 @@ class FastLogProb(nn.Module):
         batch, length = x.shape
         steps = length - 1
         k, R, H, pad = self.kernel_size, self.residual_channels, self.gate_half, self.max_lag
-        starts = self._layer_starts(steps, first_term)
+        starts = self._layer_starts(first_term)
         n_top = steps - first_term
         # u: the input samples and a constant 1, zero before the signal: (B, pad + T, 2).
         u = x.new_zeros(batch, pad + steps, 2)
