@@ -6,7 +6,8 @@ Usage:
 Each case degrades the first --seconds of each clean file itself, runs the task script
 exactly as a user would (same seed, same files for every method) and scores every
 estimate against the clean signal with wavenet_vocoder.metrics: super-resolution at each
-factor, inpainting of a gap of each length centred at --gap-at, separation of each
+factor (keeping every r-th sample, and, for --antialias-factors, low-passing and decimating
+as a resampler makes a low-rate file), inpainting of a gap of each length centred at --gap-at, separation of each
 piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
 the clean file's mel frames.
 Writes <out>/results.md (one table per case, mean over files), <out>/results.csv (one
@@ -22,6 +23,8 @@ Options:
   --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
   --seconds=<s>          Seconds of each file to use [default: 1.0].
   --factors=<list>       Super-resolution factors [default: 2,4,8].
+  --antialias-factors=<list>  Super-resolution factors of the anti-aliased observation
+                         model, "" for none [default: 4].
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
@@ -53,6 +56,7 @@ from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_hal
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
@@ -125,23 +129,25 @@ class Benchmark:
         with open(os.path.join(folder, "run.json")) as f:
             return json.load(f)
 
-    def superres(self, files, factors):
+    def superres(self, files, factors, antialias=False):
         root, preset = self.model("mulaw_piano")
         for r in factors:
-            case = f"super-resolution {r}x"
+            case = f"super-resolution {r}x" + (", anti-aliased" if antialias else "")
             for path in files:
-                folder = os.path.join(self.out, f"superres_{r}x", stem(path))
+                folder = os.path.join(self.out, f"superres_{r}x" + ("_antialias" if antialias else ""), stem(path))
                 report = self._run_script(sgld_superres, [root, path, folder, f"--preset={preset}",
                                                           f"--downsample_interval={r}",
-                                                          f"--sample-size={self.samples(preset)}"], folder)
+                                                          f"--sample-size={self.samples(preset)}"]
+                                          + (["--antialias"] if antialias else []), folder)
                 clean = read(os.path.join(folder, "x_original.wav"))
                 sr = load_preset(preset).sample_rate
                 self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder)
+                low = decimate(clean, r) if antialias else clean[::r]
                 for method, fn in (("band-limited interpolation", superres_bandlimited),
                                    ("cubic spline", superres_cubic)):
                     started = time.perf_counter()
-                    estimate = fn(clean[::r], r, clean.size)
+                    estimate = fn(low, r, clean.size)
                     self.add(case, path, method, score(clean, estimate, sr), time.perf_counter() - started)
 
     def inpainting(self, files, gaps_ms, gap_at):
@@ -305,6 +311,8 @@ def main(argv=None):
     started = time.perf_counter()
     if "superres" in tasks:
         bench.superres(pianos, parse_list(args["--factors"], "--factors", int))
+        if args["--antialias-factors"].strip():
+            bench.superres(pianos, parse_list(args["--antialias-factors"], "--antialias-factors", int), antialias=True)
     if "inpainting" in tasks:
         bench.inpainting(pianos, parse_list(args["--gaps-ms"], "--gaps-ms"), parse_float(args["--gap-at"], "--gap-at"))
     if "separation" in tasks:

@@ -38,7 +38,8 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
                             "--seconds=0.2", "--factors=2,4", "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1",
                             f"--readme={readme}"]) == 0
     table = (out / "results.md").read_text()
-    for case in ("super-resolution 2x", "super-resolution 4x", "inpainting 10 ms", "separation, piano",
+    for case in ("super-resolution 2x", "super-resolution 4x", "super-resolution 4x, anti-aliased",
+                 "inpainting 10 ms", "separation, piano",
                  "separation, voice", "mel-conditioned generation"):
         assert f"**{case}**" in table
     for method in ("PnF", "band-limited interpolation", "cubic spline", "linear interpolation",
@@ -46,7 +47,7 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
                    "ancestral WaveNet sampling"):
         assert f"| {method} |" in table
     rows = list(csv.DictReader((out / "results.csv").open()))
-    assert len(rows) == 2 * 3 + 3 + 2 * 2 + 3
+    assert len(rows) == 3 * 3 + 3 + 2 * 2 + 3
     assert all(np.isfinite(float(r["snr"])) for r in rows)
     # The baselines' numbers are those of the run's own files: band-limited 2x on the tone is good.
     bandlimited = [r for r in rows if r["case"] == "super-resolution 2x" and r["method"].startswith("band")]

@@ -70,6 +70,50 @@ def test_superres_end_to_end(tmp_path, mulaw):
     assert len(estimate) == len(original) == int(0.2 * SR)
 
 
+def test_superres_with_the_antialias_observation_model(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "out"
+    assert sgld_superres.main([root, src, str(out), f"--preset={preset}", "--downsample_interval", "4",
+                               "--antialias", "--schedule", "tiled"] + FAST) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert report["observation"] == "antialias" and report["obs_weight"] > 0
+    assert_metrics(report["metrics"])
+    original, estimate = read(out / "x_original.wav"), read(out / "out.wav")
+    assert len(estimate) == len(original) and not np.array_equal(estimate[::4], original[::4])
+
+
+@pytest.mark.parametrize("file_rate, flag, ratio, grid", [(5512, "file", 4, 5512.5), (11025, "11025", 2, 11025.0)])
+def test_superres_of_a_low_rate_recording(tmp_path, mulaw, capsys, file_rate, flag, ratio, grid):
+    root, preset = mulaw
+    t = np.arange(int(0.15 * file_rate)) / file_rate
+    sf.write(tmp_path / "low.wav", 0.5 * np.sin(2 * np.pi * 300 * t), file_rate, subtype="PCM_16")
+    out = tmp_path / "out"
+    assert sgld_superres.main([root, str(tmp_path / "low.wav"), str(out), f"--preset={preset}", "--input-rate", flag,
+                               "--schedule", "tiled"] + FAST) == 0
+    err = capsys.readouterr().err
+    assert ("not an integer ratio" in err) == (grid != file_rate)
+    report = json.loads((out / "run.json").read_text())
+    assert "metrics" not in report and (report["ratio"], report["grid_rate"]) == (ratio, grid)
+    estimate, rate = sf.read(out / "out.wav")
+    assert rate == SR and len(estimate) == report["samples"] and report["samples"] % ratio == 0
+    assert abs(report["samples"] / ratio - len(t) * grid / file_rate) <= 1      # the resampler may round up
+    assert len(read(out / "x_modified.wav")) == len(estimate)
+
+
+@pytest.mark.parametrize("case", ["weight", "rate"])
+def test_low_rate_flags_explain_their_mistakes(tmp_path, mulaw, capsys, case):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    if case == "weight":
+        extra, expected = ["--antialias", "--obs-weight", "50", "--step-scale", "1"], "would make the low-rate term overshoot"
+    else:
+        extra, expected = ["--input-rate", "20000"], "less than twice that; nothing to upsample"
+    code, err = run_cli(sgld_superres.main, [root, src, str(tmp_path / "out"), f"--preset={preset}"] + extra + FAST,
+                        capsys)
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+
+
 def test_inpainting_end_to_end(tmp_path, mulaw):
     root, preset = mulaw
     src = tone(tmp_path / "in.wav", seconds=0.3)

@@ -41,6 +41,17 @@ def load_audio(path, sample_rate, normalize=True):
     return x.astype(np.float32)
 
 
+def audio_rate(path):
+    """The sample rate (Hz) an audio file's header gives; :class:`AudioError` naming the file if unreadable."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AudioError(f"audio file {path} does not exist")
+    try:
+        return float(sf.info(path).samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        raise AudioError(f"cannot read audio file {path}: {e}") from None
+
+
 def save_wav(path, x, sample_rate):
     """Write ``x`` (T,) in [-1, 1] as 16-bit PCM, atomically: the file appears complete or not at all.
 

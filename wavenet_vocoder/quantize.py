@@ -5,7 +5,10 @@ integer conversion truncates); ``linear-quantize`` is ``round((x + 1) * mu / 2)`
 The inverses accept real values (the sampler's states lie between levels) and
 clip them to [0, mu] first.
 """
+import math
+
 import numpy as np
+import torch
 from nnmnkwii.preprocessing import inv_mulaw_quantize, mulaw_quantize
 
 from .hparams import INPUT_TYPES
@@ -39,3 +42,27 @@ def dequantize(q, input_type, channels=256):
 def requantize(x, input_type, channels=256):
     """``x`` through the quantiser and back: the closest an 8-bit model's output can get to x."""
     return dequantize(quantize(x, input_type, channels), input_type, channels)
+
+
+def to_units(audio, input_type, channels=256):
+    """Audio in [-1, 1] (torch) -> continuous quantised units in [0, channels - 1], differentiable.
+
+    The quantiser's own curve without its rounding: mu-law ``(v + 1) mu / 2`` with
+    ``v = sign(a) ln(1 + mu |a|) / ln(1 + mu)``; linear ``(a + 1) mu / 2``.
+    """
+    _check_type(input_type)
+    mu = channels - 1
+    a = audio.clamp(-1.0, 1.0)
+    if input_type == "mulaw-quantize":
+        a = torch.sign(a) * torch.log1p(mu * a.abs()) / math.log1p(mu)
+    return (a + 1.0) * mu / 2.0
+
+
+def from_units(q, input_type, channels=256):
+    """Continuous quantised units (torch, clipped to [0, channels - 1]) -> audio: :func:`dequantize` in torch."""
+    _check_type(input_type)
+    mu = channels - 1
+    v = q.clamp(0.0, mu) * 2.0 / mu - 1.0
+    if input_type == "mulaw-quantize":
+        v = torch.sign(v) * torch.expm1(v.abs() * math.log1p(mu)) / mu
+    return v

@@ -14,7 +14,12 @@ A task holds its observation and answers the engine's questions:
 - ``conditioning(source)``: (cin, N) mel frames with cin_pad context frames at each end, or None;
 - ``silence``: the quantised value of silence, used as context before the signal.
 """
+import numpy as np
 import torch
+
+from ..baselines import superres_bandlimited
+from ..lowrate import antialias_filter, decimate
+from ..quantize import from_units, to_units
 
 #: Quantised silence (nnmnkwii's mu-law maps 0.0 to 127; the published context value).
 SILENCE = 127.0
@@ -61,6 +66,63 @@ class SuperResolution(_Task):
 
     def movable(self):
         return ~self.kept().unsqueeze(0)
+
+
+class LowRateSuperResolution(_Task):
+    """A high-rate signal whose low-passed, decimated version is the observed low-rate one.
+
+    ``observed``: (N,) the low-rate audio in [-1, 1]; ``ratio``: samples per observed sample;
+    the state has ``length`` samples (N * ratio for a real file).  No sample is fixed: the
+    likelihood term ``-gamma / 2 * ||S (decimate(audio(x)) - observed)||^2``, with
+    ``gamma = weight / sigma^2`` and ``S = (channels - 1) / 2`` (audio in the linear
+    quantiser's units, as separation's mixture term), pulls the estimate towards the
+    observation; ``decimate`` is :func:`~wavenet_vocoder.lowrate.decimate` (the anti-aliasing
+    low-pass of ``resample_poly``, then every ratio-th sample) and ``audio`` the quantiser's
+    continuous inverse (:func:`~wavenet_vocoder.quantize.from_units`).  Sampling starts from
+    the band-limited interpolation of the observation.
+    """
+
+    def __init__(self, observed, ratio, length, input_type, channels=256, weight=1.0):
+        self.ratio, self.length, self.weight = int(ratio), int(length), float(weight)
+        self.input_type, self.channels = input_type, channels
+        self.observed = torch.as_tensor(np.asarray(observed, dtype=np.float64))
+        if -(-self.length // self.ratio) != self.observed.numel():
+            raise ValueError(f"{self.observed.numel()} observed samples do not decimate {self.length} by {self.ratio}")
+        self.taps = antialias_filter(self.ratio)
+        self.scale = (channels - 1) / 2.0
+
+    def curvature_bound(self):
+        """An upper bound of the term's curvature per unit ``gamma``: ``(S max |audio'|)^2 ||decimate||^2``.
+
+        The explicit Langevin step ``eta * gamma`` times this must stay below 2 for the term not to
+        overshoot (``eta * gamma = step_scale * weight``).  ``||decimate||^2`` is found by power
+        iteration; the quantiser's largest slope is at full scale for mu-law.
+        """
+        q = torch.tensor([0.0, self.channels - 1.0], dtype=torch.float64, requires_grad=True)
+        (slope,) = torch.autograd.grad(from_units(q, self.input_type, self.channels).sum(), q)
+        v = torch.randn(256 * self.ratio, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        norm = 0.0
+        for _ in range(100):
+            v.requires_grad_(True)
+            (v_next,) = torch.autograd.grad((decimate(v, self.ratio, self.taps) ** 2).sum() / 2, v)
+            norm = float(v_next.norm() / v.detach().norm())
+            v = (v_next / v_next.norm()).detach()
+        return float((self.scale * slope.abs().max()) ** 2) * norm
+
+    def initial_state(self, generator):
+        start = superres_bandlimited(self.observed.numpy(), self.ratio, self.length)
+        return to_units(torch.as_tensor(start), self.input_type, self.channels).float().unsqueeze(0)
+
+    def movable(self):
+        return torch.ones(1, self.length, dtype=torch.bool)
+
+    def extra_gradient(self, x, sigma):
+        with torch.enable_grad():
+            state = x[0].detach().double().requires_grad_(True)
+            low = decimate(from_units(state, self.input_type, self.channels), self.ratio, self.taps)
+            residual = self.scale * (low - self.observed.to(state.device))
+            (grad,) = torch.autograd.grad(-0.5 * self.weight / sigma ** 2 * (residual ** 2).sum(), state)
+        return grad.to(x.dtype).unsqueeze(0)
 
 
 class Inpainting(_Task):

@@ -1,13 +1,20 @@
-"""Super-resolution with a WaveNet prior: keep every r-th sample, sample the rest.
+"""Super-resolution with a WaveNet prior: keep every r-th sample and sample the rest, or upsample a low-rate file.
 
 Edit the constants below or pass them as flags.
 """
-from wavenet_vocoder.audio import load_audio
+import sys
+
+import librosa
+import numpy as np
+
+from wavenet_vocoder.audio import audio_rate, load_audio
 from wavenet_vocoder.baselines import superres_bandlimited
 from wavenet_vocoder.cli import parse_args, run
+from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.metrics import score
 from wavenet_vocoder.pnf import runner
-from wavenet_vocoder.pnf.inverse_problems import SuperResolution
+from wavenet_vocoder.pnf.inverse_problems import LowRateSuperResolution, SuperResolution
 from wavenet_vocoder.pnf.langevin import Prior
 from wavenet_vocoder.quantize import quantize, requantize
 
@@ -16,18 +23,36 @@ SGLD_WINDOW = 20000     # samples per Langevin window
 BATCH_SIZE = 2          # windows per step
 N_STEPS = 256           # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
+OBS_WEIGHT = "auto"     # low-rate observation term gamma = OBS_WEIGHT / sigma^2; auto: half the stable limit
 
-USAGE = f"""Super-resolution: restore every sample of <input-file> from every r-th one.
+USAGE = f"""Super-resolution: restore every sample of <input-file> from every r-th one, or
+upsample a low-rate recording to the preset's rate.
 
 Usage:
   sgld_superres.py <checkpoint> <input-file> <output-dir> [options]
 
 <checkpoint> is the root folder holding one checkpoints<sigma>/ folder per level.
 
+Three observation models. By default (the published one) the clean input is cut to every
+r-th sample and those samples are kept fixed. With --antialias the clean input is
+low-passed and decimated (as a resampler makes a low-rate file) and the output is pulled
+towards that observation by a likelihood term (--obs-weight). With --input-rate the input
+file itself is the low-rate recording: the same likelihood term, the output at the preset's
+rate, and no reference to measure against (run.json has no metrics).
+
 Options:
   --downsample_interval=<r>  Keep every r-th sample (r >= 2) [default: 4].
+  --antialias                Degrade by anti-aliasing low-pass and decimation by r instead of
+                             keeping every r-th sample.
+  --input-rate=<hz>          The input is a low-rate recording at this rate ("file": the rate
+                             its header gives); the ratio is the preset's rate over it,
+                             rounded (a non-integer ratio resamples the input to the nearest
+                             integer grid first, and says so).
+  --obs-weight=<w>           Weight of the low-rate observation term, gamma = w / sigma^2, or
+                             auto: half the largest weight at which the explicit step is
+                             stable at this step scale (OBS_WEIGHT).
 {runner.COMMON_OPTIONS}
-Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH_SIZE} N_STEPS={N_STEPS} STEP_SCALE={STEP_SCALE}
+Constants: SAMPLE_SIZE={SAMPLE_SIZE} SGLD_WINDOW={SGLD_WINDOW} BATCH_SIZE={BATCH_SIZE} N_STEPS={N_STEPS} STEP_SCALE={STEP_SCALE} OBS_WEIGHT={OBS_WEIGHT}
 """
 
 
@@ -36,23 +61,32 @@ def main(argv=None):
     settings = runner.settings_from_args(args, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS, STEP_SCALE=STEP_SCALE))
     hp = settings.hparams
-    interval = runner.parse_int(args["--downsample_interval"], "--downsample_interval", 2)
     prior = Prior(args["<checkpoint>"], hp, settings.sampler.device)
     prior.require(hp.sigmas)
+    if args["--input-rate"] is not None:
+        return upsample_recording(args, settings, prior)
+    interval = runner.parse_int(args["--downsample_interval"], "--downsample_interval", 2)
     clean = runner.crop(load_audio(args["<input-file>"], hp.sample_rate), settings.sample_size,
                         args["<input-file>"])
     settings = runner.fit_window(settings, clean.size)
-    observed = quantize(clean, hp.input_type, hp.quantize_channels)
-    task = SuperResolution(observed, interval)
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[args["<input-file>"]])
-    baseline = superres_bandlimited(clean[::interval], interval, clean.size)
+    if args["--antialias"]:
+        low = decimate(clean, interval)
+        task = low_rate_task(args, settings, low, interval, clean.size)
+        described = f"input: low-passed, every {interval}th sample, band-limited interpolation"
+    else:
+        low = clean[::interval]
+        task = SuperResolution(quantize(clean, hp.input_type, hp.quantize_channels), interval)
+        described = f"input: every {interval}th sample, band-limited interpolation"
+    baseline = superres_bandlimited(low, interval, clean.size)
     out.wav("x_original.wav", clean)
     out.wav("x_modified.wav", baseline)
 
     def restore(state):
-        # The kept samples are returned as they were in the input, not through the quantiser.
         y = runner.to_audio(state[0], hp)
-        y[::interval] = clean[::interval]
+        if not args["--antialias"]:
+            # The kept samples are returned as they were in the input, not through the quantiser.
+            y[::interval] = clean[::interval]
         return y
 
     x, reports, seconds = runner.sample(task, [prior], settings,
@@ -60,13 +94,72 @@ def main(argv=None):
     estimate = restore(x)
     out.wav("out.wav", estimate)
     if args["--plot"]:
-        out.plot("comparison.png", [("original", clean), (f"input: every {interval}th sample, band-limited interpolation", baseline),
-                                    ("PnF output", estimate)],
+        out.plot("comparison.png", [("original", clean), (described, baseline), ("PnF output", estimate)],
                  cutoff_hz=hp.sample_rate / (2 * interval))
     metrics = {"pnf": score(clean, estimate, hp.sample_rate), "baseline": score(clean, baseline, hp.sample_rate),
                "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), hp.sample_rate)}
-    out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, metrics,
-                                           {"downsample_interval": interval, "samples": int(clean.size)}))
+    extra = {"downsample_interval": interval, "samples": int(clean.size),
+             "observation": "antialias" if args["--antialias"] else "every r-th sample"}
+    if args["--antialias"]:
+        extra["obs_weight"] = task.weight
+    out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, metrics, extra))
+    return 0
+
+
+def low_rate_task(args, settings, low, ratio, length):
+    """The low-rate observation task with the --obs-weight the step scale allows (refusing an unstable one)."""
+    hp = settings.hparams
+    task = LowRateSuperResolution(low, ratio, length, hp.input_type, hp.quantize_channels)
+    bound = task.curvature_bound()
+    # eta * gamma * curvature < 2 keeps the explicit step from overshooting; windows may
+    # overlap (random schedule), so keep a factor 2 more.
+    limit = 1.0 / (settings.step_scale * bound)
+    text = args["--obs-weight"] if args["--obs-weight"] is not None else OBS_WEIGHT
+    if text == "auto":
+        task.weight = limit / 2
+    else:
+        task.weight = runner.parse_float(text, "--obs-weight")
+        if task.weight >= limit:
+            raise PnfError(f"--obs-weight={task.weight:g} with --step-scale={settings.step_scale:g} would make the "
+                           f"low-rate term overshoot and diverge: use a weight below {limit:.3g}, or auto")
+    return task
+
+
+def upsample_recording(args, settings, prior):
+    """--input-rate: the input file is the low-rate observation; write it upsampled to the preset's rate."""
+    hp = settings.hparams
+    path = args["<input-file>"]
+    rate = audio_rate(path) if args["--input-rate"] == "file" else runner.parse_float(args["--input-rate"], "--input-rate")
+    ratio = int(round(hp.sample_rate / rate))
+    if ratio < 2:
+        raise PnfError(f"--input-rate={rate:g} Hz: the preset's rate is {hp.sample_rate} Hz, less than twice that; "
+                       "nothing to upsample")
+    grid = hp.sample_rate / ratio
+    low = load_audio(path, rate)
+    if abs(grid - rate) > 1e-6 * rate:
+        print(f"note: {hp.sample_rate} / {rate:g} Hz is not an integer ratio: resampling the input to {grid:g} Hz "
+              f"first, then upsampling by {ratio}", file=sys.stderr)
+        low = librosa.resample(low.astype(np.float64), orig_sr=rate, target_sr=grid, res_type="soxr_hq")
+    if settings.sample_size > 0:
+        low = low[:-(-settings.sample_size // ratio)]
+    length = low.size * ratio
+    if length < 16:
+        raise PnfError(f"{path} has only {low.size} samples: too short to sample")
+    settings = runner.fit_window(settings, length)
+    task = low_rate_task(args, settings, low, ratio, length)
+    out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[path])
+    baseline = superres_bandlimited(low, ratio, length)
+    out.wav("x_modified.wav", baseline)
+    x, reports, seconds = runner.sample(
+        task, [prior], settings, on_level=lambda s, state: out.wav(f"out_{s}.wav", runner.to_audio(state[0], hp)))
+    estimate = runner.to_audio(x[0], hp)
+    out.wav("out.wav", estimate)
+    if args["--plot"]:
+        out.plot("comparison.png", [(f"input at {grid:g} Hz, band-limited interpolation", baseline),
+                                    ("PnF output", estimate)], cutoff_hz=grid / 2)
+    out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, None, {
+        "observation": "low-rate recording", "input_rate": rate, "grid_rate": grid, "ratio": ratio,
+        "obs_weight": task.weight, "samples": int(length)}))
     return 0
 
 
