@@ -73,13 +73,19 @@ class LowRateSuperResolution(_Task):
 
     ``observed``: (N,) the low-rate audio in [-1, 1]; ``ratio``: samples per observed sample;
     the state has ``length`` samples (N * ratio for a real file).  No sample is fixed: the
-    likelihood term ``-gamma / 2 * ||S (decimate(audio(x)) - observed)||^2``, with
-    ``gamma = weight / sigma^2`` and ``S = (channels - 1) / 2`` (audio in the linear
-    quantiser's units, as separation's mixture term), pulls the estimate towards the
-    observation; ``decimate`` is :func:`~wavenet_vocoder.lowrate.decimate` (the anti-aliasing
-    low-pass of ``resample_poly``, then every ratio-th sample) and ``audio`` the quantiser's
-    continuous inverse (:func:`~wavenet_vocoder.quantize.from_units`).  Sampling starts from
-    the band-limited interpolation of the observation.
+    likelihood term ``-gamma / 2 * ||S (A audio(x) - observed)||^2``, with ``gamma = weight /
+    sigma^2`` and ``S = (channels - 1) / 2`` (audio in the linear quantiser's units, as
+    separation's mixture term), pulls the estimate towards the observation; ``A`` is
+    :func:`~wavenet_vocoder.lowrate.decimate` (the anti-aliasing low-pass of ``resample_poly``,
+    then every ratio-th sample) and ``audio`` the quantiser's continuous inverse.
+
+    The term is taken implicitly, on the audio, after each Langevin step (backward Euler,
+    as separation's ``--implicit-mixture``): ``a <- a - A^T k (A a - observed)`` with
+    ``k = e / (1 + e c)``, ``e = eta gamma S^2`` and ``c = ||A||^2`` (``A A^T`` is close to
+    ``c I`` for this filter).  On the audio its pull is the same in quiet and loud passages;
+    an explicit gradient step on the mu-law state would pull quiet passages (where the
+    mu-law curve is steep in audio) 250^2 times less than loud ones, and be unstable at
+    the weights that hold the loud ones.  Sampling starts from the band-limited interpolation.
     """
 
     def __init__(self, observed, ratio, length, input_type, channels=256, weight=1.0):
@@ -90,16 +96,10 @@ class LowRateSuperResolution(_Task):
             raise ValueError(f"{self.observed.numel()} observed samples do not decimate {self.length} by {self.ratio}")
         self.taps = antialias_filter(self.ratio)
         self.scale = (channels - 1) / 2.0
+        self.norm = self._operator_norm()
 
-    def curvature_bound(self):
-        """An upper bound of the term's curvature per unit ``gamma``: ``(S max |audio'|)^2 ||decimate||^2``.
-
-        The explicit Langevin step ``eta * gamma`` times this must stay below 2 for the term not to
-        overshoot (``eta * gamma = step_scale * weight``).  ``||decimate||^2`` is found by power
-        iteration; the quantiser's largest slope is at full scale for mu-law.
-        """
-        q = torch.tensor([0.0, self.channels - 1.0], dtype=torch.float64, requires_grad=True)
-        (slope,) = torch.autograd.grad(from_units(q, self.input_type, self.channels).sum(), q)
+    def _operator_norm(self):
+        """||A||^2, the largest eigenvalue of A A^T, by power iteration (about 1 / ratio)."""
         v = torch.randn(256 * self.ratio, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         norm = 0.0
         for _ in range(100):
@@ -107,7 +107,7 @@ class LowRateSuperResolution(_Task):
             (v_next,) = torch.autograd.grad((decimate(v, self.ratio, self.taps) ** 2).sum() / 2, v)
             norm = float(v_next.norm() / v.detach().norm())
             v = (v_next / v_next.norm()).detach()
-        return float((self.scale * slope.abs().max()) ** 2) * norm
+        return norm
 
     def initial_state(self, generator):
         start = superres_bandlimited(self.observed.numpy(), self.ratio, self.length)
@@ -116,13 +116,16 @@ class LowRateSuperResolution(_Task):
     def movable(self):
         return torch.ones(1, self.length, dtype=torch.bool)
 
-    def extra_gradient(self, x, sigma):
+    def implicit_update(self, x, step, sigma):
+        eta = step[0].double()                                       # eta times the windows covering each sample
+        e = eta.max() * self.weight / sigma ** 2 * self.scale ** 2
+        gain = e / (1 + e * self.norm)
         with torch.enable_grad():
-            state = x[0].detach().double().requires_grad_(True)
-            low = decimate(from_units(state, self.input_type, self.channels), self.ratio, self.taps)
-            residual = self.scale * (low - self.observed.to(state.device))
-            (grad,) = torch.autograd.grad(-0.5 * self.weight / sigma ** 2 * (residual ** 2).sum(), state)
-        return grad.to(x.dtype).unsqueeze(0)
+            audio = from_units(x[0].double(), self.input_type, self.channels).requires_grad_(True)
+            residual = decimate(audio, self.ratio, self.taps) - self.observed.to(audio.device)
+            (pull,) = torch.autograd.grad(decimate(audio, self.ratio, self.taps), audio, residual)  # A^T residual
+        moved = (audio - gain * pull * (eta > 0)).detach().clamp(-1.0, 1.0)
+        return (to_units(moved, self.input_type, self.channels) - x[0].double()).to(x.dtype).unsqueeze(0)
 
 
 class Inpainting(_Task):
