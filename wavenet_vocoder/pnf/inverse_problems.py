@@ -122,8 +122,9 @@ class LowRateSuperResolution(_Task):
         gain = e / (1 + e * self.norm)
         with torch.enable_grad():
             audio = from_units(x[0].double(), self.input_type, self.channels).requires_grad_(True)
-            residual = decimate(audio, self.ratio, self.taps) - self.observed.to(audio.device)
-            (pull,) = torch.autograd.grad(decimate(audio, self.ratio, self.taps), audio, residual)  # A^T residual
+            low = decimate(audio, self.ratio, self.taps)
+            residual = low.detach() - self.observed.to(audio.device)
+            (pull,) = torch.autograd.grad(low, audio, residual)                           # A^T residual
         moved = (audio - gain * pull * (eta > 0)).detach().clamp(-1.0, 1.0)
         return (to_units(moved, self.input_type, self.channels) - x[0].double()).to(x.dtype).unsqueeze(0)
 
