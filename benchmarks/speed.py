@@ -118,6 +118,20 @@ def gradient(net, spans, sigma, c, first_term):
     return grad, terms.numel()
 
 
+def executed_positions_per_target(model, name, window):
+    """Positions per scored target that a path runs the layers at, averaged over layers (head excluded).
+
+    A window of W targets is scored with rf samples of context: the plain path computes every
+    position of the span (W + rf - 1); the fast path stops each layer where the terms stop
+    needing it.
+    """
+    steps = window + model.receptive_field - 1
+    if name == "reference":
+        return steps / window
+    starts = FastLogProb(model, name)._layer_starts(model.receptive_field - 1)
+    return sum(steps - s for s in starts) / len(starts) / window
+
+
 def gradient_errors(model, hp, window, batch, sigma, device, seed, inputs, names):
     """{path: [||g - g64|| / ||g64|| for each of ``inputs`` inputs]}, g64 from the plain formulation in float64."""
     model64 = copy.deepcopy(model).double()
@@ -296,7 +310,8 @@ def measure(args):
         updates = batch * window
         seconds = time_calls(lambda: gradient(net, spans, sigma, c, first_term), repeats, device)
         memory = None if args["--no-memory"] else peak_memory(name, model, spans, c, sigma, device, settings)
-        paths[name] = dict(updates_per_s=updates / seconds, seconds_per_call=seconds,
+        paths[name] = dict(executed_positions_per_target=executed_positions_per_target(model, name, window),
+                           updates_per_s=updates / seconds, seconds_per_call=seconds,
                            grad_rel_err=statistics.median(errors[name]), grad_rel_err_max=max(errors[name]),
                            flop_per_s=flop * updates / seconds, peak_memory_bytes=memory)
     result = {

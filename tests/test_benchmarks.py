@@ -112,6 +112,9 @@ def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys)
     assert report["fast_path"] == "fp32" and report["fast_grad_rel_err"] < 1e-4
     assert report["paths"]["bf16"]["grad_rel_err"] > report["fast_grad_rel_err"]
     assert report["ancestral_max_logit_diff"] < 1e-4
+    executed = {name: p["executed_positions_per_target"] for name, p in report["paths"].items()}
+    assert executed["reference"] == pytest.approx((64 + 13 - 1) / 64)   # the whole span, rf 13
+    assert 1 <= executed["fp32"] == executed["bf16"] < executed["reference"]
     assert all(p["updates_per_s"] > 0 and p["peak_memory_bytes"] is None for p in report["paths"].values())
     assert speed["main"]([f"--preset={preset}", "--window=64", "--repeats=1", "--error-inputs=1",
                           "--ancestral-samples=0", "--no-memory", "--precisions=fp32"]) == 0
