@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavenet_vocoder.audio import load_audio, logmelspectrogram, save_wav, trim_silence
+from wavenet_vocoder.audio import WavStream, load_audio, logmelspectrogram, save_wav, trim_silence
 from wavenet_vocoder.errors import AudioError
 from wavenet_vocoder.hparams import default_hparams
 
@@ -71,3 +71,19 @@ def test_trim_silence():
     trimmed = trim_silence(x)
     assert 1000 <= len(trimmed) < len(x) - 2000             # librosa trims in frames of 512 samples
     assert np.count_nonzero(trimmed) == 1000
+
+
+def test_a_streamed_wav_equals_the_whole_and_appears_only_when_closed(tmp_path):
+    x = 0.8 * np.sin(np.arange(5000) / 7.0)
+    stream = WavStream(tmp_path / "s.wav", 22050)
+    for block in np.array_split(x, 7):
+        stream.write(block)
+    assert not (tmp_path / "s.wav").exists()
+    stream.close()
+    save_wav(tmp_path / "w.wav", x, 22050)
+    assert (tmp_path / "s.wav").read_bytes() == (tmp_path / "w.wav").read_bytes()
+    broken = WavStream(tmp_path / "n.wav", 22050)
+    broken.write(x[:100])
+    with pytest.raises(ValueError, match="NaN"):
+        broken.write(np.array([0.1, np.nan]))
+    assert sorted(os.listdir(tmp_path)) == ["s.wav", "w.wav"]           # no file, no temporary left

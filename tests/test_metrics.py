@@ -1,6 +1,7 @@
 import math
 import os
 
+import librosa
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from wavenet_vocoder.audio import logmelspectrogram
 from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
                                        superres_bandlimited, superres_cubic)
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder import metrics
 from wavenet_vocoder.metrics import lsd, mel_distance, score, si_sdr, snr
 from wavenet_vocoder.plots import spectrogram_db
 
@@ -31,6 +33,26 @@ def test_lsd_by_hand():
     assert lsd(x, x) == 0.0
     # Ten times the amplitude is 100 times the power: log10 differs by exactly 2 in every bin.
     assert lsd(x, 10 * x) == pytest.approx(2.0, abs=1e-6)
+
+
+def test_spectrogram_metrics_in_blocks_equal_the_whole_signal_formula():
+    # 300000 samples are 586 LSD frames and 1172 mel frames: several blocks of BLOCK_FRAMES each.
+    rng = np.random.default_rng(1)
+    ref = 0.3 * np.sin(np.arange(300000) * 0.01) + 0.05 * rng.standard_normal(300000)
+    est = ref + 0.02 * rng.standard_normal(300000)
+    assert 586 > 2 * metrics.BLOCK_FRAMES
+
+    def frames(x, n_fft, hop):       # centred, reflect-padded hann frames, all at once
+        x = np.pad(x, n_fft // 2, mode="reflect")
+        idx = np.arange(1 + (x.size - n_fft) // hop)[:, None] * hop + np.arange(n_fft)
+        return np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft + 1)[:-1], axis=1)) ** 2
+
+    diff = np.log10(frames(ref, 2048, 512) + 1e-10) - np.log10(frames(est, 2048, 512) + 1e-10)
+    assert lsd(ref, est) == pytest.approx(np.mean(np.sqrt(np.mean(diff ** 2, axis=1))), rel=1e-12)
+    bank = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmin=0.0, fmax=11025.0)
+    mels = [10 * np.log10(frames(x, 1024, 256) @ bank.T + 1e-10) for x in (ref, est)]
+    direct = np.mean(np.sqrt(np.mean((mels[0] - mels[1]) ** 2, axis=1)))
+    assert mel_distance(ref, est, 22050) == pytest.approx(direct, rel=1e-12)
 
 
 def test_score_keys_and_length_check():

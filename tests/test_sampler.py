@@ -7,7 +7,7 @@ import torch
 from conftest import tiny_hparams
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
 from wavenet_vocoder.pnf.inverse_problems import Inpainting, Separation, SpectrogramConditioned, SuperResolution
-from wavenet_vocoder.pnf.langevin import (Prior, SamplerConfig, SamplingDiverged, WindowLogProb, anneal,
+from wavenet_vocoder.pnf.langevin import (Prior, SamplerConfig, SamplingDiverged, WindowLogProb, anneal, anneal_segments,
                                          scored_span, windows_gradient)
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.pnf.windows import RandomWindows, TiledWindows
@@ -267,3 +267,30 @@ def test_tiles_are_balanced_and_random_windows_are_not():
     tiles = TiledWindows(22050, window_length("tiled", 22050, 20000), batch_size=2, n_steps=1)
     (batches,) = list(tiles)
     assert [b.tolist() for b in batches] == [[0, 11025]]
+
+
+def test_tiled_results_do_not_depend_on_the_windows(tmp_path):
+    # The tiled update is the whole signal's exact gradient and the noise is drawn for the whole
+    # state, so windows chosen for a memory budget change float rounding only, not the samples.
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    task = SuperResolution(torch.rand(1500, generator=torch.Generator().manual_seed(0)) * 255, 3)
+    runs = [anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 0.1),
+                   config(schedule="tiled", window=w, batch_size=b))[0] for w, b in ((1500, 1), (200, 2), (77, 5))]
+    assert torch.allclose(runs[0], runs[1], atol=1e-3) and torch.allclose(runs[0], runs[2], atol=1e-3)
+
+
+def test_tasks_sampled_together_equal_each_sampled_alone(tmp_path):
+    hp = tiny_hparams()
+    prior = write_levels(tmp_path, hp)
+    observed = torch.rand(2000, generator=torch.Generator().manual_seed(1)) * 255
+    tasks = [SuperResolution(observed[:1200], 4), Inpainting(observed[1200:], [(100, 300)])]
+    schedule = AnnealingSchedule(tuple(hp.sigmas), 0.1)
+    seen = []
+    together, reports = anneal_segments(tasks, [prior], schedule, config(),
+                                        on_level=lambda sigma, k, x: seen.append((sigma, k)))
+    assert seen == [(4.0, 0), (4.0, 1), (1.0, 0), (1.0, 1)]
+    assert [r.steps for r in reports] == [sum(len(RandomWindows(t.length, 200, 2, 3, None)) for t in tasks)] * 2
+    for task, state in zip(tasks, together):
+        alone, _ = anneal(task, [prior], schedule, config())
+        assert torch.equal(alone, state)

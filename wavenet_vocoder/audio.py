@@ -64,6 +64,42 @@ def save_wav(path, x, sample_rate):
                                               subtype="PCM_16", format="WAV"))
 
 
+class WavStream:
+    """A 16-bit PCM WAV file written block by block, appearing complete or not at all.
+
+    Blocks go to a temporary file beside ``path``; :meth:`close` renames it onto ``path``,
+    :meth:`discard` (or an error in :meth:`write`) removes it.  Blocks are (n,) audio in
+    [-1, 1], clipped; NaN or infinite samples raise ValueError and leave nothing behind.
+    """
+
+    def __init__(self, path, sample_rate):
+        self.path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(self.path))
+        os.close(fd)
+        self._file = sf.SoundFile(self._tmp, mode="w", samplerate=int(sample_rate), channels=1,
+                                  subtype="PCM_16", format="WAV")
+
+    def write(self, block):
+        block = np.asarray(block, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(block)):
+            self.discard()
+            raise ValueError(f"refusing to write {self.path}: the audio contains NaN or infinite samples")
+        self._file.write(np.clip(block, -1.0, 1.0))
+
+    def close(self):
+        self._file.close()
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        os.replace(self._tmp, self.path)
+
+    def discard(self):
+        if not self._file.closed:
+            self._file.close()
+        if os.path.exists(self._tmp):
+            os.remove(self._tmp)
+
+
 def write_atomically(path, write, mode="wb"):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it onto ``path``."""
     path = os.fspath(path)

@@ -25,15 +25,19 @@ each with one folder per noise level (checkpoints175pt9, ...).  They land in
 Every file, present or fetched, is verified: not empty, the manifest's sha256 if one is
 given, and a checkpoint that loads into the preset's model (<dest>/<preset>/config.json;
 a readable state dict when there is no preset there). A file that fails is fetched
-again; gdown resumes interrupted transfers. Levels of the presets' schedules that the
-Drive listing does not hold (Google Drive's folder view, which gdown reads, shows at
-most 50 entries of a folder) are named at the end, with the exit status 2.
+again; gdown resumes interrupted transfers. The Drive folder is listed one folder at a
+time (each selected preset, dataset and level folder on its own, with --retries), as
+Google Drive's folder view shows at most 50 entries of a folder: a folder that cannot
+be listed, or shows 50 entries and may be cut, is named in a warning while the others
+are fetched, and levels of the presets' schedules that the listing does not hold are
+named at the end, with the exit status 2.
 """
 import hashlib
 import os
 import sys
 from collections import namedtuple
 
+from . import drive_folders
 from .audio import write_atomically
 from .checkpoints import CHECKPOINT_FILES, checkpoint_dir_name, load_model, read_state_dict, sigma_from_dir_name
 from .cli import parse_args, run
@@ -88,15 +92,35 @@ def plan_from_presets(dest, presets, datasets):
     return transfers
 
 
-def list_drive_folder(folder_id):
-    """``(file_id, remote_path)`` for every file below the Drive folder (needs network)."""
-    gdown = _import_gdown()
-    try:
-        files = gdown.download_folder(id=folder_id, skip_download=True, quiet=True)
-    except Exception as e:  # gdown raises requests' and its own errors
-        raise PnfError(f"cannot list Google Drive folder {folder_id}: {type(e).__name__}: {e}. "
-                       "Check the network, or fetch the folder in a browser and unpack it into egs/") from None
-    return [(f.id, f.path) for f in files]
+def wanted_folder(parts, presets, datasets, wrappers=2):
+    """Whether the Drive folder at path ``parts`` (names below the top folder) may hold level files.
+
+    A selected preset's folder, its selected datasets' folders and their level folders
+    (``checkpoints<sigma>``); above a preset, up to ``wrappers`` folders of any name.
+    Other presets and datasets, and anything below a level folder, are never listed.
+    """
+    for i, name in enumerate(parts):
+        if name in PRESETS:
+            rest = parts[i + 1:]
+            if name not in presets or (rest and rest[0] not in datasets) or len(rest) > 2:
+                return False
+            return len(rest) < 2 or sigma_from_dir_name(rest[1]) is not None
+    return len(parts) <= wrappers
+
+
+def list_drive_folder(folder_id, presets, datasets, retries=3):
+    """(``(file_id, remote_path)`` pairs, problems) below the Drive folder, listed folder by folder (network).
+
+    See :func:`~wavenet_vocoder.drive_folders.walk`: each preset, dataset and level folder is
+    fetched on its own, so a folder that fails or is cut at Google Drive's view limit is
+    named while the others are still listed.
+    """
+    listing, problems = drive_folders.walk(folder_id, lambda parts: wanted_folder(parts, presets, datasets),
+                                           fetch=drive_folders.fetch_folder_view, retries=retries)
+    if problems and problems[0][0] == "the top folder" and problems[0][1].startswith("could not"):
+        raise PnfError(f"cannot list Google Drive folder {folder_id}: it {problems[0][1]}. "
+                       "Check the network, or fetch the folder in a browser and unpack it into egs/")
+    return listing, problems
 
 
 def file_sha256(path):
@@ -217,11 +241,13 @@ def main(argv=None):
             print(f"  {t.remote_path} -> {t.local_path}")
         return 0
     manifest = read_manifest(args["--manifest"]) if args["--manifest"] else None
-    transfers = plan_from_listing(list_drive_folder(args["--folder-id"]), dest, presets, datasets,
-                                  args["--all-files"])
+    listing, problems = list_drive_folder(args["--folder-id"], presets, datasets, retries)
+    for where, why in problems:
+        print(f"warning: Drive folder {where} {why}", file=sys.stderr)
+    transfers = plan_from_listing(listing, dest, presets, datasets, args["--all-files"])
     if not transfers:
         raise PnfError(f"Google Drive folder {args['--folder-id']} lists no level folders for "
-                       f"{','.join(presets)} / {','.join(datasets)}")
+                       f"{','.join(presets)} / {','.join(datasets)}{_problems_hint(problems)}")
     count = fetch(transfers, dest, force=args["--force"], retries=retries, manifest=manifest)
     print(f"{count} files downloaded, {len(transfers) - count} already present", file=sys.stderr)
     listed = {os.path.normpath(t.local_path) for t in transfers}
@@ -229,11 +255,19 @@ def main(argv=None):
                 if os.path.normpath(t.local_path) not in listed]
     if unlisted:
         raise PnfError(f"{len(unlisted)} level files of the presets' schedules are not in the Drive listing, e.g. "
-                       f"{unlisted[0]} (Google Drive's folder view shows at most 50 entries per folder): fetch "
-                       "those level folders in a browser and unpack them into the same places")
+                       f"{unlisted[0]}{_problems_hint(problems)}: run the command again (what is present "
+                       "is kept), or fetch those level folders in a browser and unpack them into the same places")
     if args["--write-manifest"]:
         write_manifest(args["--write-manifest"], transfers, dest)
     return 0
+
+
+def _problems_hint(problems):
+    """A clause naming the folders that could not be listed whole, or nothing."""
+    if not problems:
+        return ""
+    names = ", ".join(where for where, _ in problems[:3]) + (", ..." if len(problems) > 3 else "")
+    return f" ({len(problems)} Drive folders could not be listed whole: {names}; see the warnings above)"
 
 
 def expected_transfers(dest, presets, datasets):

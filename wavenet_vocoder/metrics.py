@@ -9,6 +9,9 @@
   bands (librosa's Slaney filterbank, 0 Hz to half the sample rate), ``M = 10 log10(mel power
   + 1e-10)``; ``mean over frames of sqrt(mean over bands of (M_ref - M_est)^2)``.  Lower is
   better; scaling a signal by a changes it by exactly ``|20 log10 a|``.
+
+Spectrogram metrics are computed ``BLOCK_FRAMES`` frames at a time, so their memory does
+not grow with the signal beyond a padded copy of it (equal to the whole-signal formula).
 """
 import librosa
 import numpy as np
@@ -42,29 +45,58 @@ def si_sdr(reference, estimate):
 
 def power_spectrogram(x, n_fft, hop):
     """(frames, n_fft // 2 + 1) |STFT|^2 of ``x`` (T,): hann windows, centred frames (reflect padding)."""
+    return np.concatenate(list(_power_blocks(np.asarray(x, dtype=np.float64).reshape(-1), n_fft, hop)))
+
+
+#: Frames of a spectrogram computed at once: metrics hold this many, whatever the signal's length.
+BLOCK_FRAMES = 256
+
+
+def _power_blocks(x, n_fft, hop, block=BLOCK_FRAMES):
+    """The frames of :func:`power_spectrogram` in consecutive blocks of at most ``block`` frames."""
     pad = n_fft // 2
     x = np.pad(x, pad, mode="reflect" if x.size > pad else "constant")
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
     frames = 1 + (x.size - n_fft) // hop
     window = np.hanning(n_fft + 1)[:-1]
-    stacked = np.stack([x[i * hop:i * hop + n_fft] * window for i in range(frames)])
-    return np.abs(np.fft.rfft(stacked, axis=1)) ** 2
+    for first in range(0, frames, block):
+        count = min(block, frames - first)
+        index = (first + np.arange(count))[:, None] * hop + np.arange(n_fft)
+        yield np.abs(np.fft.rfft(x[index] * window, axis=1)) ** 2
+
+
+def _frame_mean(reference, estimate, n_fft, hop, distance):
+    """Mean over frames of ``distance(P_ref block, P_est block)`` (per-frame values), block by block."""
+    total, frames = 0.0, 0
+    for p_ref, p_est in zip(_power_blocks(reference, n_fft, hop), _power_blocks(estimate, n_fft, hop)):
+        values = distance(p_ref, p_est)
+        total += float(np.sum(values))
+        frames += values.size
+    return total / frames
 
 
 def lsd(reference, estimate, n_fft=LSD_N_FFT, hop=LSD_HOP):
     """Log-spectral distance (log10 power, averaged over frames); see the module docstring."""
     ref, est = _pair(reference, estimate)
-    diff = np.log10(power_spectrogram(ref, n_fft, hop) + 1e-10) - np.log10(power_spectrogram(est, n_fft, hop) + 1e-10)
-    return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=1))))
+
+    def distance(p_ref, p_est):
+        diff = np.log10(p_ref + 1e-10) - np.log10(p_est + 1e-10)
+        return np.sqrt(np.mean(diff ** 2, axis=1))
+
+    return _frame_mean(ref, est, n_fft, hop, distance)
 
 
 def mel_distance(reference, estimate, sample_rate=22050):
     """Mel-spectral distance in dB (see the module docstring)."""
     ref, est = _pair(reference, estimate)
     bank = librosa.filters.mel(sr=sample_rate, n_fft=MEL_N_FFT, n_mels=MEL_BANDS, fmin=0.0, fmax=sample_rate / 2)
-    diff = [10 * np.log10(power_spectrogram(x, MEL_N_FFT, MEL_HOP) @ bank.T + 1e-10) for x in (ref, est)]
-    return float(np.mean(np.sqrt(np.mean((diff[0] - diff[1]) ** 2, axis=1))))
+
+    def distance(p_ref, p_est):
+        diff = 10 * np.log10(p_ref @ bank.T + 1e-10) - 10 * np.log10(p_est @ bank.T + 1e-10)
+        return np.sqrt(np.mean(diff ** 2, axis=1))
+
+    return _frame_mean(ref, est, MEL_N_FFT, MEL_HOP, distance)
 
 
 def score(reference, estimate, sample_rate=22050):

@@ -44,7 +44,8 @@ class SamplerConfig:
 
 @dataclass
 class LevelReport:
-    """What one noise level did: steps taken, mean per-sample log p_sigma, time in seconds."""
+    """What one noise level did, over all the tasks sampled together: steps taken, mean per-sample
+    log p_sigma over the steps, the last step's (of the last task), time in seconds."""
 
     sigma: float
     steps: int
@@ -112,63 +113,103 @@ def anneal(task, priors, schedule, config, on_level=None):
     :class:`~wavenet_vocoder.pnf.noise_schedule.AnnealingSchedule`; ``on_level(sigma, x)``
     is called after each level with the state on the CPU.
     """
-    if len(priors) != task.n_sources:
-        raise ValueError(f"the task has {task.n_sources} sources but {len(priors)} priors were given")
+    hook = None if on_level is None else (lambda sigma, index, x: on_level(sigma, x))
+    states, reports = anneal_segments([task], priors, schedule, config, hook)
+    return states[0], reports
+
+
+class _Chain:
+    """One task's Langevin chain: its state and its own generators, seeded from ``seed``.
+
+    A chain's draws depend only on its task and the seed, so a task sampled alone or
+    beside others (the segments of a long file) gives the same state.
+    """
+
+    def __init__(self, task, seed, device):
+        self.task = task
+        self.noise_gen = torch.Generator(device=device).manual_seed(seed)
+        self.window_gen = torch.Generator().manual_seed(seed + 1)
+        self.x = task.initial_state(torch.Generator().manual_seed(seed + 2)).to(device, torch.float32)
+        self.movable = task.movable().to(device, torch.float32)
+
+
+def anneal_segments(tasks, priors, schedule, config, on_level=None):
+    """Sample several independent tasks (a long file's segments), each level's models loaded once.
+
+    Each task runs exactly as :func:`anneal` would run it alone with the same config and
+    seed.  Returns (final states on the CPU, one per task; level reports summed over the
+    tasks).  ``on_level(sigma, index, x)`` is called after each level for every task in turn.
+    One progress bar per level counts the steps of all tasks.
+    """
+    tasks = list(tasks)
+    for task in tasks:
+        if len(priors) != task.n_sources:
+            raise ValueError(f"the task has {task.n_sources} sources but {len(priors)} priors were given")
     device = torch.device(config.device)
-    noise_gen = torch.Generator(device=device).manual_seed(config.seed)
-    window_gen = torch.Generator().manual_seed(config.seed + 1)
-    x = task.initial_state(torch.Generator().manual_seed(config.seed + 2)).to(device, torch.float32)
-    movable = task.movable().to(device, torch.float32)
+    chains = [_Chain(task, config.seed, device) for task in tasks]
     reports = []
     for level, sigma in enumerate(schedule):
         models = [prior.load(sigma) for prior in priors]
         nets = [_parallel(log_prob_module(m, config.precision), device) for m in models]
-        conds = [_conditioning(task, s, m, device) for s, m in enumerate(models)]
         rf = models[0].receptive_field
         eta = schedule.step_size(sigma)
-        offset, span = scored_span(task, rf, config.schedule)
-        window = window_length(config.schedule, span, config.window)
-        windows = make_windows(config.schedule, span, window, config.batch_size, config.n_steps, window_gen)
-        bar = tqdm(windows, desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
+        plans = []
+        for chain in chains:
+            offset, span = scored_span(chain.task, rf, config.schedule)
+            window = window_length(config.schedule, span, config.window)
+            windows = make_windows(config.schedule, span, window, config.batch_size, config.n_steps, chain.window_gen)
+            plans.append((offset, window, windows))
+        bar = tqdm(total=sum(len(w) for _, _, w in plans), desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
                    disable=not config.progress, leave=True, dynamic_ncols=True)
-        started, log_p_sum, updates, log_p = time.perf_counter(), 0.0, 0, float("nan")
-        for step, batches in enumerate(bar):
-            batches = [starts + offset for starts in batches]
-            grad = torch.zeros_like(x)
-            count = torch.zeros_like(x)
-            step_log_p, step_targets = 0.0, 0
-            for s, net in enumerate(nets):
-                g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, window, rf,
-                                                      sigma, windows.exact_gradient, task.silence, noise_gen)
-                grad[s], count[s] = g, n
-                step_log_p += lp
-                step_targets += targets
-            extra = task.extra_gradient(x, sigma)
-            if extra is not None:
-                grad = grad + count * extra
-            noise = torch.randn(x.shape, generator=noise_gen, device=device)
-            x = x + movable * (eta * grad + torch.sqrt(2 * eta * count) * noise)
-            implicit = task.implicit_update(x, eta * count, sigma)
-            if implicit is not None:
-                x = x + movable * implicit
-            if not bool(torch.isfinite(x).all()):
-                raise SamplingDiverged(
-                    f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
-                    f"use a smaller step size (--step-scale, now {schedule.step_scale:g}) "
-                    "or --schedule tiled")
-            log_p = step_log_p / max(step_targets, 1)
-            log_p_sum += log_p
-            updates += step_targets
-            rate = updates / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix_str(f"log p {log_p:.3f}, {rate:.3g} sample-updates/s", refresh=False)
+        started, log_p_sum, steps, updates, log_p = time.perf_counter(), 0.0, 0, 0, float("nan")
+        for index, (chain, (offset, window, windows)) in enumerate(zip(chains, plans)):
+            conds = [_conditioning(chain.task, s, m, device) for s, m in enumerate(models)]
+            for step, batches in enumerate(windows):
+                log_p, targets = _step(chain, nets, conds, [b + offset for b in batches], window, rf, sigma, eta,
+                                       windows.exact_gradient)
+                if not bool(torch.isfinite(chain.x).all()):
+                    raise SamplingDiverged(
+                        f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
+                        f"use a smaller step size (--step-scale, now {schedule.step_scale:g}) "
+                        "or --schedule tiled")
+                log_p_sum += log_p
+                steps += 1
+                updates += targets
+                rate = updates / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix_str(f"log p {log_p:.3f}, {rate:.3g} sample-updates/s", refresh=False)
+                bar.update()
+            if on_level is not None:
+                on_level(sigma, index, chain.x.detach().cpu())
         bar.close()
         seconds = time.perf_counter() - started
-        reports.append(LevelReport(sigma=sigma, steps=len(windows), mean_log_p=log_p_sum / len(windows),
+        reports.append(LevelReport(sigma=sigma, steps=steps, mean_log_p=log_p_sum / max(steps, 1),
                                    final_log_p=log_p, seconds=seconds,
                                    sample_updates_per_s=updates / max(seconds, 1e-9)))
-        if on_level is not None:
-            on_level(sigma, x.detach().cpu())
-    return x.detach().cpu(), reports
+    return [chain.x.detach().cpu() for chain in chains], reports
+
+
+def _step(chain, nets, conds, batches, window, rf, sigma, eta, exact):
+    """One Langevin step of ``chain`` over the windows ``batches``; returns (mean log p per term, terms)."""
+    x, task = chain.x, chain.task
+    grad = torch.zeros_like(x)
+    count = torch.zeros_like(x)
+    step_log_p, step_targets = 0.0, 0
+    for s, net in enumerate(nets):
+        g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, window, rf,
+                                             sigma, exact, task.silence, chain.noise_gen)
+        grad[s], count[s] = g, n
+        step_log_p += lp
+        step_targets += targets
+    extra = task.extra_gradient(x, sigma)
+    if extra is not None:
+        grad = grad + count * extra
+    noise = torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
+    x = x + chain.movable * (eta * grad + torch.sqrt(2 * eta * count) * noise)
+    implicit = task.implicit_update(x, eta * count, sigma)
+    if implicit is not None:
+        x = x + chain.movable * implicit
+    chain.x = x
+    return step_log_p / max(step_targets, 1), step_targets
 
 
 def scored_span(task, rf, schedule):

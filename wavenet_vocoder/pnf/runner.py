@@ -8,15 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import save_wav, write_atomically
+from ..audio import WavStream, save_wav, write_atomically
 from ..cli import describe_device, parse_float, parse_int, resolve_device
 from ..errors import PnfError
 from ..hparams import load_preset
 from ..plots import comparison_figure
 from ..quantize import dequantize
 from ..wavenet import receptive_field_size
-from .langevin import PRECISIONS, SamplerConfig, anneal, scored_span
+from .langevin import PRECISIONS, SamplerConfig, anneal_segments, scored_span
 from .noise_schedule import AnnealingSchedule
+from .segments import MIN_SEGMENT, segment_bounds
 from .windows import window_length
 
 #: Options every task script accepts (appended to each script's docopt usage).
@@ -36,6 +37,10 @@ COMMON_OPTIONS = """\
                          bfloat16 matrix products: faster where the hardware has bf16
                          units, gradients a few percent off) or reference (the plain
                          autograd formulation) [default: fp32].
+  --segment=<s>          Cut the input into independent segments of this many seconds and
+                         sample each one exactly as a run on that segment alone would (same
+                         seed; silence before it): memory and results per segment do not
+                         depend on the file's length.  Default: the whole file is one state.
   --no-progress          Hide the progress bars.
   --plot                 Also write comparison.png: spectrograms of the original, the
                          degraded input and the output (matplotlib).
@@ -51,6 +56,7 @@ class RunSettings:
     sampler: SamplerConfig
     sample_size: int
     step_scale: float
+    segment_seconds: float = None
 
 
 def settings_from_args(args, constants, default_preset=None):
@@ -83,7 +89,13 @@ def settings_from_args(args, constants, default_preset=None):
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
     step_scale = parse_float(pick("--step-scale", "STEP_SCALE"), "--step-scale")
-    return RunSettings(hp, sampler, sample_size, step_scale)
+    segment = None
+    if args.get("--segment") is not None:
+        segment = parse_float(args["--segment"], "--segment")
+        if not segment * hp.sample_rate >= MIN_SEGMENT:
+            raise PnfError(f"--segment={args['--segment']}: give a length in seconds of at least "
+                           f"{MIN_SEGMENT} samples ({MIN_SEGMENT / hp.sample_rate:.4f} s)")
+    return RunSettings(hp, sampler, sample_size, step_scale, segment)
 
 
 def crop(x, sample_size, source):
@@ -128,6 +140,12 @@ class OutputDir:
         save_wav(path, audio, self.sample_rate)
         self.written.append(name)
 
+    def stream(self, name):
+        """A :class:`~wavenet_vocoder.audio.WavStream` for ``name``: written block by block, renamed when closed."""
+        stream = WavStream(self._target(name), self.sample_rate)
+        self.written.append(name)
+        return stream
+
     def plot(self, name, panels, **marks):
         """Write the spectrograms of ``panels`` ((label, audio) pairs) as ``name`` (see :mod:`~wavenet_vocoder.plots`)."""
         path = self._target(name)
@@ -153,26 +171,93 @@ def to_audio(x, hparams):
     return dequantize(np.asarray(x, dtype=np.float64), hparams.input_type, hparams.quantize_channels)
 
 
-def sample(task, priors, settings, on_level=None):
-    """Say where it runs, anneal; returns (state, reports, seconds).
+def segments(settings, length, align=1, keep_clear=()):
+    """The (start, end) samples of the segments ``--segment`` asks for (one, the whole signal, without it)."""
+    if settings.segment_seconds is None:
+        return [(0, length)]
+    size = int(round(settings.segment_seconds * settings.hparams.sample_rate))
+    return segment_bounds(length, size, align, keep_clear)
 
-    Scripts check their priors' levels (``Prior.require``) before writing anything.
+
+def sample(make_task, bounds, priors, settings, outputs, out):
+    """Say where it runs and sample every segment; returns ({name: (T,) audio}, reports, seconds, segment list).
+
+    ``bounds``: the segments' (start, end) samples, covering the signal in order;
+    ``make_task(start, end)``: the segment's task, or None when nothing in it moves (it is
+    passed through); ``outputs(state, start, end)``: {name: (end - start,) audio} of the
+    segment's state ((S, n) quantised units, None for a passed-through segment).  After
+    each level ``<name>_<sigma>.wav`` is written (segment by segment, complete or not at
+    all); the returned audio is the final outputs, the segments joined.  Scripts check
+    their priors' levels (``Prior.require``) before writing anything.
     """
     schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
     hp = settings.hparams
     field = receptive_field_size(hp.layers, hp.stacks, hp.kernel_size)
-    if task.length < field:
-        print(f"note: the input has {task.length} samples, fewer than the model's receptive field of "
-              f"{field}: the missing context is silence", file=sys.stderr)
-    offset, span = scored_span(task, field, settings.sampler.schedule)
-    scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
-    print(f"sampling on {describe_device(settings.sampler.device)}; {len(schedule)} levels, "
-          f"{task.length} samples{scored}, {settings.sampler.schedule} windows of "
-          f"{window_length(settings.sampler.schedule, span, settings.sampler.window)}, "
-          f"{settings.sampler.precision} gradients", file=sys.stderr)
+    tasks = [make_task(a, b) for a, b in bounds]
+    sampled = [(k, task) for k, task in enumerate(tasks) if task is not None]
+    length = bounds[-1][1]
+    if not sampled:
+        raise PnfError("nothing to sample: no segment has a sample that may move")
+    _describe(settings, [t for _, t in sampled], bounds, field, length)
+    streams, done = {}, {}
+
+    def write_level(sigma, until, state=None):
+        """Write the level's outputs of the segments not yet written before ``until``: passed through,
+        but for the last one, which is ``state``'s when a state is given."""
+        for j in range(done.get(sigma, 0), until):
+            for name, block in outputs(state if j == until - 1 else None, *bounds[j]).items():
+                file = f"{name}_{sigma}.wav"
+                if file not in streams:
+                    streams[file] = out.stream(file)
+                streams[file].write(block)
+        done[sigma] = until
+
+    def on_level(sigma, index, state):
+        k = sampled[index][0]
+        write_level(sigma, k)
+        write_level(sigma, k + 1, state.numpy())
+        if index == len(sampled) - 1:
+            write_level(sigma, len(bounds))
+            for file in [f for f in streams if f.endswith(f"_{sigma}.wav")]:
+                streams.pop(file).close()
+
     started = time.perf_counter()
-    x, reports = anneal(task, priors, schedule, settings.sampler, on_level)
-    return x.numpy(), reports, time.perf_counter() - started
+    try:
+        states, reports = anneal_segments([t for _, t in sampled], priors, schedule, settings.sampler, on_level)
+    except BaseException:
+        for stream in streams.values():
+            stream.discard()
+        raise
+    seconds = time.perf_counter() - started
+    final = dict(zip([k for k, _ in sampled], states))
+    joined = {}
+    for k, (a, b) in enumerate(bounds):
+        for name, piece in outputs(final.pop(k).numpy() if k in final else None, a, b).items():
+            joined.setdefault(name, np.empty(length, dtype=np.float64))[a:b] = piece
+    listed = [{"samples": [a, b], "sampled": task is not None} for (a, b), task in zip(bounds, tasks)]
+    return joined, reports, seconds, listed
+
+
+def _describe(settings, tasks, bounds, field, length):
+    """Print the device, the levels and what is sampled (stderr)."""
+    sampler = settings.sampler
+    if length < field:
+        print(f"note: the input has {length} samples, fewer than the model's receptive field of "
+              f"{field}: the missing context is silence", file=sys.stderr)
+    if len(bounds) == 1:
+        task = tasks[0]
+        offset, span = scored_span(task, field, sampler.schedule)
+        scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
+        what = (f"{task.length} samples{scored}, {sampler.schedule} windows of "
+                f"{window_length(sampler.schedule, span, sampler.window)}")
+    else:
+        windows = [window_length(sampler.schedule, scored_span(t, field, sampler.schedule)[1], sampler.window)
+                   for t in tasks]
+        what = (f"{length} samples in {len(bounds)} independent segments of up to "
+                f"{max(b - a for a, b in bounds)} samples ({len(tasks)} with anything to sample), "
+                f"{sampler.schedule} windows of up to {max(windows)}")
+    print(f"sampling on {describe_device(sampler.device)}; {len(settings.hparams.sigmas)} levels, {what}, "
+          f"{sampler.precision} gradients", file=sys.stderr)
 
 
 def run_report(task_name, args, settings, reports, seconds, metrics=None, extra=None):

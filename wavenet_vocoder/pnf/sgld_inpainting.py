@@ -14,6 +14,7 @@ from wavenet_vocoder.pnf import runner
 from wavenet_vocoder.pnf.inverse_problems import Inpainting
 from wavenet_vocoder.pnf.langevin import Prior
 from wavenet_vocoder.quantize import dequantize, quantize, requantize
+from wavenet_vocoder.wavenet import receptive_field_size
 
 SAMPLE_SIZE = -1        # samples of the input to use; -1: the whole file
 SGLD_WINDOW = 50000     # samples per Langevin window
@@ -77,23 +78,30 @@ def main(argv=None):
     settings = runner.fit_window(settings, clean.size)
     observed = quantize(clean, hp.input_type, hp.quantize_channels)
     silence = float(quantize(np.zeros(1), hp.input_type, hp.quantize_channels)[0])
-    task = Inpainting(observed, gaps, silence=silence)
-    mask = task.gap_mask().numpy()
+    mask = Inpainting(observed, gaps, silence=silence).gap_mask().numpy()
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[args["<input-file>"]])
     degraded = clean.copy()
     degraded[mask] = dequantize(silence, hp.input_type, hp.quantize_channels)
     out.wav("x_original.wav", clean)
     out.wav("x_modified.wav", degraded)
 
-    def restore(state):
-        # Outside the gaps the input is returned bit for bit, not through the quantiser.
-        y = clean.astype(np.float64)
-        y[mask] = runner.to_audio(state[0, mask], hp)
-        return y
+    def make_task(start, end):
+        inside = [(max(a, start) - start, min(b, end) - start) for a, b in gaps if a < end and b > start]
+        return Inpainting(observed[start:end], inside, silence=silence) if inside else None
 
-    x, reports, seconds = runner.sample(task, [prior], settings,
-                                        on_level=lambda s, state: out.wav(f"out_{s}.wav", restore(state)))
-    estimate = restore(x)
+    def outputs(state, start, end):
+        # Outside the gaps the input is returned bit for bit, not through the quantiser.
+        y = clean[start:end].astype(np.float64)
+        if state is not None:
+            inside = mask[start:end]
+            y[inside] = runner.to_audio(state[0, inside], hp)
+        return {"out": y}
+
+    # A cut never falls within a receptive field of a gap: each gap keeps its context on both sides.
+    field = receptive_field_size(hp.layers, hp.stacks, hp.kernel_size)
+    bounds = runner.segments(settings, clean.size, keep_clear=[(a - field, b + field) for a, b in gaps])
+    joined, reports, seconds, segments = runner.sample(make_task, bounds, [prior], settings, outputs, out)
+    estimate = joined["out"]
     out.wav("out.wav", estimate)
     if args["--plot"]:
         panels = ([("input, dropouts marked", clean)] if found else
@@ -101,7 +109,7 @@ def main(argv=None):
         out.plot("comparison.png", panels + [("PnF output", estimate)], gaps=gaps)
     sr = hp.sample_rate
     listed = [{"samples": [a, b], "seconds": [a / sr, b / sr]} for a, b in gaps]
-    extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size)}
+    extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size), "segments": segments}
     if len(gaps) == 1:
         extra.update(gap_seconds=listed[0]["seconds"], gap_samples=listed[0]["samples"])
     metrics = None

@@ -89,22 +89,25 @@ def main(argv=None):
     gain = MIX_PEAK / peak
     mixture = mixture * gain
     settings = runner.fit_window(settings, mixture.size)
-    task = Separation(127.5 * mixture + 255.0, gamma_scale=GAMMA_SCALE, implicit=implicit)
+    quantised = 127.5 * mixture + 255.0
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=inputs)
+
+    def make_task(start, end):
+        return Separation(quantised[start:end], gamma_scale=GAMMA_SCALE, implicit=implicit)
 
     def source_audio(row):
         # Linear quantised units -> audio at the mixture's scale (each source's zero is 127.5).
         return (np.asarray(row, dtype=np.float64) - 127.5) / 127.5
 
-    def write_level(sigma, state):
-        for i in (0, 1):
-            out.wav(f"out{i}_{sigma}.wav", source_audio(state[i]) / MIX_PEAK)
+    def outputs(state, start, end):
+        return {f"out{i}": source_audio(state[i]) / MIX_PEAK for i in (0, 1)}
 
     out.wav("mixed.wav", mixture / MIX_PEAK)
-    x, reports, seconds = runner.sample(task, priors, settings, on_level=write_level)
-    estimates = [source_audio(x[i]) for i in (0, 1)]
+    joined, reports, seconds, segments = runner.sample(make_task, runner.segments(settings, mixture.size),
+                                                       priors, settings, outputs, out)
+    estimates = [joined[f"out{i}"] * MIX_PEAK for i in (0, 1)]
     for i in (0, 1):
-        out.wav(f"out{i}.wav", estimates[i] / MIX_PEAK)
+        out.wav(f"out{i}.wav", joined[f"out{i}"])
     if args["--plot"]:
         panels = [("mixture", mixture / MIX_PEAK)]
         if sources is not None:
@@ -121,7 +124,7 @@ def main(argv=None):
             "ceiling": score(references[i], requantize(references[i], hp.input_type, hp.quantize_channels), hp.sample_rate),
         } for i in (0, 1)}
     residual = estimates[0] + estimates[1] - mixture
-    extra = {"samples": int(mixture.size), "mixture_gain": gain,
+    extra = {"samples": int(mixture.size), "mixture_gain": gain, "segments": segments,
              "written_scale": f"wav files are the mixture's scale divided by {MIX_PEAK}",
              "mixture_residual_rms": float(np.sqrt(np.mean(residual ** 2)))}
     out.json("run.json", runner.run_report("separation", args, settings, reports, seconds, metrics, extra))

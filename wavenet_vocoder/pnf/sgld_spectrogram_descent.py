@@ -53,26 +53,35 @@ def main(argv=None):
     for name, feats, wave in utterances:
         folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
         mel = load_mel(feats, hp.cin_channels, frames, hp.cin_pad)
-        task = SpectrogramConditioned(mel, hp.cin_pad, hp.hop_size)
-        run_settings = runner.fit_window(settings, task.length, align=hp.hop_size)
+        length = (mel.shape[1] - 2 * hp.cin_pad) * hp.hop_size
+        run_settings = runner.fit_window(settings, length, align=hp.hop_size)
         out = runner.OutputDir(folder, hp.sample_rate, inputs=[feats] + ([wave] if wave else []))
         original = None
         if wave is not None:
-            original = dequantize(np.load(wave)[:task.length], hp.input_type, hp.quantize_channels)
+            original = dequantize(np.load(wave)[:length], hp.input_type, hp.quantize_channels)
             out.wav("original.wav", original)
-        x, reports, seconds = runner.sample(
-            task, [prior], run_settings,
-            on_level=lambda s, state: out.wav(f"out_{s}.wav", runner.to_audio(state[0], hp)))
-        estimate = runner.to_audio(x[0], hp)
+        joined, reports, seconds, segments = runner.sample(
+            lambda start, end: SpectrogramConditioned(segment_frames(mel, start, end, hp), hp.cin_pad, hp.hop_size),
+            runner.segments(run_settings, length, align=hp.hop_size), [prior], run_settings,
+            lambda state, start, end: {"out": runner.to_audio(state[0], hp)}, out)
+        estimate = joined["out"]
         out.wav("out.wav", estimate)
         if args["--plot"]:
             panels = ([("original", original)] if original is not None else []) + [("PnF output from the mel frames", estimate)]
             out.plot("comparison.png", panels)
-        out.json("info.json", {"seconds": seconds, "utterance": name, "samples": task.length})
+        out.json("info.json", {"seconds": seconds, "utterance": name, "samples": length})
         out.json("run.json", runner.run_report("spectrogram", args, run_settings, reports, seconds, None,
-                                               {"utterance": name, "samples": task.length,
+                                               {"utterance": name, "samples": length, "segments": segments,
                                                 "frames": int(mel.shape[1] - 2 * hp.cin_pad)}))
     return 0
+
+
+def segment_frames(mel, start, end, hp):
+    """The mel frames (cin, n + 2 cin_pad) of samples [start, end) (multiples of hop_size), edge-padded as
+    :func:`~wavenet_vocoder.mel_dumps.load_mel` pads a file holding only those frames."""
+    pad = hp.cin_pad
+    frames = mel[:, pad:mel.shape[1] - pad][:, start // hp.hop_size:end // hp.hop_size]
+    return np.pad(frames, [(0, 0), (pad, pad)], mode="edge")
 
 
 def cli():

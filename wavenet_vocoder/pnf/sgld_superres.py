@@ -70,28 +70,34 @@ def main(argv=None):
                         args["<input-file>"])
     settings = runner.fit_window(settings, clean.size)
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[args["<input-file>"]])
-    if args["--antialias"]:
+    antialias = bool(args["--antialias"])
+    if antialias:
         low = decimate(clean, interval)
-        task = low_rate_task(args, settings, low, interval, clean.size)
         described = f"input: low-passed, every {interval}th sample, band-limited interpolation"
+
+        def make_task(start, end):
+            return low_rate_task(args, settings, decimate(clean[start:end], interval), interval, end - start)
     else:
         low = clean[::interval]
-        task = SuperResolution(quantize(clean, hp.input_type, hp.quantize_channels), interval)
+        observed = quantize(clean, hp.input_type, hp.quantize_channels)
         described = f"input: every {interval}th sample, band-limited interpolation"
+
+        def make_task(start, end):
+            return SuperResolution(observed[start:end], interval)
     baseline = superres_bandlimited(low, interval, clean.size)
     out.wav("x_original.wav", clean)
     out.wav("x_modified.wav", baseline)
 
-    def restore(state):
+    def outputs(state, start, end):
         y = runner.to_audio(state[0], hp)
-        if not args["--antialias"]:
+        if not antialias:
             # The kept samples are returned as they were in the input, not through the quantiser.
-            y[::interval] = clean[::interval]
-        return y
+            y[::interval] = clean[start:end:interval]
+        return {"out": y}
 
-    x, reports, seconds = runner.sample(task, [prior], settings,
-                                        on_level=lambda s, state: out.wav(f"out_{s}.wav", restore(state)))
-    estimate = restore(x)
+    bounds = runner.segments(settings, clean.size, align=interval)
+    joined, reports, seconds, listed = runner.sample(make_task, bounds, [prior], settings, outputs, out)
+    estimate = joined["out"]
     out.wav("out.wav", estimate)
     if args["--plot"]:
         out.plot("comparison.png", [("original", clean), (described, baseline), ("PnF output", estimate)],
@@ -99,19 +105,23 @@ def main(argv=None):
     metrics = {"pnf": score(clean, estimate, hp.sample_rate), "baseline": score(clean, baseline, hp.sample_rate),
                "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), hp.sample_rate)}
     extra = {"downsample_interval": interval, "samples": int(clean.size),
-             "observation": "antialias" if args["--antialias"] else "every r-th sample"}
-    if args["--antialias"]:
-        extra["obs_weight"] = task.weight
+             "observation": "antialias" if antialias else "every r-th sample", "segments": listed}
+    if antialias:
+        extra["obs_weight"] = obs_weight(args)
     out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, metrics, extra))
     return 0
+
+
+def obs_weight(args):
+    """The low-rate observation term's weight: --obs-weight, or OBS_WEIGHT."""
+    return runner.parse_float(args["--obs-weight"] if args["--obs-weight"] is not None else OBS_WEIGHT,
+                              "--obs-weight")
 
 
 def low_rate_task(args, settings, low, ratio, length):
     """The low-rate observation task with the --obs-weight flag's (or OBS_WEIGHT's) weight."""
     hp = settings.hparams
-    weight = runner.parse_float(args["--obs-weight"] if args["--obs-weight"] is not None else OBS_WEIGHT,
-                                "--obs-weight")
-    return LowRateSuperResolution(low, ratio, length, hp.input_type, hp.quantize_channels, weight)
+    return LowRateSuperResolution(low, ratio, length, hp.input_type, hp.quantize_channels, obs_weight(args))
 
 
 def upsample_recording(args, settings, prior):
@@ -135,20 +145,27 @@ def upsample_recording(args, settings, prior):
     if length < 16:
         raise PnfError(f"{path} has only {low.size} samples: too short to sample")
     settings = runner.fit_window(settings, length)
-    task = low_rate_task(args, settings, low, ratio, length)
+    weight = obs_weight(args)
     out = runner.OutputDir(args["<output-dir>"], hp.sample_rate, inputs=[path])
     baseline = superres_bandlimited(low, ratio, length)
     out.wav("x_modified.wav", baseline)
-    x, reports, seconds = runner.sample(
-        task, [prior], settings, on_level=lambda s, state: out.wav(f"out_{s}.wav", runner.to_audio(state[0], hp)))
-    estimate = runner.to_audio(x[0], hp)
+
+    def make_task(start, end):
+        return low_rate_task(args, settings, low[start // ratio:-(-end // ratio)], ratio, end - start)
+
+    def outputs(state, start, end):
+        return {"out": runner.to_audio(state[0], hp)}
+
+    bounds = runner.segments(settings, length, align=ratio)
+    joined, reports, seconds, listed = runner.sample(make_task, bounds, [prior], settings, outputs, out)
+    estimate = joined["out"]
     out.wav("out.wav", estimate)
     if args["--plot"]:
         out.plot("comparison.png", [(f"input at {grid:g} Hz, band-limited interpolation", baseline),
                                     ("PnF output", estimate)], cutoff_hz=grid / 2)
     out.json("run.json", runner.run_report("superres", args, settings, reports, seconds, None, {
         "observation": "low-rate recording", "input_rate": rate, "grid_rate": grid, "ratio": ratio,
-        "obs_weight": task.weight, "samples": int(length)}))
+        "obs_weight": weight, "samples": int(length), "segments": listed}))
     return 0
 
 
