@@ -239,4 +239,5 @@ def test_an_unreachable_top_folder_is_one_line(tmp_path, monkeypatch, capsys):
         run(download.main, ["--dest", str(dest), "--retries", "0"] + ARGS)
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1
-    assert err[0].startswith("error: cannot list Google Drive folder root-folder-id-0000000000: it could not be listed")
+    assert err[0].startswith("error: cannot list Google Drive folder root-folder-id-0000000000 "
+                             "(ConnectionError: Connection reset by peer). Check the network")

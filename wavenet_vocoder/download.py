@@ -115,12 +115,12 @@ def list_drive_folder(folder_id, presets, datasets, retries=3):
     fetched on its own, so a folder that fails or is cut at Google Drive's view limit is
     named while the others are still listed.
     """
-    listing, problems = drive_folders.walk(folder_id, lambda parts: wanted_folder(parts, presets, datasets),
-                                           fetch=drive_folders.fetch_folder_view, retries=retries)
-    if problems and problems[0][0] == "the top folder" and problems[0][1].startswith("could not"):
-        raise PnfError(f"cannot list Google Drive folder {folder_id}: it {problems[0][1]}. "
-                       "Check the network, or fetch the folder in a browser and unpack it into egs/")
-    return listing, problems
+    try:
+        return drive_folders.walk(folder_id, lambda parts: wanted_folder(parts, presets, datasets),
+                                  fetch=drive_folders.fetch_folder_view, retries=retries)
+    except drive_folders.FolderUnavailable as e:
+        raise PnfError(f"cannot list Google Drive folder {folder_id} ({e}). "
+                       "Check the network, or fetch the folder in a browser and unpack it into egs/") from None
 
 
 def file_sha256(path):

@@ -62,6 +62,10 @@ def fetch_folder_view(folder_id, timeout=60):
     return response.text
 
 
+class FolderUnavailable(Exception):
+    """The top folder of a walk could not be fetched: nothing below it can be listed."""
+
+
 def walk(root_id, enter, fetch=fetch_folder_view, retries=3):
     """List the files below folder ``root_id``, entering only the folders ``enter`` accepts.
 
@@ -69,7 +73,8 @@ def walk(root_id, enter, fetch=fetch_folder_view, retries=3):
     whether to list it.  Each folder is fetched on its own, up to ``1 + retries`` times.
     Returns (files, problems): ``files`` as (Drive id, "a/b/name") pairs, ``problems`` as
     (folder path, why) pairs for folders that could not be listed or whose view shows
-    ``VIEW_LIMIT`` entries and so may be cut.
+    ``VIEW_LIMIT`` entries and so may be cut.  Raises :class:`FolderUnavailable` when the
+    top folder itself cannot be fetched.
     """
     files, problems = [], []
     pending = [((), root_id)]
@@ -84,6 +89,8 @@ def walk(root_id, enter, fetch=fetch_folder_view, retries=3):
             except Exception as e:                    # requests' errors, timeouts, HTTP status
                 error = f"{type(e).__name__}: {e}"
         if html is None:
+            if not parts:
+                raise FolderUnavailable(error)
             problems.append((where, f"could not be listed ({error})"))
             continue
         folder_files, folders = parse_folder_view(html)
