@@ -20,12 +20,7 @@ def load_audio(path, sample_rate, normalize=True):
     naming the file when it is missing, unreadable, empty, not finite or silent.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioError(f"audio file {path} does not exist")
-    try:
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(f"cannot read audio file {path}: {e}") from None
+    data, rate = _read(path, lambda: sf.read(path, dtype="float64", always_2d=True))
     if data.size == 0:
         raise AudioError(f"audio file {path} is empty")
     if not np.all(np.isfinite(data)):
@@ -44,10 +39,15 @@ def load_audio(path, sample_rate, normalize=True):
 def audio_rate(path):
     """The sample rate (Hz) an audio file's header gives; :class:`AudioError` naming the file if unreadable."""
     path = os.fspath(path)
+    return float(_read(path, lambda: sf.info(path)).samplerate)
+
+
+def _read(path, read):
+    """``read()`` of the audio file ``path``, or :class:`AudioError` naming it when missing or unreadable."""
     if not os.path.isfile(path):
         raise AudioError(f"audio file {path} does not exist")
     try:
-        return float(sf.info(path).samplerate)
+        return read()
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
         raise AudioError(f"cannot read audio file {path}: {e}") from None
 
@@ -57,11 +57,13 @@ def save_wav(path, x, sample_rate):
 
     Values are clipped to [-1, 1]; NaN or infinite samples raise ValueError and write nothing.
     """
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"refusing to write {path}: the audio contains NaN or infinite samples")
-    write_atomically(path, lambda f: sf.write(f, np.clip(x, -1.0, 1.0), sample_rate,
-                                              subtype="PCM_16", format="WAV"))
+    stream = WavStream(path, sample_rate)
+    try:
+        stream.write(x)
+        stream.close()
+    except BaseException:
+        stream.discard()
+        raise
 
 
 class WavStream:
@@ -74,9 +76,7 @@ class WavStream:
 
     def __init__(self, path, sample_rate):
         self.path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(self.path))
+        fd, self._tmp = _temporary_beside(self.path)
         os.close(fd)
         self._file = sf.SoundFile(self._tmp, mode="w", samplerate=int(sample_rate), channels=1,
                                   subtype="PCM_16", format="WAV")
@@ -90,8 +90,7 @@ class WavStream:
 
     def close(self):
         self._file.close()
-        os.chmod(self._tmp, 0o666 & ~_umask())
-        os.replace(self._tmp, self.path)
+        _publish(self._tmp, self.path)
 
     def discard(self):
         if not self._file.closed:
@@ -103,18 +102,28 @@ class WavStream:
 def write_atomically(path, write, mode="wb"):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it onto ``path``."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _temporary_beside(path):
+    """(fd, name) of a new temporary file in ``path``'s folder (created if needed)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+
+
+def _publish(tmp, path):
+    """Give the finished temporary file ``tmp`` the usual permissions (mkstemp makes 0600) and rename it onto ``path``."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
 
 
 def _umask():

@@ -45,10 +45,10 @@ def parse_folder_view(html):
     parser.feed(html)
     files, folders = [], []
     for href, name in parser.links:
-        if _FILE_LINK.match(href):
-            files.append((_FILE_LINK.match(href).group(1), name))
-        elif _FOLDER_LINK.match(href):
-            folders.append((_FOLDER_LINK.match(href).group(1), name))
+        if file_link := _FILE_LINK.match(href):
+            files.append((file_link.group(1), name))
+        elif folder_link := _FOLDER_LINK.match(href):
+            folders.append((folder_link.group(1), name))
     return files, folders
 
 

@@ -244,15 +244,13 @@ def _describe(settings, tasks, bounds, field, length):
     if length < field:
         print(f"note: the input has {length} samples, fewer than the model's receptive field of "
               f"{field}: the missing context is silence", file=sys.stderr)
+    spans = [scored_span(t, field, sampler.schedule) for t in tasks]
+    windows = [window_length(sampler.schedule, span, sampler.window) for _, span in spans]
     if len(bounds) == 1:
-        task = tasks[0]
-        offset, span = scored_span(task, field, sampler.schedule)
+        (offset, span), task = spans[0], tasks[0]
         scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
-        what = (f"{task.length} samples{scored}, {sampler.schedule} windows of "
-                f"{window_length(sampler.schedule, span, sampler.window)}")
+        what = f"{task.length} samples{scored}, {sampler.schedule} windows of {windows[0]}"
     else:
-        windows = [window_length(sampler.schedule, scored_span(t, field, sampler.schedule)[1], sampler.window)
-                   for t in tasks]
         what = (f"{length} samples in {len(bounds)} independent segments of up to "
                 f"{max(b - a for a, b in bounds)} samples ({len(tasks)} with anything to sample), "
                 f"{sampler.schedule} windows of up to {max(windows)}")
