@@ -5,7 +5,8 @@ Usage:
 
 Each file is loaded as the task scripts load it (mono, the preset's rate, peak 1), cut to its
 first --seconds, quantised with the preset's quantiser, and scored by the model of each
-prior (a root folder of checkpoints<sigma>/ levels) at each sigma: the mean over samples of
+prior (a root folder of checkpoints<sigma>/ levels, or of one noise-conditional checkpoint
+with a noise-conditional preset) at each sigma: the mean over samples of
 log p_sigma(x_t | x_<t), in nats per sample, on the signal plus sigma * N(0, 1) (the input
 the level's model was trained on), with a fixed seed. A prior that should tell two sources
 apart must score its own source higher than the other one.
@@ -23,7 +24,7 @@ import os
 import torch
 
 from wavenet_vocoder.audio import load_audio
-from wavenet_vocoder.checkpoints import load_model, require_levels
+from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -48,15 +49,16 @@ def main(argv=None):
     seed = parse_int(args["--seed"], "--seed", 0)
     paths = {}
     for root in args["--prior"]:
-        paths[root] = require_levels(root, sigmas)
+        paths[root] = require_checkpoints(root, hp, sigmas)
     length = int(seconds * hp.sample_rate) if seconds > 0 else None
     audio = {path: load_audio(path, hp.sample_rate)[:length] for path in args["<audio>"]}
     header = "| prior | sigma | " + " | ".join(os.path.basename(p) for p in audio) + " |"
     print(header)
     print("| --- | --- |" + " --- |" * len(audio))
     for root, files in paths.items():
+        models = {path: load_model(path, hp) for path in set(files)}    # a noise-conditional prior: one
         for sigma, checkpoint in zip(sigmas, files):
-            model = load_model(checkpoint, hp)
+            model = models[checkpoint]
             cells = [mean_log_prob(model, a, hp, sigma, torch.Generator().manual_seed(seed)) for a in audio.values()]
             print(f"| {os.path.basename(os.path.normpath(root))} | {sigma:g} | "
                   + " | ".join(f"{c:.2f}" for c in cells) + " |")

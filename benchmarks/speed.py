@@ -22,8 +22,9 @@ Measures, in one run on one device:
   float32 path (the plain one included); the longer the window, the likelier such a
   kink, so the arithmetic's accuracy is measured on short windows and several inputs;
 - ancestral synthesis, samples per second: a plain incremental loop (each layer's cached
-  input taps through its weight-normalised weights, weight norm applied on every sample)
-  against wavenet_vocoder/incremental.py.
+  input taps through its weight-normalised weights, weight norm applied on every sample,
+  the block finished by the module's own code) against the folded incremental step
+  (wavenet_vocoder/incremental.py).
 
 Random weights (seeded) unless --checkpoint gives a trained model of the preset. The
 input is a quantised two-tone signal plus sigma * N(0, 1).
@@ -61,7 +62,6 @@ from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.modules import weight_norm_weight
 from wavenet_vocoder.pnf.langevin import WindowLogProb
 from wavenet_vocoder.wavenet import WaveNet
 
@@ -228,11 +228,13 @@ def peak_memory(name, model, spans, c, sigma, device, settings):
 
 
 class PlainIncremental:
-    """The plain incremental loop: per layer a buffer of its last inputs, weight norm applied every sample.
+    """The plain incremental loop: the module's own blocks, one sample at a time, weight norm applied every sample.
 
     Keeps each layer's last ``(k - 1) d + 1`` inputs (B, R, span) and, per sample, gathers
-    the k taps, recomputes each weight from ``weight_g`` and ``weight_v`` and applies the
-    layer as the model's modules define it.
+    the k taps, multiplies them by the layer's weight-normalised weight (recomputed from
+    ``weight_g`` and ``weight_v``) and finishes the block with its own
+    :meth:`~wavenet_vocoder.modules.ResidualConv1dGLU.gated` and the model's own head
+    (:meth:`~wavenet_vocoder.wavenet.WaveNet.output_logits`): no caching beyond the inputs.
     """
 
     def __init__(self, model, batch=1):
@@ -242,24 +244,20 @@ class PlainIncremental:
 
     @staticmethod
     def _apply(conv, x):
-        weight = weight_norm_weight(conv.weight_v, conv.weight_g)
-        return F.linear(x, weight.flatten(1), conv.bias)
+        return F.linear(x, conv.weight().flatten(1), conv.bias)
 
     @torch.no_grad()
     def step(self, x_t):
         model = self.model
-        h = self._apply(model.first_conv, x_t.view(-1, 1))
+        h = self._apply(model.first_conv, x_t.view(-1, 1)).unsqueeze(-1)          # (B, R, 1)
         skips = 0
         for layer, buffer in zip(model.conv_layers, self.inputs):
-            buffer.copy_(torch.cat([buffer[:, :, 1:], h.unsqueeze(-1)], dim=2))
+            buffer.copy_(torch.cat([buffer[:, :, 1:], h], dim=2))
             taps = buffer[:, :, ::layer.conv.dilation]                   # (B, R, k), oldest first
-            z = self._apply(layer.conv, taps.flatten(1))
-            a, b = z.chunk(2, dim=1)
-            gate = torch.tanh(a) * torch.sigmoid(b)
-            skips = skips + self._apply(layer.conv1x1_skip, gate)
-            h = (self._apply(layer.conv1x1_out, gate) + h) * math.sqrt(0.5)
-        hidden = self._apply(model.last_conv_layers[1], torch.relu(skips * math.sqrt(1.0 / len(self.inputs))))
-        return self._apply(model.last_conv_layers[3], torch.relu(hidden))
+            z = self._apply(layer.conv, taps.flatten(1)).unsqueeze(-1)
+            h, skip = layer.gated(z, h)
+            skips = skips + skip
+        return model.output_logits(skips)[:, :, -1]
 
 
 def ancestral_rates(model, samples, device):
@@ -295,6 +293,9 @@ def measure(args):
     for p in precisions:
         if p not in ("fp32", "bf16"):
             raise PnfError(f"--precisions: {p!r} is not fp32 or bf16")
+    if hp.noise_conditional:
+        raise PnfError(f"--preset={preset} is noise-conditional: measure a copy with noise_conditional false "
+                       "(a level only adds a gate bias, so the gradient and the step cost the same)")
     model = build_model(hp, args["--checkpoint"], device, seed)
     spans, c = make_spans(model, hp, window, batch, sigma, device, seed)
     first_term = model.receptive_field - 1

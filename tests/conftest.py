@@ -4,10 +4,13 @@ import os
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.preprocess import preprocess
+from wavenet_vocoder.train import TrainingRun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")
@@ -118,3 +121,36 @@ def tiny():
 @pytest.fixture
 def tiny_conditional():
     return tiny_hparams(conditional=True)
+
+
+SR = 22050
+
+
+def write_corpus(folder, n=4, seconds=0.5):
+    """``n`` decaying tones of ``seconds`` with 2000 samples of silence around each, as wav files."""
+    folder.mkdir(parents=True)
+    t = np.arange(int(SR * seconds)) / SR
+    for i in range(n):
+        tone = 0.6 * np.sin(2 * np.pi * (220 + 55 * i) * t) * np.exp(-2 * t)
+        sf.write(folder / f"take{i}.wav", np.concatenate([np.zeros(2000), tone, np.zeros(2000)]), SR)
+    return folder
+
+
+def training_hparams(conditional=False, input_type="mulaw-quantize"):
+    """The tiny model with a 256-sample crop, batch 4 and a fast optimiser: training tests take seconds."""
+    base = tiny_hparams(conditional=conditional, input_type=input_type, sigmas="[8.0,2.0]")
+    return base.replace(max_time_steps=256, batch_size=4, checkpoint_interval=1000, ema_decay=0.9,
+                        optimizer_params={"lr": 3e-3, "eps": 1e-8, "weight_decay": 0.0})
+
+
+def run_settings(**changes):
+    """Training settings of these tests: CPU, seed 0, no progress bar (steps set per level by the schedule)."""
+    return TrainingRun(**{"steps": 1, "device": "cpu", "seed": 0, "progress": False, **changes})
+
+
+@pytest.fixture
+def dump(tmp_path):
+    """A preprocessed corpus of five tones (4 train, 1 dev): ``<dump>/dump/{train,dev}``."""
+    corpus = write_corpus(tmp_path / "audio", n=5, seconds=0.6)
+    preprocess(str(corpus), str(tmp_path / "data"), training_hparams(), "x", 0.2, 0, log=lambda line: None)
+    return tmp_path / "data"

@@ -120,3 +120,50 @@ def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys)
                           "--ancestral-samples=0", "--no-memory", "--precisions=fp32"]) == 0
     table = capsys.readouterr().out
     assert "| fast, fp32 |" in table and "| fast, bf16 |" not in table and "ancestral" not in table
+
+
+@pytest.fixture(scope="module")
+def train_speed():
+    return runpy.run_path(os.path.join(REPO, "benchmarks", "train_speed.py"), run_name="train_speed")
+
+
+def test_train_speed_benchmark_reports_every_row_and_the_loss_comparison(tmp_path, train_speed, capsys):
+    hp = tiny_hparams()
+    _, preset = make_root(tmp_path / "tiny", hp)
+    assert train_speed["main"]([f"--presets={preset}", "--steps=1", "--repeats=1", "--loss-steps=2", "--seeds=2",
+                                "--crop=64", "--batch-size=2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["device"].startswith("cpu") and report["data"] == "synthesised"
+    rows = {(r["noise_conditional"], r["precision"]): r for r in report["rows"]}
+    assert set(rows) == {(False, "fp32"), (False, "bf16"), (True, "fp32"), (True, "bf16")}
+    assert all(r["samples_per_s"] > 0 and r["batch"] == 2 and r["crop"] == 64 for r in rows.values())
+    assert rows[(False, "fp32")]["vs_fp32"] == 1.0
+    loss = {r["precision"]: r for r in report["loss"]}
+    assert set(loss) == {"fp32", "bf16"} and all(len(r["losses"]) == 2 for r in loss.values())
+    assert report["recommended"] in ("fp32", "bf16")
+    # The same seeds and crops: the two precisions start from the same weights (2 steps apart at most).
+    assert abs(loss["fp32"]["mean"] - loss["bf16"]["mean"]) < 0.5
+
+
+def test_compare_priors_reads_a_chain_and_a_noise_conditional_prior_at_equal_time(tmp_path, capsys):
+    compare = runpy.run_path(os.path.join(REPO, "benchmarks", "compare_priors.py"), run_name="compare")
+    (tmp_path / "chain").mkdir()
+    (tmp_path / "nc").mkdir()
+    (tmp_path / "chain" / "training.json").write_text(json.dumps({"levels": [
+        {"sigma": 8.0, "start_step": 0, "steps": 30, "dev_loss": 5.0, "seconds": 60.0},
+        {"sigma": 2.0, "start_step": 0, "steps": 10, "dev_loss": 4.0, "seconds": 20.0}]}))
+    (tmp_path / "nc" / "training.json").write_text(json.dumps({
+        "noise_conditional": True, "steps": 60, "seconds": 120.0,
+        "levels": [{"sigma": 8.0, "dev_loss": 4.5}, {"sigma": 2.0, "dev_loss": 3.5}],
+        "curve": [{"step": 20, "seconds": 40.0, "dev_loss": [4.9, 3.9]},
+                  {"step": 40, "seconds": 80.0, "dev_loss": [4.7, 3.7]},
+                  {"step": 60, "seconds": 120.0, "dev_loss": [4.5, 3.5]}]}))
+    assert compare["main"]([str(tmp_path / "chain"), str(tmp_path / "nc")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "| sigma | chain | nc |", "| --- | --- | --- |", "| 8 | 5.000 | 4.500 |", "| 2 | 4.000 | 3.500 |",
+        "| training steps | 40 | 60 |", "| training seconds | 80 | 120 |"]
+    # at equal time: the chain trained 80 s, so the curve point at 80 s
+    assert compare["main"](["--equal-time", str(tmp_path / "chain"), str(tmp_path / "nc")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| sigma | chain | nc at 80 s |" and lines[2] == "| 8 | 5.000 | 4.700 |"
+    assert lines[4] == "| training steps | 40 | 40 |"

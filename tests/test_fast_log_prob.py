@@ -177,11 +177,13 @@ class _Task:
 
 
 class _Prior:
+    """A prior of one in-memory model for every level (the engine's prior protocol: ``level``)."""
+
     def __init__(self, model):
         self.model = model
 
-    def load(self, sigma):
-        return self.model
+    def level(self, sigma, precision):
+        return self.model, log_prob_module(self.model, precision)
 
 
 @pytest.mark.parametrize("schedule", ["random", "tiled"])

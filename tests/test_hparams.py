@@ -19,7 +19,8 @@ def test_presets_hold_the_published_values_plus_sigmas(name):
     expected = PUBLISHED_SPECTROGRAM_SIGMAS if name.endswith("spectrogram") else PUBLISHED_SIGMAS
     assert ours["sigmas"] == list(expected)
     hp = load_preset(preset_path(name))
-    assert hp.to_dict() == ours
+    # Our one extension beyond sigmas, off unless a preset turns it on: the noise-conditional model.
+    assert hp.to_dict() == {**ours, "noise_conditional": False, "noise_embedding_channels": 64}
 
 
 def test_published_schedules():

@@ -3,31 +3,13 @@ import os
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from conftest import tiny_hparams
+from conftest import SR, run_settings, training_hparams, write_corpus
 from wavenet_vocoder import train as training
 from wavenet_vocoder.checkpoints import list_levels, load_model
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.preprocess import main as preprocess_main, preprocess
-
-SR = 22050
-
-
-def write_corpus(folder, n=4, seconds=0.5):
-    folder.mkdir(parents=True)
-    t = np.arange(int(SR * seconds)) / SR
-    for i in range(n):
-        tone = 0.6 * np.sin(2 * np.pi * (220 + 55 * i) * t) * np.exp(-2 * t)
-        sf.write(folder / f"take{i}.wav", np.concatenate([np.zeros(2000), tone, np.zeros(2000)]), SR)
-    return folder
-
-
-def training_hparams(conditional=False, input_type="mulaw-quantize"):
-    base = tiny_hparams(conditional=conditional, input_type=input_type, sigmas="[8.0,2.0]")
-    return base.replace(max_time_steps=256, batch_size=4, checkpoint_interval=1000, ema_decay=0.9,
-                        optimizer_params={"lr": 3e-3, "eps": 1e-8, "weight_decay": 0.0})
 
 
 def test_preprocess_writes_the_published_dump(tmp_path):
@@ -62,19 +44,11 @@ def test_preprocess_command_and_errors(tmp_path, capsys):
         preprocess_main([str(tmp_path / "empty"), str(tmp_path / "o"), f"--preset={preset}"])
 
 
-@pytest.fixture
-def dump(tmp_path):
-    corpus = write_corpus(tmp_path / "audio", n=5, seconds=0.6)
-    preprocess(str(corpus), str(tmp_path / "data"), training_hparams(), "x", 0.2, 0, log=lambda line: None)
-    return tmp_path / "data"
-
-
 def test_training_lowers_the_loss_and_writes_the_published_layout(tmp_path, dump):
     hp = training_hparams()
     root = tmp_path / "root"
     summaries = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0, 2.0], steps=40, first_steps=200,
-                                        device="cpu", seed=0, eval_interval=20, progress=False,
-                                        log=lambda line: None)
+                                        run=run_settings(eval_interval=20), log=lambda line: None)
     assert [s["sigma"] for s in summaries] == [8.0, 2.0]
     # From scratch the loss is about log(256) = 5.55 nats/sample; 200 steps learn the tones' shape.
     assert summaries[0]["dev_loss"] < 5.2
@@ -91,14 +65,14 @@ def test_training_lowers_the_loss_and_writes_the_published_layout(tmp_path, dump
 def test_training_resumes_and_chains(tmp_path, dump):
     hp = training_hparams()
     root = tmp_path / "root"
-    kwargs = dict(device="cpu", seed=0, eval_interval=10, progress=False, log=lambda line: None)
+    kwargs = dict(run=run_settings(eval_interval=10), log=lambda line: None)
     training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=10, first_steps=10, **kwargs)
     summaries = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=25, first_steps=25, **kwargs)
     assert summaries[0]["start_step"] == 10
     assert torch.load(root / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)["global_step"] == 25
     # A new level starts from the previous level's EMA weights.
     ema = torch.load(root / "checkpoints8pt0" / "checkpoint_latest_ema.pth", weights_only=True)["state_dict"]
-    trainer = training.LevelTrainer(hp, str(root / "checkpoints2pt0"), "cpu", init_state=ema)
+    trainer = training.Trainer(hp, str(root / "checkpoints2pt0"), "cpu", init_state=ema)
     assert trainer.step == 0
     for key, value in trainer.model.state_dict().items():
         torch.testing.assert_close(value, ema[key], rtol=0, atol=0)
@@ -109,7 +83,7 @@ def test_training_json_keeps_the_record_of_levels_trained_by_an_earlier_run(tmp_
 
     hp = training_hparams()
     root = tmp_path / "root"
-    kwargs = dict(device="cpu", seed=0, eval_interval=10, progress=False, log=lambda line: None)
+    kwargs = dict(run=run_settings(eval_interval=10), log=lambda line: None)
     first = training.train_schedule(hp, str(dump / "dump"), str(root), [8.0], steps=10, first_steps=10, **kwargs)
     # The whole schedule later: level 8.0 is already trained, its record stays as it was.
     training.train_schedule(hp, str(dump / "dump"), str(root), [8.0, 2.0], steps=5, first_steps=10, **kwargs)
@@ -121,18 +95,18 @@ def test_training_json_keeps_the_record_of_levels_trained_by_an_earlier_run(tmp_
 
 def test_ctrl_c_saves_a_checkpoint(tmp_path, dump, monkeypatch):
     hp = training_hparams()
-    original = training.LevelTrainer.train_step
+    original = training.Trainer.train_step
 
     def interrupted(self, *args):
         if self.step == 3:
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(training.LevelTrainer, "train_step", interrupted)
+    monkeypatch.setattr(training.Trainer, "train_step", interrupted)
     messages = []
     with pytest.raises(KeyboardInterrupt):
-        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "root"), [8.0], 50, 50, "cpu", 0, 10,
-                                progress=False, log=messages.append)
+        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "root"), [8.0], 50, 50,
+                                run_settings(eval_interval=10), log=messages.append)
     saved = torch.load(tmp_path / "root" / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
     assert saved["global_step"] == 3 and "run the same command to resume" in messages[-1]
 
@@ -142,8 +116,8 @@ def test_mel_conditioned_training(tmp_path):
     hp = training_hparams(conditional=True).replace(max_time_steps=64)
     preprocess(str(corpus), str(tmp_path / "data"), hp, "v", 0.34, 0, log=lambda line: None)
     root = tmp_path / "root"
-    summaries = training.train_schedule(hp, str(tmp_path / "data" / "dump_norm"), str(root), [2.0], 5, 5, "cpu", 0, 5,
-                                        progress=False, log=lambda line: None)
+    summaries = training.train_schedule(hp, str(tmp_path / "data" / "dump_norm"), str(root), [2.0], 5, 5,
+                                        run_settings(eval_interval=5), log=lambda line: None)
     assert np.isfinite(summaries[0]["dev_loss"])
     assert load_model(root / "checkpoints2pt0", hp).is_conditional
 
@@ -174,3 +148,35 @@ def test_mel_normalisation_round_trip():
     np.testing.assert_allclose(feats.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(feats.std(axis=0), 1, atol=1e-4)
     np.testing.assert_allclose(denormalize(feats, meanvar), log_mel, atol=1e-5)
+
+
+def test_the_same_command_and_seed_train_the_same_weights(tmp_path, dump):
+    hp = training_hparams()
+    states = []
+    for name in ("a", "b"):
+        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / name), [8.0], 6, 6, run_settings(eval_interval=3),
+                                log=lambda line: None)
+        states.append(torch.load(tmp_path / name / "checkpoints8pt0" / "checkpoint_latest_ema.pth",
+                                 weights_only=True)["state_dict"])
+    for key in states[0]:
+        torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)   # bit for bit
+    other = training.seeded_model(hp, 1).state_dict()
+    assert not torch.equal(other["first_conv.weight_v"], training.seeded_model(hp, 0).state_dict()["first_conv.weight_v"])
+
+
+def test_a_crash_loses_at_most_the_save_interval(tmp_path, dump, monkeypatch):
+    """With --save-interval 0 every step is saved: a crash (not Ctrl-C: nothing can run then) keeps them."""
+    hp = training_hparams()
+    original = training.Trainer.train_step
+
+    def crashing(self, *args):
+        if self.step == 4:
+            raise MemoryError("killed")                        # stands for kill -9: no handler runs
+        return original(self, *args)
+
+    monkeypatch.setattr(training.Trainer, "train_step", crashing)
+    with pytest.raises(MemoryError):
+        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "root"), [8.0], 50, 50,
+                                run_settings(eval_interval=10, save_interval=1e-9), log=lambda line: None)
+    saved = torch.load(tmp_path / "root" / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
+    assert saved["global_step"] == 4 and saved["train_seconds"] > 0

@@ -1,8 +1,10 @@
-"""Checkpoints in the published layout: one folder per noise level under a root folder.
+"""Checkpoints: the published layout of one folder per noise level, or one noise-conditional file.
 
-``<root>/checkpoints175pt9/checkpoint_latest_ema.pth`` holds the model for sigma
-175.9 (quantised units); each file is ``torch.save`` of a dict with ``state_dict``,
-``optimizer``, ``global_step``, ``global_epoch`` and ``global_test_step``.
+A per-level prior (the published layout): ``<root>/checkpoints175pt9/checkpoint_latest_ema.pth``
+holds the model for sigma 175.9 (quantised units).  A noise-conditional prior (preset key
+``noise_conditional``) is one model for every level: ``<root>/checkpoint_latest_ema.pth``.
+Each file is ``torch.save`` of a dict with ``state_dict``, ``optimizer``, ``global_step``,
+``global_epoch`` and ``global_test_step``.
 """
 import io
 import json
@@ -84,6 +86,41 @@ def require_levels(root, sigmas):
     return [level_checkpoint(root, s) for s in sigmas]
 
 
+def noise_conditional_checkpoint(root):
+    """Path of the noise-conditional model in ``root`` (EMA weights first), or None."""
+    for name in CHECKPOINT_FILES:
+        path = os.path.join(os.fspath(root), name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def require_checkpoints(root, hparams, sigmas):
+    """The checkpoint file that serves each level of ``sigmas`` under ``root``, in schedule order.
+
+    Per-level priors: each level's folder (see :func:`require_levels`).  A noise-conditional
+    preset: the one file in ``root``, for every level.  Raises
+    :class:`MissingCheckpointError` naming what is missing and how to get it.
+    """
+    root = os.fspath(root)
+    if hparams.noise_conditional:
+        path = noise_conditional_checkpoint(root)
+        if path is None:
+            hint = (" (it holds per-level folders: use a preset without noise_conditional)"
+                    if list_levels(root) else "")
+            raise MissingCheckpointError(
+                f"the preset is noise-conditional but {root} holds no {' or '.join(CHECKPOINT_FILES)}{hint}: "
+                "train one with `pnf-train <dump-dir> <root> --preset=<json> --noise-conditional`")
+        return [path] * len(sigmas)
+    missing = missing_levels(root, sigmas)
+    if missing and noise_conditional_checkpoint(root) is not None and not list_levels(root):
+        raise MissingCheckpointError(
+            f"{root} holds a noise-conditional prior (one {os.path.basename(noise_conditional_checkpoint(root))}, "
+            "no level folders) but the preset is per-level: pass the preset saved beside it "
+            f"(--preset={os.path.join(root, 'config.json')}) or add --hparams noise_conditional=true")
+    return require_levels(root, sigmas)
+
+
 def read_state_dict(path):
     """The state dict stored in a checkpoint file (``{"state_dict": ...}`` or a bare state dict)."""
     path = os.fspath(path)
@@ -104,6 +141,17 @@ def read_state_dict(path):
         raise CheckpointError(f"checkpoint {path} holds no state dict (expected a dict with 'state_dict')")
     # Weights saved from a DataParallel wrapper carry a "module." prefix.
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}, path
+
+
+def trained_sigma_range(path):
+    """(smallest, largest) sigma a noise-conditional checkpoint was trained over, from the preset
+    saved in it by pnf-train; None when the file does not say."""
+    try:
+        saved = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        sigmas = json.loads(saved["hparams"])["sigmas"]
+        return float(min(sigmas)), float(max(sigmas))
+    except Exception:  # a published or foreign file: no record, which is not an error here
+        return None
 
 
 def load_model(path, hparams, device="cpu"):
@@ -131,11 +179,12 @@ def load_model(path, hparams, device="cpu"):
 
 
 def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, global_test_step=0,
-                    hparams=None):
+                    hparams=None, train_seconds=None):
     """Write ``model`` in the published format, atomically.
 
     ``hparams``, when given, is stored as JSON under the extra key ``hparams`` so the
-    file says what it is; loaders of the published format ignore it.
+    file says what it is, and ``train_seconds`` (seconds of training so far) under
+    ``train_seconds``; loaders of the published format ignore both.
     """
     net = model.module if isinstance(model, torch.nn.DataParallel) else model
     payload = {
@@ -147,6 +196,8 @@ def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, 
     }
     if hparams is not None:
         payload["hparams"] = json.dumps(hparams.to_dict())
+    if train_seconds is not None:
+        payload["train_seconds"] = float(train_seconds)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_atomically(path, lambda f: f.write(buffer.getvalue()))

@@ -6,8 +6,9 @@ fixed.  :class:`FastLogProb` computes exactly the function of
 :meth:`WaveNet.smoothed_log_prob <wavenet_vocoder.wavenet.WaveNet.smoothed_log_prob>`
 with a hand-written backward pass:
 
-- weight norm is folded into plain weights once, when the object is built (once per
-  noise level), and every convolution is a matrix product in a (time, channel) layout
+- the weights come folded (:class:`~wavenet_vocoder.folded.FoldedWaveNet`: weight norm
+  applied once per model; a noise-conditional model's level is a gate bias, written by
+  :meth:`FastLogProb.set_level`), and every convolution is a matrix product in a (time, channel) layout
   (float32: one product per tap accumulated in place; bfloat16: the k taps gathered side
   by side and multiplied once);
 - no weight gradients and no autograd graph: the forward keeps only each layer's gate
@@ -41,53 +42,50 @@ import math
 import torch
 from torch import nn
 
-from .modules import weight_norm_weight
+from .folded import folded, output_head
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 CHUNK_BYTES = 2 << 20
 
 
-def _folded_weight(conv):
-    with torch.no_grad():
-        return weight_norm_weight(conv.weight_v, conv.weight_g).detach()
-
-
 class FastLogProb(nn.Module):
-    """``log p_sigma`` terms of spans and their input gradient, for one level's fixed model.
+    """``log p_sigma`` terms of spans and their input gradient, for a model with fixed weights.
 
-    ``forward(spans (B, 1, L), sigma, c=None, first_term=0)`` returns (B, L - 1 -
+    Built from a :class:`~wavenet_vocoder.folded.FoldedWaveNet` (or a WaveNet module, folded
+    here).  ``forward(spans (B, 1, L), sigma, c=None, first_term=0)`` returns (B, L - 1 -
     first_term): the terms of targets ``spans[:, 0, first_term + 1:]``, i.e. column j is
     ``log p_sigma(x_{first_term + j + 1} | x_<...)``.  ``c``: for a mel-conditioned model,
     the conditioning at sample rate for ``spans[..., :-1]``, (B, cin, L - 1).  The result
     is differentiable with respect to ``spans`` only (the weights are constants).
 
-    The folded weights are buffers, so the module moves with ``.to(device)`` and
-    replicates under :class:`torch.nn.DataParallel`.
+    A noise-conditional model's level enters only the gate biases: :meth:`set_level`
+    writes them for a sigma (forward calls it when sigma changes), so one object serves
+    every level of a schedule.  The folded weights are buffers, so the module moves with
+    ``.to(device)`` and replicates under :class:`torch.nn.DataParallel` (call
+    :meth:`set_level` before the DataParallel forward).
     """
 
     def __init__(self, model, precision="fp32"):
         super().__init__()
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-        if model.training:
-            raise ValueError("put the model in eval mode first (dropout would differ per call)")
+        net = folded(model)
+        self.folded = net
         self.precision = precision
         dtype = PRECISIONS[precision]
-        blocks = list(model.conv_layers)
-        self.kernel_size = model.kernel_size
-        self.dilations = [block.conv.dilation for block in blocks]
+        self.kernel_size = net.kernel_size
+        self.dilations = list(net.dilations)
         self.max_lag = (self.kernel_size - 1) * max(self.dilations)
-        self.conditional = model.is_conditional
+        self.conditional = net.conditional
+        self.noise_conditional = net.noise_conditional
         k = self.kernel_size
-        first_w = _folded_weight(model.first_conv)[:, 0, 0]            # (R,)
-        first_b = model.first_conv.bias.detach()                      # (R,)
-        self.residual_channels = first_w.numel()
-        self.skip_channels = blocks[0].conv1x1_skip.out_channels
-        self.gate_half = half = blocks[0].conv1x1_out.in_channels
+        first_w, first_b = net.first_w, net.first_b                   # (R,)
+        self.residual_channels = net.residual_channels
+        self.skip_channels = net.skip_channels
+        self.gate_half = half = net.gate_half
         # Rows (positions) per chunk of a layer: its gate activations, about 2 MiB, stay in cache.
         self.chunk_rows = max(256, CHUNK_BYTES // (4 * 2 * half))
-        self.skip_scale = math.sqrt(1.0 / len(blocks))
-        R = self.residual_channels
+        self.skip_scale = net.skip_scale
         # Weight layout (see the module docstring).  With q = sqrt(1/2), the block input is
         # h_l = q^l first_conv(x) + q^l r~_l where r~_{l+1} = r~_l + out_l / q^l, so
         # the residual sums need no scaling: q^l goes into the conv weights that read r~,
@@ -96,14 +94,14 @@ class FastLogProb(nn.Module):
         # applied through the input part's constant channel.  The a half of each gate is
         # computed doubled, so that one sigmoid gives both halves: tanh(a) = 2 sigmoid(2a) - 1.
         q = math.sqrt(0.5)
-        double = torch.ones(blocks[0].conv.out_channels)
+        double = torch.ones(2 * half, dtype=first_w.dtype, device=first_w.device)
         double[:half] = 2.0
-        fwd = dict(x=[], r=[], bias=[], os=[], c=[])
+        self.register_buffer("gate_scale", double.float(), persistent=False)
+        fwd = dict(x=[], r=[], os=[], c=[])
         bwd = dict(x=[], r=[], os=[])
         skip_bias = 0.0
-        cumulative_out_bias = torch.zeros(R)
-        for l, block in enumerate(blocks):
-            w = _folded_weight(block.conv)                            # (G, R, k)
+        cumulative_out_bias = torch.zeros_like(first_b)
+        for l, w in enumerate(net.conv_w):                            # w: (G, R, k)
             scale = q ** l
             constant = first_b + cumulative_out_bias                  # r-part constant, per tap
             x_rows = torch.stack([scale * (w[:, :, j] @ first_w) for j in range(k)])       # (k, G)
@@ -112,21 +110,18 @@ class FastLogProb(nn.Module):
             r_part = scale * w.permute(2, 1, 0)                                            # (k, R, G)
             fwd["x"].append(x_part * double)
             fwd["r"].append(r_part * double)
-            fwd["bias"].append(block.conv.bias.detach() * double)
             bwd["x"].append(x_rows.t())                              # (G, k)
             bwd["r"].append(r_part.transpose(1, 2))                  # (k, G, R)
-            out_w = _folded_weight(block.conv1x1_out)[:, :, 0] / q ** l
-            skip_w = _folded_weight(block.conv1x1_skip)[:, :, 0]
-            os_w = torch.cat([out_w, skip_w])                         # (R + S, H)
+            os_w = torch.cat([net.out_w[l] / q ** l, net.skip_w[l]])  # (R + S, H)
             fwd["os"].append(os_w.t())
             bwd["os"].append(os_w)
-            cumulative_out_bias = cumulative_out_bias + block.conv1x1_out.bias.detach() / q ** l
-            skip_bias = skip_bias + block.conv1x1_skip.bias.detach()
-            if block.conv1x1c is not None:
-                fwd["c"].append(_folded_weight(block.conv1x1c)[:, :, 0].t() * double)   # (cin, G)
+            cumulative_out_bias = cumulative_out_bias + net.out_b[l] / q ** l
+            skip_bias = skip_bias + net.skip_b[l]
+            if net.cond_w[l] is not None:
+                fwd["c"].append(net.cond_w[l].t() * double)          # (cin, G)
         self.register_buffer("x_weights", torch.stack(fwd["x"]).float())            # (L, 2k, G)
         self.register_buffer("r_weights", torch.stack(fwd["r"]).to(dtype))          # (L, k, R, G)
-        self.register_buffer("biases", torch.stack(fwd["bias"]).float())            # (L, G)
+        self.register_buffer("biases", torch.stack(net.conv_b).float() * self.gate_scale)   # (L, G), see set_level
         self.register_buffer("os_weights", torch.stack(fwd["os"]).to(dtype))        # (L, H, R + S)
         self.register_buffer("x_weights_t", torch.stack(bwd["x"]).float())          # (L, G, k)
         self.register_buffer("r_weights_t", torch.stack(bwd["r"]).contiguous().to(dtype))  # (L, k, G, R)
@@ -136,11 +131,19 @@ class FastLogProb(nn.Module):
             self.register_buffer("c_weights", torch.stack(fwd["c"]).float())        # (L, cin, G)
         else:
             self.c_weights = None
-        head1, head2 = model.last_conv_layers[1], model.last_conv_layers[3]
-        self.register_buffer("head1_w", _folded_weight(head1)[:, :, 0].t().contiguous().float())
-        self.register_buffer("head1_b", head1.bias.detach().float())
-        self.register_buffer("head2_w", _folded_weight(head2)[:, :, 0].t().contiguous().float())
-        self.register_buffer("head2_b", head2.bias.detach().float())
+        self.register_buffer("head1_w", net.head1_w.float())
+        self.register_buffer("head1_b", net.head1_b.float())
+        self.register_buffer("head2_w", net.head2_w.float())
+        self.register_buffer("head2_b", net.head2_b.float())
+        self.level = None
+
+    def set_level(self, sigma):
+        """Write the gate biases of noise level ``sigma`` (a noise-conditional model; else nothing to do)."""
+        if self.noise_conditional and self.level != float(sigma):
+            biases = torch.stack(self.folded.gate_biases(float(sigma))).float()
+            self.biases.copy_(biases.to(self.biases.device) * self.gate_scale)
+            self.level = float(sigma)
+        return self
 
     def forward(self, spans, sigma, c=None, first_term=0):
         if spans.dim() != 3 or spans.size(1) != 1:
@@ -149,6 +152,7 @@ class FastLogProb(nn.Module):
             raise ValueError("pass c exactly when the model is mel-conditioned")
         if not 0 <= first_term < spans.size(-1) - 1:
             raise ValueError(f"first_term={first_term} leaves no term of a span of {spans.size(-1)} samples")
+        self.set_level(sigma)
         return _SmoothedLogProb.apply(spans[:, 0, :], c, self, float(sigma), int(first_term))
 
     # The two passes, called by the autograd function.
@@ -213,8 +217,9 @@ class FastLogProb(nn.Module):
                             r_buf[i, pad + c0:pad + c1].copy_(r_acc[i, pad + c0:pad + c1])
             saved.append(z_all)
         hidden_in = skips.add_(self.skip_bias).mul_(self.skip_scale)
-        hidden = torch.addmm(self.head1_b, torch.relu(hidden_in).view(-1, self.skip_channels), self.head1_w)
-        logits = torch.addmm(self.head2_b, torch.relu(hidden), self.head2_w).view(batch, n_top, -1)
+        hidden, logits = output_head(hidden_in.view(-1, self.skip_channels), self.head1_w, self.head1_b,
+                               self.head2_w, self.head2_b)
+        logits = logits.view(batch, n_top, -1)
         targets = x[:, first_term + 1:]
         classes = torch.arange(logits.size(-1), device=x.device, dtype=logits.dtype)
         diff = (targets.unsqueeze(-1) - classes).div_(sigma)

@@ -85,6 +85,9 @@ _DEFAULTS = {
     "test_eval_epoch_interval": 50,
     "save_optimizer_state": True,
     "sigmas": list(PUBLISHED_SIGMAS),
+    # Not in the published presets: one noise-conditional model for every level (see wavenet.py).
+    "noise_conditional": False,
+    "noise_embedding_channels": 64,
 }
 
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")
@@ -272,7 +275,7 @@ def _check_sigmas(value, where):
 def _check_consistency(values, where):
     """Checks that involve several keys; returns ``values``."""
     for key in ("layers", "stacks", "residual_channels", "gate_channels", "skip_out_channels",
-                "kernel_size", "out_channels", "sample_rate", "hop_size", "num_mels"):
+                "kernel_size", "out_channels", "sample_rate", "hop_size", "num_mels", "noise_embedding_channels"):
         if values[key] <= 0:
             raise PresetError(f"{where}: {key}={values[key]} must be positive")
     if values["layers"] % values["stacks"] != 0:

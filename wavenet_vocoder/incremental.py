@@ -11,7 +11,8 @@ the full forward).  At batch size 1 a step is a chain of matrix-vector products,
 cost is reading the weights and launching the operations; the step is arranged to do
 few of both:
 
-- weight norm folded into plain (in, out) matrices once, when the object is built;
+- the weights come folded (:class:`~wavenet_vocoder.folded.FoldedWaveNet`), arranged into
+  (in, out) matrices once, when the object is built;
 - each layer's input taps staged side by side: when h(t) is computed it is written to the
   rows of times t, t + d, ..., t + (k - 1) d of the layer's staging ring, so the dilated
   convolution at time t is one product of one contiguous row;
@@ -27,58 +28,49 @@ import math
 
 import torch
 
-from .modules import weight_norm_weight
-
-
-def _folded(conv):
-    with torch.no_grad():
-        return weight_norm_weight(conv.weight_v, conv.weight_g).detach()
+from .folded import folded, output_head
 
 
 class IncrementalWaveNet:
     """Evaluates a :class:`~wavenet_vocoder.wavenet.WaveNet` one sample at a time.
 
+    Built from a :class:`~wavenet_vocoder.folded.FoldedWaveNet` (or a WaveNet module,
+    folded here); a noise-conditional model is evaluated at level ``sigma``.
     ``reset(batch)`` starts a new signal; ``step(x_t, c_t)`` takes the next input sample
     x_t (B,) in quantised units and, for a conditional model, its upsampled conditioning
     c_t (B, cin) (a column of :meth:`WaveNet.upsample_conditioning`), and returns the
     logits (B, out_channels) for the class of sample t + 1.
     """
 
-    def __init__(self, model):
-        if model.training:
-            raise ValueError("put the model in eval mode first (dropout would differ per call)")
+    def __init__(self, model, sigma=None):
+        net = folded(model)
         q = math.sqrt(0.5)
-        blocks = list(model.conv_layers)
-        first_w = _folded(model.first_conv)[:, 0, 0]
+        first_w = net.first_w
         self.dtype, self.device = first_w.dtype, first_w.device
         self.first_w = first_w.unsqueeze(0)                                   # (1, R)
-        self.kernel_size = model.kernel_size
-        self.dilations = [block.conv.dilation for block in blocks]
+        self.kernel_size = net.kernel_size
+        self.dilations = list(net.dilations)
         self.spans = [(self.kernel_size - 1) * d + 1 for d in self.dilations]
-        self.residual_channels = first_w.numel()
-        self.half = blocks[0].conv1x1_out.in_channels
-        self.is_conditional = model.is_conditional
-        skip_scale = math.sqrt(1.0 / len(blocks))
-        constant = model.first_conv.bias.detach().clone()                      # C_l
+        self.residual_channels = net.residual_channels
+        self.half = net.gate_half
+        self.is_conditional = net.conditional
+        skip_scale = net.skip_scale
+        constant = net.first_b.clone()                                        # C_l
         self.constants, self.taps, self.conv_biases, self.outs, self.conds = [], [], [], [], []
         skip_weights, skip_bias = [], 0.0
-        for l, block in enumerate(blocks):
-            w = _folded(block.conv) * q ** l                                    # (G, R, k) reads h~ + C
+        for l, (conv_w, gate_b) in enumerate(zip(net.conv_w, net.gate_biases(sigma))):
+            w = conv_w * q ** l                                                # (G, R, k) reads h~ + C
             self.constants.append(constant.clone())
             self.taps.append(w.permute(2, 1, 0).reshape(-1, w.size(0)).contiguous())   # (k R, G): rows (tap, channel)
-            self.conv_biases.append((block.conv.bias.detach() + w.sum(2) @ constant).unsqueeze(0))
-            out_w = _folded(block.conv1x1_out)[:, :, 0] / q ** l
-            self.outs.append(out_w.t().contiguous())                           # (H, R)
-            constant = constant + block.conv1x1_out.bias.detach() / q ** l
-            skip_weights.append(_folded(block.conv1x1_skip)[:, :, 0].t() * skip_scale)
-            skip_bias = skip_bias + block.conv1x1_skip.bias.detach() * skip_scale
-            self.conds.append(_folded(block.conv1x1c)[:, :, 0].t().contiguous()
-                              if block.conv1x1c is not None else None)
+            self.conv_biases.append((gate_b + w.sum(2) @ constant).unsqueeze(0))
+            self.outs.append((net.out_w[l] / q ** l).t().contiguous())         # (H, R)
+            constant = constant + net.out_b[l] / q ** l
+            skip_weights.append(net.skip_w[l].t() * skip_scale)
+            skip_bias = skip_bias + net.skip_b[l] * skip_scale
+            self.conds.append(net.cond_w[l].t().contiguous() if net.cond_w[l] is not None else None)
         self.skip_w = torch.cat(skip_weights).contiguous()                     # (L H, S)
         self.skip_b = skip_bias.unsqueeze(0)
-        head1, head2 = model.last_conv_layers[1], model.last_conv_layers[3]
-        self.head = [(_folded(head1)[:, :, 0].t().contiguous(), head1.bias.detach().unsqueeze(0)),
-                     (_folded(head2)[:, :, 0].t().contiguous(), head2.bias.detach().unsqueeze(0))]
+        self.head = (net.head1_w, net.head1_b, net.head2_w, net.head2_b)
         self.rings = None
         self.t = 0
 
@@ -123,5 +115,4 @@ class IncrementalWaveNet:
                 self._stage(l + 1, current)
         self.t += 1
         skips = torch.addmm(self.skip_b, self.gates, self.skip_w)
-        hidden = torch.addmm(self.head[0][1], torch.relu_(skips), self.head[0][0])
-        return torch.addmm(self.head[1][1], torch.relu_(hidden), self.head[1][0])
+        return output_head(skips, *self.head)[1]

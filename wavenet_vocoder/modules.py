@@ -85,11 +85,13 @@ class ResidualConv1dGLU(nn.Module):
     ``z = conv(x) [+ conv1x1c(c)]``; ``h = tanh(z_a) * sigmoid(z_b)`` over the two
     halves of the gate channels; returns ``((x + conv1x1_out(h)) * sqrt(0.5),
     conv1x1_skip(h))``.  x is (B, residual_channels, T); c, when given, is the
-    upsampled conditioning (B, cin_channels, T).
+    upsampled conditioning (B, cin_channels, T).  A noise-conditional block
+    (``noise_channels > 0``) also adds ``conv1x1n(e)``, a projection of the noise-level
+    embedding e (B, noise_channels), to z at every position, as a per-level gate bias.
     """
 
     def __init__(self, residual_channels, gate_channels, kernel_size, skip_out_channels,
-                 cin_channels=-1, dilation=1, dropout=0.0):
+                 cin_channels=-1, dilation=1, dropout=0.0, noise_channels=-1):
         super().__init__()
         self.dropout = dropout
         self.conv = WeightNormConv1d(residual_channels, gate_channels, kernel_size, dilation,
@@ -99,8 +101,21 @@ class ResidualConv1dGLU(nn.Module):
         half = gate_channels // 2
         self.conv1x1_out = WeightNormConv1d(half, residual_channels, 1, bias=True)
         self.conv1x1_skip = WeightNormConv1d(half, skip_out_channels, 1, bias=True)
+        if noise_channels > 0:
+            # Zero at first: a block initialised from an unconditional checkpoint computes what it did.
+            self.conv1x1n = nn.Linear(noise_channels, gate_channels, bias=False)
+            nn.init.zeros_(self.conv1x1n.weight)
+        else:
+            self.conv1x1n = None
 
-    def forward(self, x, c=None):
+    def noise_bias(self, embedding):
+        """The gate bias (B, gate_channels) of a noise-level embedding (B, noise_channels)."""
+        if self.conv1x1n is None:
+            raise ValueError("this block is not noise-conditional (noise_channels <= 0)")
+        return self.conv1x1n(embedding)
+
+    def forward(self, x, c=None, noise=None):
+        """``noise``: the noise-level embedding (B, noise_channels) of a noise-conditional block."""
         residual = x
         x = F.dropout(x, p=self.dropout, training=self.training)
         z = self.conv(x)
@@ -108,6 +123,15 @@ class ResidualConv1dGLU(nn.Module):
             if self.conv1x1c is None:
                 raise ValueError("this block has no conditioning input (cin_channels <= 0)")
             z = z + self.conv1x1c(c)
+        if (noise is not None) != (self.conv1x1n is not None):
+            raise ValueError("pass the noise embedding exactly when the block is noise-conditional")
+        if noise is not None:
+            z = z + self.noise_bias(noise).unsqueeze(-1)
+        return self.gated(z, residual)
+
+    def gated(self, z, residual):
+        """The block after its pre-activation: z (B, gate_channels, T) and the block input
+        (B, residual_channels, T) -> (output, skip); shared by the full and incremental forwards."""
         a, b = z.chunk(2, dim=1)
         h = torch.tanh(a) * torch.sigmoid(b)
         skip = self.conv1x1_skip(h)
@@ -164,3 +188,27 @@ class ConvInUpsampleNetwork(nn.Module):
 
     def forward(self, c):
         return self.upsample(self.conv_in(c))
+
+
+class NoiseLevelEmbedding(nn.Module):
+    """Embedding of the noise level sigma (quantised units): sinusoids of log sigma, then a small MLP.
+
+    ``log sigma`` is multiplied by ``features // 2`` frequencies spaced geometrically from
+    1/8 to 8 (radians per unit of log sigma, i.e. per factor e of sigma), and its sines and
+    cosines go through Linear-SiLU-Linear-SiLU to ``channels`` values.  The schedules in use
+    span log sigma from about -2.3 (sigma 0.1) to 5.2 (sigma 175.9).
+    """
+
+    def __init__(self, channels, features=32):
+        super().__init__()
+        self.register_buffer("frequencies", torch.logspace(math.log10(1 / 8), math.log10(8), features // 2),
+                             persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(features, channels), nn.SiLU(), nn.Linear(channels, channels), nn.SiLU())
+
+    def forward(self, sigma):
+        """sigma: a number or (B,) tensor of positive noise levels -> (B, channels); a number gives (1, channels)."""
+        sigma = torch.as_tensor(sigma, dtype=self.frequencies.dtype, device=self.frequencies.device).reshape(-1)
+        if not bool(torch.all(sigma > 0)):
+            raise ValueError("noise levels sigma must be positive")
+        angles = sigma.log().unsqueeze(-1) * self.frequencies
+        return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from wavenet_vocoder.checkpoints import load_model, require_levels
+from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -43,7 +43,7 @@ from wavenet_vocoder.quantize import dequantize, quantize
 
 
 def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, generator=None,
-                     prime=None, progress=False):
+                     prime=None, progress=False, sigma=None):
     """Draw ``length`` samples from ``model`` one at a time; returns (length,) int64 classes.
 
     Each sample t is drawn from ``softmax(logits / temperature)``, the logits computed
@@ -52,12 +52,13 @@ def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, ge
     first as context (the samplers' noisy silence), their predictions discarded.
     ``c``: for a conditional model, (1, cin, N) mel frames with cin_pad context frames at
     each end covering ``length`` samples; sample t is drawn with the conditioning of
-    position t - 1, as the smoothed likelihood scores it.
+    position t - 1, as the smoothed likelihood scores it.  ``sigma``: the level a
+    noise-conditional model is evaluated at (quantised units).
     """
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     device = next(model.parameters()).device
-    net = IncrementalWaveNet(model)
+    net = IncrementalWaveNet(model, sigma)
     net.reset(1)
     upsampled = None
     if c is not None:
@@ -99,7 +100,7 @@ def main(argv=None):
     sigma = parse_float(args["--sigma"], "--sigma") if args["--sigma"] else min(hp.sigmas)
     checkpoint = args["<checkpoint>"]
     if os.path.isdir(checkpoint):
-        (checkpoint,) = require_levels(checkpoint, [sigma])
+        (checkpoint,) = require_checkpoints(checkpoint, hp, [sigma])
     elif not os.path.isfile(checkpoint):
         raise PnfError(f"<checkpoint> {checkpoint} is neither a level root folder nor a checkpoint file")
     temperature = parse_float(args["--temperature"], "--temperature")
@@ -131,7 +132,7 @@ def main(argv=None):
         prime = _noisy_silence(hp, model.receptive_field, input_noise, generator)
         started = time.perf_counter()
         classes = ancestral_sample(model, length, mel, temperature, input_noise, generator, prime,
-                                   progress=not args["--no-progress"])
+                                   progress=not args["--no-progress"], sigma=sigma)
         seconds = time.perf_counter() - started
         out = OutputDir(folder, hp.sample_rate, inputs=inputs)
         out.wav("out.wav", dequantize(classes.numpy(), hp.input_type, hp.quantize_channels))

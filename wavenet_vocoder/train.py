@@ -1,28 +1,39 @@
-"""Train the WaveNet prior for one noise level, or for a whole schedule as a fine-tuning chain.
+"""Train the WaveNet prior: one model per noise level (a fine-tuning chain), or one noise-conditional model.
 
 Usage:
   pnf-train <dump-dir> <checkpoint-root> --preset=<json> [options]
 
 <dump-dir> holds train/ and dev/ folders of <name>-<i>-wave.npy files (and, for a
 mel-conditioned preset, the normalised -feats.npy beside them: pass the dump_norm folder).
-Each level sigma is written to <checkpoint-root>/checkpoints<sigma>/ in the published layout.
+Per-level training writes each level sigma to <checkpoint-root>/checkpoints<sigma>/ in the
+published layout.  Noise-conditional training (--noise-conditional, or the preset key
+noise_conditional) writes one model for every level into <checkpoint-root> itself.
 
 Options:
   --preset=<json>        Preset file (model, quantiser, optimiser, crop length, EMA decay).
   --hparams=<params>     Preset overrides "name=value,..." [default: ].
-  --sigma=<s>            Train only this level (quantised units); default: every level of the
-                         preset's sigmas, high to low, each initialised from the previous one.
-  --steps=<n>            Training steps per level [default: 2000].
+  --sigma=<s>            Per-level: train only this level (quantised units); default: every level of
+                         the preset's sigmas, high to low, each initialised from the previous one.
+  --steps=<n>            Training steps per level; noise-conditional: in all [default: 2000].
   --first-steps=<n>      Steps of the first level of a chain (from scratch); default: --steps.
+  --noise-conditional    Train one model that takes sigma as an input, for every level at once.
+  --sigma-sampling=<how> Noise-conditional: each crop's sigma, "loguniform" over the range of the
+                         preset's sigmas or "levels" (one of them, uniformly) [default: loguniform].
+  --init=<checkpoint>    Initialise from this checkpoint (a file or a level folder), e.g. a per-level
+                         or clean model for a noise-conditional one; ignored when resuming.
   --eval-interval=<n>    Steps between dev-loss evaluations [default: 500].
+  --save-interval=<s>    Also save a checkpoint every this many seconds of training [default: 300].
+  --precision=<p>        fp32, or bf16 (autocast: bfloat16 matrix products) [default: fp32].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
-  --seed=<n>             Random seed [default: 0].
+  --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
   --no-progress          Hide the progress bar.
   -h, --help             Show this help.
 
-Training resumes from checkpoint_latest.pth of a level folder; Ctrl-C (or SIGTERM) saves a checkpoint
-first. The loss is the cross-entropy of the clean next sample given the noisy past
-(input q + sigma * N(0, 1), q the clean quantised audio), in nats per sample.
+Training resumes from checkpoint_latest.pth; Ctrl-C (or SIGTERM) saves a checkpoint first, and a
+checkpoint is also saved every --save-interval seconds, so a crash loses at most that.  The loss
+is the cross-entropy of the clean next sample given the noisy past (input q + sigma * N(0, 1),
+q the clean quantised audio), in nats per sample.  The same command and seed train the same
+weights (on the same device and thread count).
 """
 import copy
 import glob
@@ -32,6 +43,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -39,9 +51,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .audio import write_atomically
-from .checkpoints import checkpoint_dir_name, save_checkpoint
+from .checkpoints import checkpoint_dir_name, read_state_dict, save_checkpoint
 from .cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
-from .errors import PnfError
+from .errors import CheckpointError, PnfError
 from .hparams import load_preset
 from .wavenet import WaveNet
 
@@ -96,10 +108,17 @@ class DumpData:
 
 
 def level_loss(model, q, c, sigma, generator):
-    """Mean cross-entropy (nats/sample) of clean q[:, 1:] from the noisy past q + sigma N(0, 1)."""
-    noisy = q.to(torch.float32) + sigma * torch.randn(q.shape, generator=generator, device=q.device)
-    logits = model(noisy[:, None, :-1], c)
-    return F.cross_entropy(logits, q[:, 1:])
+    """Mean cross-entropy (nats/sample) of clean q[:, 1:] from the noisy past q + sigma N(0, 1).
+
+    sigma: a number (one level) or a (B,) tensor, one level per crop; a noise-conditional
+    model is told each crop's sigma.
+    """
+    sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=q.device).reshape(-1, 1)
+    noisy = q.to(torch.float32) + sigma_t * torch.randn(q.shape, generator=generator, device=q.device)
+    net = model.module if isinstance(model, torch.nn.DataParallel) else model
+    kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if net.is_noise_conditional else {}
+    logits = model(noisy[:, None, :-1], c, **kwargs)
+    return F.cross_entropy(logits.float(), q[:, 1:])
 
 
 def learning_rate(hp, step):
@@ -111,39 +130,76 @@ def learning_rate(hp, step):
     return lr
 
 
-class LevelTrainer:
-    """Trains one level: model, EMA copy, Adam, resuming from the level folder when it can."""
+#: Training precisions (``--precision``): plain float32, or autocast to bfloat16 matrix products.
+TRAIN_PRECISIONS = ("fp32", "bf16")
 
-    def __init__(self, hp, folder, device, init_state=None):
-        self.hp, self.folder, self.device = hp, folder, torch.device(device)
-        self.model = WaveNet.from_hparams(hp).to(self.device)
+
+def seeded_model(hp, seed):
+    """The preset's model with initial weights drawn from ``seed`` (the global RNG is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return WaveNet.from_hparams(hp)
+
+
+def initial_state(model, path):
+    """The state dict at ``path`` for ``model``: a noise-conditional model may start from an
+    unconditional checkpoint (its noise parameters keep their initial values)."""
+    state, path = read_state_dict(path)
+    expected = model.state_dict()
+    optional = {k for k in expected if k.startswith("noise_embedding.") or ".conv1x1n." in k}
+    missing = [k for k in expected if k not in state and k not in optional]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        first = (missing or unexpected or wrong)[0]
+        raise CheckpointError(f"--init={path} does not fit the preset (e.g. key {first}): check --preset")
+    merged = dict(expected)
+    merged.update({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return merged
+
+
+class Trainer:
+    """One model in training: weights, EMA copy, Adam, resuming from ``folder`` when it can."""
+
+    def __init__(self, hp, folder, device, seed=0, init_state=None, precision="fp32"):
+        if precision not in TRAIN_PRECISIONS:
+            raise PnfError(f"--precision={precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
+        self.hp, self.folder, self.device, self.precision = hp, folder, torch.device(device), precision
+        self.model = seeded_model(hp, seed).to(self.device)
         latest = os.path.join(folder, "checkpoint_latest.pth")
-        self.step = 0
+        self.step, self.seconds = 0, 0.0
+        saved = None
         if os.path.isfile(latest):
             saved = torch.load(latest, map_location=self.device, weights_only=True)
             self.model.load_state_dict(saved["state_dict"])
             self.step = int(saved.get("global_step", 0))
+            self.seconds = float(saved.get("train_seconds", 0.0))
         elif init_state is not None:
             self.model.load_state_dict(init_state)
         params = hp.optimizer_params
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params["lr"], eps=params["eps"],
                                           weight_decay=params["weight_decay"])
-        if os.path.isfile(latest) and saved.get("optimizer") is not None:
+        if saved is not None and saved.get("optimizer") is not None:
             self.optimizer.load_state_dict(saved["optimizer"])
         self.ema = copy.deepcopy(self.model).eval()
         ema_path = os.path.join(folder, "checkpoint_latest_ema.pth")
-        if os.path.isfile(latest) and os.path.isfile(ema_path):
+        if saved is not None and os.path.isfile(ema_path):
             self.ema.load_state_dict(torch.load(ema_path, map_location=self.device, weights_only=True)["state_dict"])
         for p in self.ema.parameters():
             p.requires_grad_(False)
         self.net = torch.nn.DataParallel(self.model) if self.device.type == "cuda" else self.model
 
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     def train_step(self, q, c, sigma, generator):
-        """One Adam step on a batch; returns the loss (nats/sample)."""
+        """One Adam step on a batch at noise level(s) ``sigma``; returns the loss (nats/sample)."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.hp, self.step)
-        loss = level_loss(self.net, q.to(self.device), None if c is None else c.to(self.device), sigma, generator)
+        with self._autocast():
+            loss = level_loss(self.net, q.to(self.device), None if c is None else c.to(self.device), sigma,
+                              generator)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.hp.clip_thresh > 0:
@@ -161,10 +217,11 @@ class LevelTrainer:
 
     @torch.no_grad()
     def dev_loss(self, batches, sigma, seed):
-        """Mean loss of the EMA weights over fixed dev batches (same noise every call)."""
+        """Mean loss of the EMA weights at level ``sigma`` over fixed dev batches (same noise every call)."""
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        losses = [float(level_loss(self.ema, q.to(self.device), None if c is None else c.to(self.device), sigma, gen))
-                  for q, c in batches]
+        with self._autocast():
+            losses = [float(level_loss(self.ema, q.to(self.device), None if c is None else c.to(self.device),
+                                       sigma, gen)) for q, c in batches]
         return sum(losses) / len(losses)
 
     def save(self, step_file=False):
@@ -177,81 +234,220 @@ class LevelTrainer:
         for name, model, optimizer in names:
             save_checkpoint(os.path.join(self.folder, name), model,
                             optimizer if self.hp.save_optimizer_state else None,
-                            global_step=self.step, hparams=self.hp)
+                            global_step=self.step, hparams=self.hp, train_seconds=self.seconds)
 
 
-def train_level(hp, train, dev, sigma, folder, steps, device, seed, eval_interval, init_state=None,
-                progress=True, log=print):
-    """Train level ``sigma`` up to ``steps`` steps in ``folder``; returns the EMA state dict and a summary."""
-    trainer = LevelTrainer(hp, folder, device, init_state)
-    conditional = hp.cin_channels > 0
-    hop = hp.hop_size if conditional else None
-    length = hp.max_time_steps // hop * hop if conditional else hp.max_time_steps
-    gen = torch.Generator().manual_seed(seed + trainer.step)
-    noise_gen = torch.Generator(device=trainer.device).manual_seed(seed + trainer.step + 1)
-    dev_gen = torch.Generator().manual_seed(seed + 12345)
-    dev_batches = [dev.crops(hp.batch_size, length, dev_gen, hop, hp.cin_pad) for _ in range(4)]
-    summary = {"sigma": sigma, "start_step": trainer.step, "steps": steps}
-    if trainer.step >= steps:
-        log(f"sigma={sigma:g}: already trained for {trainer.step} steps in {folder}")
-        summary.update(dev_loss=trainer.dev_loss(dev_batches, sigma, seed), seconds=0.0)
-        return trainer.ema.state_dict(), summary
-    started = time.perf_counter()
-    bar = tqdm(total=steps, initial=trainer.step, desc=f"train sigma={sigma:g}", disable=not progress,
-               dynamic_ncols=True)
-    running, dev_value = None, float("nan")
+@dataclass(frozen=True)
+class TrainingRun:
+    """How a command trains: steps, evaluation and save cadence, seed, device, precision, output."""
+
+    steps: int
+    device: str = "cpu"
+    seed: int = 0
+    eval_interval: int = 500
+    save_interval: float = 300.0
+    precision: str = "fp32"
+    progress: bool = True
+
+
+def crop_length(hp):
+    """Training crop length in samples (a multiple of the hop for a mel-conditioned preset), and the hop."""
+    if hp.cin_channels > 0:
+        return hp.max_time_steps // hp.hop_size * hp.hop_size, hp.hop_size
+    return hp.max_time_steps, None
+
+
+def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
+    """Train ``trainer`` up to ``run.steps`` steps; returns (running train loss, last evaluation).
+
+    ``draw_sigma(batch, generator)`` gives the noise level(s) of a batch; ``evaluate()``
+    returns the dev loss (a number, or sigma -> number).  Saves every ``run.save_interval``
+    seconds and at the end; Ctrl-C or SIGTERM saves, then re-raises KeyboardInterrupt.
+    """
+    hp = trainer.hp
+    length, hop = crop_length(hp)
+    gen = torch.Generator().manual_seed(run.seed + trainer.step)
+    noise_gen = torch.Generator(device=trainer.device).manual_seed(run.seed + trainer.step + 1)
+    sigma_gen = torch.Generator().manual_seed(run.seed + trainer.step + 2)
+    bar = tqdm(total=run.steps, initial=trainer.step, desc=desc, disable=not run.progress, dynamic_ncols=True)
+    running, evaluation = None, None
+    clock = time.perf_counter()
+    last_save = clock
+
+    def tick():
+        nonlocal clock
+        now = time.perf_counter()
+        trainer.seconds += now - clock
+        clock = now
+        return now
+
     try:
-        while trainer.step < steps:
+        while trainer.step < run.steps:
             q, c = train.crops(hp.batch_size, length, gen, hop, hp.cin_pad)
-            loss = trainer.train_step(q, c, sigma, noise_gen)
+            loss = trainer.train_step(q, c, draw_sigma(hp.batch_size, sigma_gen), noise_gen)
             if not math.isfinite(loss):
-                raise PnfError(f"training diverged at sigma={sigma:g}, step {trainer.step}: lower the learning "
+                raise PnfError(f"training diverged at step {trainer.step} ({desc}): lower the learning "
                                "rate (--hparams \"optimizer_params={...}\") or set clip_thresh")
             running = loss if running is None else 0.98 * running + 0.02 * loss
-            if trainer.step % eval_interval == 0 or trainer.step == steps:
-                dev_value = trainer.dev_loss(dev_batches, sigma, seed)
+            if trainer.step % run.eval_interval == 0 or trainer.step == run.steps:
+                evaluation = evaluate()
             if trainer.step % hp.checkpoint_interval == 0:
+                tick()
                 trainer.save(step_file=True)
+            if tick() - last_save >= run.save_interval:
+                trainer.save()
+                last_save = time.perf_counter()
             bar.update(1)
-            bar.set_postfix_str(f"train {running:.3f} dev {dev_value:.3f} nats", refresh=False)
+            shown = evaluation if not isinstance(evaluation, dict) else sum(evaluation.values()) / len(evaluation)
+            bar.set_postfix_str(f"train {running:.3f} dev {float('nan') if shown is None else shown:.3f} nats",
+                                refresh=False)
     except KeyboardInterrupt:
         bar.close()
+        tick()
         trainer.save()
-        log(f"interrupted at step {trainer.step}: checkpoint saved in {folder}; run the same command to resume")
+        log(f"interrupted at step {trainer.step}: checkpoint saved in {trainer.folder}; "
+            "run the same command to resume")
         raise
     bar.close()
+    tick()
     trainer.save()
-    summary.update(train_loss=running, dev_loss=dev_value, seconds=time.perf_counter() - started)
-    log(f"sigma={sigma:g}: {steps} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
+    return running, evaluation
+
+
+def dev_batches(hp, dev, seed, count=4):
+    """``count`` fixed dev batches of the preset's crop size, drawn from ``seed``."""
+    length, hop = crop_length(hp)
+    gen = torch.Generator().manual_seed(seed + 12345)
+    return [dev.crops(hp.batch_size, length, gen, hop, hp.cin_pad) for _ in range(count)]
+
+
+def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
+    """Train level ``sigma`` up to ``run.steps`` steps in ``folder``; returns the EMA state dict and a summary."""
+    trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision)
+    batches = dev_batches(hp, dev, run.seed)
+    summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps}
+    if trainer.step >= run.steps:
+        log(f"sigma={sigma:g}: already trained for {trainer.step} steps in {folder}")
+        summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
+        return trainer.ema.state_dict(), summary
+    seconds_before = trainer.seconds
+    running, dev_value = _fit(trainer, train, run, lambda batch, gen: sigma,
+                              lambda: trainer.dev_loss(batches, sigma, run.seed), f"train sigma={sigma:g}", log)
+    summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before)
+    log(f"sigma={sigma:g}: {run.steps} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
         f"{summary['seconds']:.0f} s")
     return trainer.ema.state_dict(), summary
 
 
-def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, device, seed, eval_interval,
-                   progress=True, log=print):
-    """Train each level of ``sigmas`` in order, each initialised from the previous level's EMA weights."""
+def _load_dumps(hp, dump_dir):
     conditional = hp.cin_channels > 0
-    train = DumpData(os.path.join(dump_dir, "train"), conditional)
-    dev = DumpData(os.path.join(dump_dir, "dev"), conditional)
+    return (DumpData(os.path.join(dump_dir, "train"), conditional),
+            DumpData(os.path.join(dump_dir, "dev"), conditional))
+
+
+def _write_json(path, value):
+    text = json.dumps(value, indent=2) + "\n"
+    write_atomically(path, lambda f: f.write(text), mode="w")
+
+
+def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=None, log=print):
+    """Train each level of ``sigmas`` in order, each initialised from the previous level's EMA weights.
+
+    ``init``: a checkpoint to start the first level from (when it has no checkpoint yet).
+    ``run.steps`` is ignored: ``first_steps`` for the first level, ``steps`` for the others.
+    """
+    train, dev = _load_dumps(hp, dump_dir)
     os.makedirs(root, exist_ok=True)
-    preset_text = json.dumps(hp.to_dict(), indent=2) + "\n"
-    write_atomically(os.path.join(root, "config.json"), lambda f: f.write(preset_text), mode="w")
-    log(f"training on {describe_device(device)}: {len(train.waves)} train and {len(dev.waves)} dev utterances")
+    _write_json(os.path.join(root, "config.json"), hp.to_dict())
+    log(f"training on {describe_device(run.device)}: {len(train.waves)} train and {len(dev.waves)} dev utterances")
     history = _previous_summaries(os.path.join(root, "training.json"))
-    state, summaries = None, []
+    state = initial_state(seeded_model(hp, run.seed), init) if init else None
+    summaries = []
     for i, sigma in enumerate(sigmas):
         folder = os.path.join(root, checkpoint_dir_name(sigma))
-        n = first_steps if (i == 0 and state is None) else steps
-        state, summary = train_level(hp, train, dev, sigma, folder, n, device, seed + i, eval_interval,
-                                     init_state=state, progress=progress, log=log)
+        n = first_steps if i == 0 else steps
+        level_run = replace(run, steps=n, seed=run.seed + i)
+        state, summary = train_level(hp, train, dev, sigma, folder, level_run, init_state=state, log=log)
         if "train_loss" not in summary and summary["sigma"] in history:
             summary = history[summary["sigma"]]          # trained by an earlier run: keep its record
         summaries.append(summary)
         # Written after every level, so that an interrupted schedule keeps the record of what it did.
         levels = summaries + [s for sigma_, s in history.items() if sigma_ not in {x["sigma"] for x in summaries}]
-        summary_text = json.dumps({"levels": levels}, indent=2) + "\n"
-        write_atomically(os.path.join(root, "training.json"), lambda f: f.write(summary_text), mode="w")
+        _write_json(os.path.join(root, "training.json"), {"levels": levels})
     return summaries
+
+
+def sigma_sampler(sigmas, how):
+    """``draw(batch, generator)`` -> (batch,) noise levels for noise-conditional training.
+
+    "loguniform": log sigma uniform between the smallest and largest of ``sigmas``;
+    "levels": each crop one of ``sigmas``, uniformly.
+    """
+    sigmas = torch.tensor(sorted(float(s) for s in sigmas))
+    if how == "loguniform":
+        low, high = math.log(float(sigmas[0])), math.log(float(sigmas[-1]))
+        return lambda batch, gen: torch.exp(low + (high - low) * torch.rand(batch, generator=gen))
+    if how == "levels":
+        return lambda batch, gen: sigmas[torch.randint(0, len(sigmas), (batch,), generator=gen)]
+    raise PnfError(f"--sigma-sampling={how}: use loguniform or levels")
+
+
+def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init=None, log=print):
+    """Train one noise-conditional model for every level of ``hp.sigmas`` into ``root``.
+
+    Each crop draws its own sigma (see :func:`sigma_sampler`).  The dev loss is evaluated
+    at every level of the schedule; ``training.json`` holds it per level, the curve (dev
+    loss per level against step and seconds) and the run's settings.  Returns that record.
+    """
+    if not hp.noise_conditional:
+        hp = hp.replace(noise_conditional=True)
+    train, dev = _load_dumps(hp, dump_dir)
+    os.makedirs(root, exist_ok=True)
+    _write_json(os.path.join(root, "config.json"), hp.to_dict())
+    log(f"training one noise-conditional model on {describe_device(run.device)}: {len(train.waves)} train and "
+        f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling})")
+    init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
+    trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision)
+    batches = dev_batches(hp, dev, run.seed)
+    record_path = os.path.join(root, "training.json")
+    record = _previous_record(record_path)
+    curve = [point for point in record.get("curve", []) if point["step"] <= trainer.step]
+
+    def evaluate():
+        losses = {float(s): trainer.dev_loss(batches, float(s), run.seed) for s in hp.sigmas}
+        curve.append({"step": trainer.step, "seconds": round(trainer.seconds, 1),
+                      "dev_loss": [losses[float(s)] for s in hp.sigmas]})
+        _write_json(record_path, _noise_record(hp, sampling, trainer, None, losses, curve, run))
+        return losses
+
+    if trainer.step >= run.steps:
+        log(f"already trained for {trainer.step} steps in {root}")
+        losses = evaluate()
+        running = record.get("train_loss")
+    else:
+        running, losses = _fit(trainer, train, run, sigma_sampler(hp.sigmas, sampling), evaluate,
+                               "train noise-conditional", log)
+    result = _noise_record(hp, sampling, trainer, running, losses, curve, run)
+    _write_json(record_path, result)
+    log(f"{trainer.step} steps, {trainer.seconds:.0f} s; dev loss per level: " +
+        ", ".join(f"{s:g}: {losses[float(s)]:.3f}" for s in hp.sigmas))
+    return result
+
+
+def _noise_record(hp, sampling, trainer, running, losses, curve, run):
+    return {"noise_conditional": True, "sigma_sampling": sampling, "steps": trainer.step,
+            "seconds": round(trainer.seconds, 1), "train_loss": running, "precision": run.precision,
+            "levels": [{"sigma": float(s), "dev_loss": losses[float(s)]} for s in hp.sigmas],
+            "curve": curve}
+
+
+def _previous_record(path):
+    try:
+        with open(path) as f:
+            record = json.load(f)
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _previous_summaries(path):
@@ -270,15 +466,29 @@ def _interrupt(signum, frame):
 def main(argv=None):
     args = parse_args(__doc__, argv)
     hp = load_preset(args["--preset"], args["--hparams"])
-    sigmas = [parse_float(args["--sigma"], "--sigma")] if args["--sigma"] else list(hp.sigmas)
+    noise_conditional = args["--noise-conditional"] or hp.noise_conditional
+    if noise_conditional and args["--sigma"]:
+        raise PnfError("--sigma trains one level of a per-level prior; a noise-conditional model trains every "
+                       "level of the preset's sigmas (drop --sigma, or set sigmas with --hparams)")
     steps = parse_int(args["--steps"], "--steps", 1)
-    first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
-    device = resolve_device(args["--device"])
+    run_settings = TrainingRun(
+        steps=steps, device=resolve_device(args["--device"]), seed=parse_int(args["--seed"], "--seed", 0),
+        eval_interval=parse_int(args["--eval-interval"], "--eval-interval", 1),
+        save_interval=parse_float(args["--save-interval"], "--save-interval"),
+        precision=args["--precision"], progress=not args["--no-progress"])
+    if run_settings.precision not in TRAIN_PRECISIONS:
+        raise PnfError(f"--precision={run_settings.precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
-    train_schedule(hp, args["<dump-dir>"], args["<checkpoint-root>"], sigmas, steps, first_steps, device,
-                   parse_int(args["--seed"], "--seed", 0), parse_int(args["--eval-interval"], "--eval-interval", 1),
-                   progress=not args["--no-progress"], log=lambda line: print(line, file=sys.stderr))
+    if noise_conditional:
+        train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
+                                args["--sigma-sampling"], args["--init"], log=log)
+        return 0
+    sigmas = [parse_float(args["--sigma"], "--sigma")] if args["--sigma"] else list(hp.sigmas)
+    first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
+    train_schedule(hp, args["<dump-dir>"], args["<checkpoint-root>"], sigmas, steps, first_steps, run_settings,
+                   init=args["--init"], log=log)
     return 0
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .modules import ConvInUpsampleNetwork, ResidualConv1dGLU, WeightNormConv1d
+from .modules import ConvInUpsampleNetwork, NoiseLevelEmbedding, ResidualConv1dGLU, WeightNormConv1d
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -32,13 +32,17 @@ def receptive_field_size(layers, stacks, kernel_size):
 class WaveNet(nn.Module):
     """The WaveNet of the published PnF system (see ``shared/reference/ALGORITHM.md``).
 
-    Parameter names and shapes match the published checkpoints exactly.
+    Parameter names and shapes match the published checkpoints exactly.  With
+    ``noise_channels > 0`` the model is noise-conditional (one network for every noise
+    level): ``noise_embedding`` maps sigma to ``noise_channels`` values and each residual
+    block adds its projection (``conv_layers.i.conv1x1n``) to its gate pre-activation;
+    the published parameters keep their names and order, these are added beside them.
     """
 
     def __init__(self, out_channels=256, layers=30, stacks=3, residual_channels=128,
                  gate_channels=256, skip_out_channels=128, kernel_size=3, dropout=0.0,
                  cin_channels=-1, cin_pad=2, upsample_conditional_features=False,
-                 upsample_scales=(4, 4, 4, 4)):
+                 upsample_scales=(4, 4, 4, 4), noise_channels=-1):
         super().__init__()
         if layers % stacks:
             raise ValueError(f"layers={layers} must be a multiple of stacks={stacks}")
@@ -48,7 +52,8 @@ class WaveNet(nn.Module):
         self.first_conv = WeightNormConv1d(1, residual_channels, 1, bias=True)
         self.conv_layers = nn.ModuleList(
             ResidualConv1dGLU(residual_channels, gate_channels, kernel_size, skip_out_channels,
-                              cin_channels=cin_channels, dilation=d, dropout=dropout)
+                              cin_channels=cin_channels, dilation=d, dropout=dropout,
+                              noise_channels=noise_channels)
             for d in dilations(layers, stacks))
         # Registered before the head so that the state dict lists keys in the published order.
         if cin_channels > 0 and upsample_conditional_features:
@@ -61,6 +66,7 @@ class WaveNet(nn.Module):
             nn.ReLU(),
             WeightNormConv1d(skip_out_channels, out_channels, 1, bias=True),
         )
+        self.noise_embedding = NoiseLevelEmbedding(noise_channels) if noise_channels > 0 else None
 
     @classmethod
     def from_hparams(cls, hp):
@@ -70,7 +76,8 @@ class WaveNet(nn.Module):
                    skip_out_channels=hp.skip_out_channels, kernel_size=hp.kernel_size,
                    dropout=hp.dropout, cin_channels=hp.cin_channels, cin_pad=hp.cin_pad,
                    upsample_conditional_features=hp.upsample_conditional_features,
-                   upsample_scales=hp.upsample_params["upsample_scales"])
+                   upsample_scales=hp.upsample_params["upsample_scales"],
+                   noise_channels=hp.noise_embedding_channels if hp.noise_conditional else -1)
 
     @property
     def receptive_field(self):
@@ -84,7 +91,20 @@ class WaveNet(nn.Module):
 
     @property
     def is_conditional(self):
+        """Whether the model reads mel frames."""
         return self.cin_channels > 0
+
+    @property
+    def is_noise_conditional(self):
+        """Whether the model takes the noise level sigma as an input (one model for every level)."""
+        return self.noise_embedding is not None
+
+    def noise_biases(self, sigma):
+        """Per-block gate biases of noise level(s) ``sigma``: a list of (B, gate_channels), one per block."""
+        if not self.is_noise_conditional:
+            raise ValueError("this model is not noise-conditional")
+        embedding = self.noise_embedding(sigma)
+        return [layer.noise_bias(embedding) for layer in self.conv_layers]
 
     def upsample_conditioning(self, c):
         """(B, cin, N) frames with cin_pad context frames at each end -> (B, cin, (N - 2 cin_pad) * hop)."""
@@ -92,23 +112,36 @@ class WaveNet(nn.Module):
             return c
         return self.upsample_net(c)
 
-    def forward(self, x, c=None, c_at_sample_rate=False):
+    def forward(self, x, c=None, c_at_sample_rate=False, sigma=None):
         """Logits (B, out_channels, T) for the class of the sample after each input position.
 
         x: (B, 1, T) in quantised units.  c: for a conditional model, mel frames
         (B, cin, N) with N - 2 * cin_pad = T / hop_size, or, with
         ``c_at_sample_rate``, conditioning already upsampled to (B, cin, T) (see
-        :meth:`upsample_conditioning`).  Output t depends on x[..., :t + 1] (and
-        c[..., t]) and predicts x[..., t + 1].
+        :meth:`upsample_conditioning`).  sigma: for a noise-conditional model, the noise
+        level of x in quantised units, a number or one per batch item (B,).  Output t
+        depends on x[..., :t + 1] (and c[..., t]) and predicts x[..., t + 1].
         """
         if x.dim() != 3 or x.size(1) != 1:
             raise ValueError(f"x must have shape (B, 1, T), got {tuple(x.shape)}")
         c = self._conditioning_at_sample_rate(c, x.size(-1), c_at_sample_rate)
+        if self.is_noise_conditional:
+            if sigma is None:
+                raise ValueError("this model is noise-conditional: pass sigma, the noise level of x")
+            noise = self.noise_embedding(sigma).to(x.dtype)
+            if noise.size(0) not in (1, x.size(0)):
+                raise ValueError(f"sigma has {noise.size(0)} values for a batch of {x.size(0)}")
+        else:
+            noise = None
         h = self.first_conv(x)
         skips = 0
         for layer in self.conv_layers:
-            h, skip = layer(h, c)
+            h, skip = layer(h, c, noise)
             skips = skips + skip
+        return self.output_logits(skips)
+
+    def output_logits(self, skips):
+        """The head: the sum of the blocks' skip outputs (B, skip_out_channels, T) -> logits (B, out_channels, T)."""
         return self.last_conv_layers(skips * math.sqrt(1.0 / len(self.conv_layers)))
 
     def _conditioning_at_sample_rate(self, c, length, at_sample_rate):
@@ -138,8 +171,10 @@ class WaveNet(nn.Module):
         quantised units.  c (conditional models): (B, cin, N) mel frames with cin_pad
         context frames at each end and ``T = (N - 2 * cin_pad) * hop_size + 1``; or, with
         ``c_at_sample_rate``, upsampled conditioning (B, cin, T - 1) for x[..., :-1].
+        A noise-conditional model is evaluated at the level ``sigma``.
         """
-        logits = self(x[:, :, :-1], c, c_at_sample_rate)
+        logits = self(x[:, :, :-1], c, c_at_sample_rate,
+                      sigma=float(sigma) if self.is_noise_conditional else None)
         return smoothed_log_prob_from_logits(logits, x[:, 0, 1:], sigma)
 
 

@@ -10,6 +10,7 @@ on the samples the window schedule covers, with ``eta = step_scale * sigma^2``. 
 task (see ``inverse_problems.py``) supplies the initial state, which samples may move,
 extra likelihood terms and mel conditioning; the loop never branches on the task.
 """
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoints import load_model, require_levels
+from ..checkpoints import load_model, require_checkpoints, trained_sigma_range
 from ..errors import PnfError
 from ..fast_log_prob import FastLogProb
 from .conditioning import WindowConditioning
@@ -59,22 +60,69 @@ class LevelReport:
 
 
 class Prior:
-    """One source's prior: a root folder with a checkpoint folder per level, and their preset."""
+    """One source's prior: a root folder of checkpoints and their preset.
+
+    Per-level priors hold one checkpoint folder per level; a noise-conditional prior
+    (preset key ``noise_conditional``) holds one checkpoint that serves any level, which
+    is loaded and folded once and then only told each level's sigma.
+    """
 
     def __init__(self, root, hparams, device="cpu"):
         self.root, self.hparams, self.device = root, hparams, torch.device(device)
+        self._shared = None                 # noise-conditional: (model, {precision: evaluator})
+
+    @property
+    def noise_conditional(self):
+        """Whether one checkpoint serves every level."""
+        return bool(self.hparams.noise_conditional)
 
     def require(self, sigmas):
-        """Raise naming every level of ``sigmas`` whose checkpoint is missing (before any compute)."""
-        require_levels(self.root, sigmas)
+        """Raise naming every level of ``sigmas`` whose checkpoint is missing (before any compute).
+
+        For a noise-conditional prior, also say (stderr) which levels lie outside the range
+        of sigma it was trained over: the model extrapolates there.
+        """
+        paths = require_checkpoints(self.root, self.hparams, sigmas)
+        if self.noise_conditional:
+            trained = trained_sigma_range(paths[0])
+            outside = [s for s in sigmas if trained and not trained[0] * 0.999 <= s <= trained[1] * 1.001]
+            if outside:
+                print(f"note: {len(outside)} of {len(sigmas)} levels ({', '.join(f'{s:g}' for s in outside[:4])}"
+                      f"{', ...' if len(outside) > 4 else ''}) lie outside the sigma range {trained[0]:g}..{trained[1]:g} "
+                      f"the prior in {self.root} was trained over: it extrapolates there", file=sys.stderr)
 
     def load(self, sigma):
-        """The WaveNet of level ``sigma`` on the device, eval mode, gradients off for its weights."""
-        (path,) = require_levels(self.root, [sigma])
+        """The WaveNet of level ``sigma`` on the device, eval mode, gradients off for its weights.
+
+        A noise-conditional prior returns its one model (loaded on the first call).
+        """
+        if self.noise_conditional and self._shared is not None:
+            return self._shared[0]
+        (path,) = require_checkpoints(self.root, self.hparams, [sigma])
         model = load_model(path, self.hparams, self.device)
         for p in model.parameters():
             p.requires_grad_(False)
+        if self.noise_conditional:
+            self._shared = (model, {})
         return model
+
+    def level(self, sigma, precision):
+        """(model, scorer) of level ``sigma``: the WaveNet (see :meth:`load`) and the module that
+        scores windows with it (see :func:`log_prob_module`).
+
+        Per-level priors build the scorer from the level's model; a noise-conditional prior
+        builds it once per precision and only sets its level.
+        """
+        model = self.load(sigma)
+        if not self.noise_conditional:
+            return model, log_prob_module(model, precision)
+        scorers = self._shared[1]
+        if precision not in scorers:
+            scorers[precision] = log_prob_module(model, precision)
+        scorer = scorers[precision]
+        if isinstance(scorer, FastLogProb):
+            scorer.set_level(sigma)
+        return model, scorer
 
 
 #: How the engine computes log p_sigma and its gradient (``--precision``).
@@ -109,7 +157,8 @@ def log_prob_module(model, precision):
 def anneal(task, priors, schedule, config, on_level=None):
     """Run the annealed Langevin sampler; returns (final state (S, T) on the CPU, level reports).
 
-    ``priors`` holds one :class:`Prior` per source of ``task``; ``schedule`` is an
+    ``priors`` holds one :class:`Prior` per source of ``task`` (or any object with its
+    ``level(sigma, precision) -> (model, scorer)``); ``schedule`` is an
     :class:`~wavenet_vocoder.pnf.noise_schedule.AnnealingSchedule`; ``on_level(sigma, x)``
     is called after each level with the state on the CPU.
     """
@@ -149,8 +198,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
     chains = [_Chain(task, config.seed, device) for task in tasks]
     reports = []
     for level, sigma in enumerate(schedule):
-        models = [prior.load(sigma) for prior in priors]
-        nets = [_parallel(log_prob_module(m, config.precision), device) for m in models]
+        models, scorers = zip(*(prior.level(sigma, config.precision) for prior in priors))
+        nets = [_parallel(scorer, device) for scorer in scorers]
         rf = models[0].receptive_field
         eta = schedule.step_size(sigma)
         plans = []
