@@ -243,6 +243,12 @@ def test_train_command_flags(tmp_path, dump, capsys):
     assert training.main(base + ["--noise-conditional", "--steps=4", "--eval-interval=2",
                                  "--sigma-sampling=levels"]) == 0
     assert json.loads((tmp_path / "root" / "training.json").read_text())["sigma_sampling"] == "levels"
+    # The noise-conditional model in the root cannot be resumed as a per-level model of another shape.
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        training.Trainer(training_hparams().replace(noise_conditional=True, residual_channels=4),
+                         str(tmp_path / "root"), "cpu")
+    assert training.resolve_precision("auto", "cpu") == ("bf16" if training.native_bf16("cpu") else "fp32")
+    assert training.resolve_precision("fp32", "cpu") == "fp32"
 
 
 def test_a_task_script_runs_the_published_schedule_on_one_checkpoint(tmp_path, capsys):

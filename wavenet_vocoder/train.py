@@ -23,7 +23,9 @@ Options:
                          or clean model for a noise-conditional one; ignored when resuming.
   --eval-interval=<n>    Steps between dev-loss evaluations [default: 500].
   --save-interval=<s>    Also save a checkpoint every this many seconds of training [default: 300].
-  --precision=<p>        fp32, or bf16 (autocast: bfloat16 matrix products) [default: fp32].
+  --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 where
+                         the device multiplies bfloat16 natively (CUDA with bf16, a CPU with AVX-512
+                         BF16 or AMX), else fp32 [default: auto].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
   --no-progress          Hide the progress bar.
@@ -134,6 +136,30 @@ def learning_rate(hp, step):
 TRAIN_PRECISIONS = ("fp32", "bf16")
 
 
+def native_bf16(device):
+    """Whether ``device`` multiplies bfloat16 matrices natively (CUDA with bf16 support; a CPU
+    with AVX-512 BF16 or AMX): elsewhere bfloat16 is emulated and slower than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(flag, device):
+    """The training precision of ``--precision``: "auto" is bf16 where the device has native
+    bfloat16 products (see benchmarks/train_speed.py: same loss, faster), fp32 elsewhere."""
+    if flag == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if flag not in TRAIN_PRECISIONS:
+        raise PnfError(f"--precision={flag}: use auto or one of {', '.join(TRAIN_PRECISIONS)}")
+    return flag
+
+
 def seeded_model(hp, seed):
     """The preset's model with initial weights drawn from ``seed`` (the global RNG is left as it was)."""
     with torch.random.fork_rng(devices=[]):
@@ -171,7 +197,11 @@ class Trainer:
         saved = None
         if os.path.isfile(latest):
             saved = torch.load(latest, map_location=self.device, weights_only=True)
-            self.model.load_state_dict(saved["state_dict"])
+            try:
+                self.model.load_state_dict(saved["state_dict"])
+            except RuntimeError:
+                raise CheckpointError(f"{latest} does not fit the preset, so training cannot resume from it: "
+                                      "pass the preset it was trained with, or another checkpoint folder") from None
             self.step = int(saved.get("global_step", 0))
             self.seconds = float(saved.get("train_seconds", 0.0))
         elif init_state is not None:
@@ -325,7 +355,7 @@ def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     """Train level ``sigma`` up to ``run.steps`` steps in ``folder``; returns the EMA state dict and a summary."""
     trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision)
     batches = dev_batches(hp, dev, run.seed)
-    summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps}
+    summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision}
     if trainer.step >= run.steps:
         log(f"sigma={sigma:g}: already trained for {trainer.step} steps in {folder}")
         summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
@@ -359,7 +389,8 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
     train, dev = _load_dumps(hp, dump_dir)
     os.makedirs(root, exist_ok=True)
     _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    log(f"training on {describe_device(run.device)}: {len(train.waves)} train and {len(dev.waves)} dev utterances")
+    log(f"training on {describe_device(run.device)}, {run.precision}: {len(train.waves)} train and "
+        f"{len(dev.waves)} dev utterances")
     history = _previous_summaries(os.path.join(root, "training.json"))
     state = initial_state(seeded_model(hp, run.seed), init) if init else None
     summaries = []
@@ -404,7 +435,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     train, dev = _load_dumps(hp, dump_dir)
     os.makedirs(root, exist_ok=True)
     _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    log(f"training one noise-conditional model on {describe_device(run.device)}: {len(train.waves)} train and "
+    log(f"training one noise-conditional model on {describe_device(run.device)}, {run.precision}: {len(train.waves)} train and "
         f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling})")
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
     trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision)
@@ -475,9 +506,8 @@ def main(argv=None):
         steps=steps, device=resolve_device(args["--device"]), seed=parse_int(args["--seed"], "--seed", 0),
         eval_interval=parse_int(args["--eval-interval"], "--eval-interval", 1),
         save_interval=parse_float(args["--save-interval"], "--save-interval"),
-        precision=args["--precision"], progress=not args["--no-progress"])
-    if run_settings.precision not in TRAIN_PRECISIONS:
-        raise PnfError(f"--precision={run_settings.precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
+        precision="fp32", progress=not args["--no-progress"])
+    run_settings = replace(run_settings, precision=resolve_precision(args["--precision"], run_settings.device))
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

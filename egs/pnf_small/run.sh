@@ -18,6 +18,10 @@
 #   3  train the four priors, each level of its preset's schedule initialised from the previous
 #      (checkpoints go to egs/pnf_small/<model>/checkpoints<sigma>/)
 #   4  run each task on the held-out samples into egs/pnf_small/work/outputs/
+#   5  (only with --stop-stage 5) the mu-law piano prior two ways at equal compute: today's per-level chain and
+#      one noise-conditional model trained for as many steps, side by side (one thread each), then
+#      their dev loss per level and the quality benchmark's super-resolution and inpainting cases
+#      (README "Noise-conditional priors at equal compute"); into $WORK/compare
 #
 # Rendered audio and dumps go to $WORK (default egs/pnf_small/work, not committed).
 set -euo pipefail
@@ -114,8 +118,9 @@ fi
 if run_stage 3; then
   echo "stage 3: train the four priors"
   train() {  # model dump-subfolder default-first-steps default-steps
+    # float32, as the bundled priors were trained (--precision auto would use bfloat16 where native)
     pnf-train "$work/data/$1/$2" "$here/$1" --preset="$here/$1.json" \
-      --first-steps="${first_steps:-$3}" --steps="${steps:-$4}" --eval-interval=500 --no-progress
+      --first-steps="${first_steps:-$3}" --steps="${steps:-$4}" --eval-interval=500 --precision=fp32 --no-progress
   }
   train mulaw_piano dump 3000 600
   train linear_piano dump 2000 400
@@ -136,4 +141,25 @@ if run_stage 4; then
     --implicit-mixture --schedule=tiled --plot
   pnf-spectrogram "$here/mel_voice" "$here/mel_voice/dump_norm/dev" "$out/spectrogram" \
     --preset="$here/mel_voice.json" --sample-size=44032 --n-steps=32 --step-scale=1.0 --schedule=tiled --plot
+fi
+
+if run_stage 5; then
+  out="$work/compare"
+  echo "stage 5: per-level chain against one noise-conditional prior at equal compute, into $out"
+  mkdir -p "$out/models_chain" "$out/models_nc"
+  OMP_NUM_THREADS=1 pnf-train "$work/data/mulaw_piano/dump" "$out/chain" --preset="$here/mulaw_piano.json" \
+    --first-steps="${first_steps:-3000}" --steps="${steps:-600}" --eval-interval=500 --precision=fp32 --no-progress &
+  OMP_NUM_THREADS=1 pnf-train "$work/data/mulaw_piano/dump" "$out/nc" --preset="$here/mulaw_piano.json" \
+    --noise-conditional --steps=$(( ${first_steps:-3000} + 5 * ${steps:-600} )) --eval-interval=500 --precision=fp32 \
+    --no-progress &
+  wait
+  python "$egs/../benchmarks/compare_priors.py" "$out/chain" "$out/nc"
+  python "$egs/../benchmarks/compare_priors.py" --equal-time "$out/chain" "$out/nc"
+  ln -sfn "$out/chain" "$out/models_chain/mulaw_piano"
+  cp "$here/mulaw_piano.json" "$out/models_chain/mulaw_piano.json"
+  ln -sfn "$out/nc" "$out/models_nc/mulaw_piano"
+  cp "$out/nc/config.json" "$out/models_nc/mulaw_piano.json"
+  for models in models_chain models_nc; do
+    python "$egs/../benchmarks/quality.py" --models "$out/$models" --tasks superres,inpainting --out "$out/bench_$models"
+  done
 fi
