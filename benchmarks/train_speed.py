@@ -80,8 +80,7 @@ def make_trainer(hp, precision, noise_conditional, device, seed, folder):
 
 def sigmas_of(hp, noise_conditional, sigma):
     """The noise level(s) a batch trains at: one level, or one per crop for a noise-conditional model."""
-    draw = sigma_sampler(hp.sigmas, "loguniform")
-    return (lambda batch, gen: draw(batch, gen)) if noise_conditional else (lambda batch, gen: sigma)
+    return sigma_sampler(hp.sigmas, "loguniform") if noise_conditional else (lambda batch, gen: sigma)
 
 
 def throughput(hp, precision, noise_conditional, data, args, folder):
