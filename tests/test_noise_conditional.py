@@ -240,6 +240,9 @@ def test_train_command_flags(tmp_path, dump, capsys):
         training.main(base + ["--noise-conditional", "--sigma=2.0"])
     with pytest.raises(PnfError, match="--precision"):
         training.main(base + ["--precision=fp16"])
+    with pytest.raises(PnfError, match="--sigma-sampling"):
+        training.main(base + ["--noise-conditional", "--sigma-sampling=uniform"])
+    assert not (tmp_path / "root").exists()                  # refused before writing anything
     assert training.main(base + ["--noise-conditional", "--steps=4", "--eval-interval=2",
                                  "--sigma-sampling=levels"]) == 0
     assert json.loads((tmp_path / "root" / "training.json").read_text())["sigma_sampling"] == "levels"

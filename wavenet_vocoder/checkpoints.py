@@ -112,10 +112,10 @@ def require_checkpoints(root, hparams, sigmas):
                 f"the preset is noise-conditional but {root} holds no {' or '.join(CHECKPOINT_FILES)}{hint}: "
                 "train one with `pnf-train <dump-dir> <root> --preset=<json> --noise-conditional`")
         return [path] * len(sigmas)
-    missing = missing_levels(root, sigmas)
-    if missing and noise_conditional_checkpoint(root) is not None and not list_levels(root):
+    single = noise_conditional_checkpoint(root)
+    if single is not None and missing_levels(root, sigmas) and not list_levels(root):
         raise MissingCheckpointError(
-            f"{root} holds a noise-conditional prior (one {os.path.basename(noise_conditional_checkpoint(root))}, "
+            f"{root} holds a noise-conditional prior (one {os.path.basename(single)}, "
             "no level folders) but the preset is per-level: pass the preset saved beside it "
             f"(--preset={os.path.join(root, 'config.json')}) or add --hparams noise_conditional=true")
     return require_levels(root, sigmas)
@@ -154,16 +154,14 @@ def trained_sigma_range(path):
         return None
 
 
-def load_model(path, hparams, device="cpu"):
-    """Build the model of ``hparams`` and load the checkpoint at ``path`` (a file or a level folder).
+def fit_state_dict(state_dict, expected, what, optional=()):
+    """``state_dict`` checked against a model's ``expected`` state dict and cast to its dtypes.
 
-    Returns the model on ``device`` in eval mode.  Raises :class:`CheckpointError`
-    naming the file when it cannot be read or does not fit the preset.
+    Keys in ``optional`` may be missing (they keep the model's values).  Raises
+    :class:`CheckpointError` starting with ``what`` (e.g. "checkpoint <path>") that names
+    the first missing, unexpected or wrongly shaped key.
     """
-    state_dict, path = read_state_dict(path)
-    model = WaveNet.from_hparams(hparams)
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
+    missing = [k for k in expected if k not in state_dict and k not in optional]
     unexpected = [k for k in state_dict if k not in expected]
     wrong_shape = [f"{k} {list(state_dict[k].shape)} (expected {list(v.shape)})"
                    for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
@@ -172,9 +170,20 @@ def load_model(path, hparams, device="cpu"):
             f"missing {len(missing)} keys, e.g. {missing[0]}" if missing else "",
             f"{len(unexpected)} unexpected keys, e.g. {unexpected[0]}" if unexpected else "",
             f"wrong shapes: {wrong_shape[0]}" if wrong_shape else "") if part)
-        raise CheckpointError(f"checkpoint {path} does not fit the preset ({details}): "
+        raise CheckpointError(f"{what} does not fit the preset ({details}): "
                               "check that --preset matches the checkpoint")
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()})
+    return {k: v.to(expected[k].dtype) for k, v in state_dict.items()}
+
+
+def load_model(path, hparams, device="cpu"):
+    """Build the model of ``hparams`` and load the checkpoint at ``path`` (a file or a level folder).
+
+    Returns the model on ``device`` in eval mode.  Raises :class:`CheckpointError`
+    naming the file when it cannot be read or does not fit the preset.
+    """
+    state_dict, path = read_state_dict(path)
+    model = WaveNet.from_hparams(hparams)
+    model.load_state_dict(fit_state_dict(state_dict, model.state_dict(), f"checkpoint {path}"))
     return model.to(device).eval()
 
 

@@ -8,12 +8,12 @@ evaluates the same function with the weights fixed, so the weight norm is applie
 evaluated once per level (:meth:`FoldedWaveNet.gate_biases`).  Two evaluators are built on
 the folded form:
 
-- :meth:`FoldedWaveNet.log_prob` (:class:`~wavenet_vocoder.fast_log_prob.FastLogProb`):
-  ``log p_sigma`` of spans and its input gradient, for the Langevin engine;
-- :meth:`FoldedWaveNet.incremental` (:class:`~wavenet_vocoder.incremental.IncrementalWaveNet`):
-  logits one sample at a time, for ancestral synthesis;
+- :class:`~wavenet_vocoder.fast_log_prob.FastLogProb`: ``log p_sigma`` of spans and its
+  input gradient, for the Langevin engine;
+- :class:`~wavenet_vocoder.incremental.IncrementalWaveNet`: logits one sample at a time, for
+  ancestral synthesis;
 
-and both end in the one output head :meth:`FoldedWaveNet.head`.
+and both end in the one output head, :func:`output_head`.
 """
 import math
 
@@ -43,7 +43,6 @@ class FoldedWaveNet:
         blocks = list(model.conv_layers)
         self.kernel_size = model.kernel_size
         self.dilations = [block.conv.dilation for block in blocks]
-        self.receptive_field = model.receptive_field
         self.conditional = model.is_conditional
         self.noise_conditional = model.is_noise_conditional
         self._noise_model = model if self.noise_conditional else None
@@ -64,7 +63,6 @@ class FoldedWaveNet:
         self.residual_channels = self.first_w.numel()
         self.gate_half = self.out_w[0].size(1)
         self.skip_channels = self.skip_w[0].size(0)
-        self.out_channels = self.head2_w.size(1)
 
     @torch.no_grad()
     def gate_biases(self, sigma=None):
@@ -79,22 +77,6 @@ class FoldedWaveNet:
             raise ValueError("this model is noise-conditional: give the noise level sigma")
         noise = self._noise_model.noise_biases(float(sigma))
         return [b + n[0].to(b.dtype) for b, n in zip(self.conv_b, noise)]
-
-    def head(self, hidden_in):
-        """The output head of this model (see :func:`output_head`)."""
-        return output_head(hidden_in, self.head1_w, self.head1_b, self.head2_w, self.head2_b)
-
-    def log_prob(self, precision="fp32"):
-        """The fast ``log p_sigma`` evaluator with its input gradient (see :mod:`.fast_log_prob`)."""
-        from .fast_log_prob import FastLogProb
-
-        return FastLogProb(self, precision)
-
-    def incremental(self, sigma=None):
-        """The sample-by-sample evaluator at noise level ``sigma`` (see :mod:`.incremental`)."""
-        from .incremental import IncrementalWaveNet
-
-        return IncrementalWaveNet(self, sigma)
 
 
 def folded(model_or_folded):

@@ -131,7 +131,7 @@ class ResidualConv1dGLU(nn.Module):
 
     def gated(self, z, residual):
         """The block after its pre-activation: z (B, gate_channels, T) and the block input
-        (B, residual_channels, T) -> (output, skip); shared by the full and incremental forwards."""
+        (B, residual_channels, T) -> (output, skip); also used by the speed benchmark's plain incremental loop."""
         a, b = z.chunk(2, dim=1)
         h = torch.tanh(a) * torch.sigmoid(b)
         skip = self.conv1x1_skip(h)

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .audio import write_atomically
-from .checkpoints import checkpoint_dir_name, read_state_dict, save_checkpoint
+from .checkpoints import checkpoint_dir_name, fit_state_dict, read_state_dict, save_checkpoint
 from .cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
 from .errors import CheckpointError, PnfError
 from .hparams import load_preset
@@ -173,15 +173,7 @@ def initial_state(model, path):
     state, path = read_state_dict(path)
     expected = model.state_dict()
     optional = {k for k in expected if k.startswith("noise_embedding.") or ".conv1x1n." in k}
-    missing = [k for k in expected if k not in state and k not in optional]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        first = (missing or unexpected or wrong)[0]
-        raise CheckpointError(f"--init={path} does not fit the preset (e.g. key {first}): check --preset")
-    merged = dict(expected)
-    merged.update({k: v.to(expected[k].dtype) for k, v in state.items()})
-    return merged
+    return {**expected, **fit_state_dict(state, expected, f"--init={path}", optional)}
 
 
 class Trainer:
@@ -432,6 +424,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     """
     if not hp.noise_conditional:
         hp = hp.replace(noise_conditional=True)
+    draw_sigma = sigma_sampler(hp.sigmas, sampling)          # a bad --sigma-sampling fails before any output
     train, dev = _load_dumps(hp, dump_dir)
     os.makedirs(root, exist_ok=True)
     _write_json(os.path.join(root, "config.json"), hp.to_dict())
@@ -456,8 +449,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         losses = evaluate()
         running = record.get("train_loss")
     else:
-        running, losses = _fit(trainer, train, run, sigma_sampler(hp.sigmas, sampling), evaluate,
-                               "train noise-conditional", log)
+        running, losses = _fit(trainer, train, run, draw_sigma, evaluate, "train noise-conditional", log)
     result = _noise_record(hp, sampling, trainer, running, losses, curve, run)
     _write_json(record_path, result)
     log(f"{trainer.step} steps, {trainer.seconds:.0f} s; dev loss per level: " +
@@ -502,12 +494,12 @@ def main(argv=None):
         raise PnfError("--sigma trains one level of a per-level prior; a noise-conditional model trains every "
                        "level of the preset's sigmas (drop --sigma, or set sigmas with --hparams)")
     steps = parse_int(args["--steps"], "--steps", 1)
+    device = resolve_device(args["--device"])
     run_settings = TrainingRun(
-        steps=steps, device=resolve_device(args["--device"]), seed=parse_int(args["--seed"], "--seed", 0),
+        steps=steps, device=device, seed=parse_int(args["--seed"], "--seed", 0),
         eval_interval=parse_int(args["--eval-interval"], "--eval-interval", 1),
         save_interval=parse_float(args["--save-interval"], "--save-interval"),
-        precision="fp32", progress=not args["--no-progress"])
-    run_settings = replace(run_settings, precision=resolve_precision(args["--precision"], run_settings.device))
+        precision=resolve_precision(args["--precision"], device), progress=not args["--no-progress"])
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
