@@ -59,13 +59,24 @@ from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize
 from wavenet_vocoder.metrics import score, snr
-from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.audio import load_audio
+from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import features, find_audio
 from wavenet_vocoder.quantize import dequantize
 
 COLUMNS = ("snr", "si_sdr", "lsd", "mel_distance", "seconds")
 HEADERS = {"snr": "SNR (dB)", "si_sdr": "SI-SDR (dB)", "lsd": "LSD", "mel_distance": "mel dist. (dB)",
            "gap_snr": "gap SNR (dB)", "seconds": "time (s)"}
+#: The sampler settings each task runs with here (those of the task scripts; steps, step scale, schedule,
+#: seed and sample size come from this benchmark's flags).
+TASK_SETTINGS = {
+    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, OBS_WEIGHT=1.0),
+    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, GAP=(1.1, 1.3)),
+    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05,
+                       GAMMA_SCALE=15.0, MIX_PEAK=1.4),
+    "spectrogram": dict(SAMPLE_SIZE=256 * 200, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1),
+}
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -121,11 +132,13 @@ class Benchmark:
         if folder is not None and case not in self.pictures and os.path.isfile(os.path.join(folder, "comparison.png")):
             self.pictures[case] = os.path.join(folder, "comparison.png")
 
-    def _run_script(self, script, argv, folder):
+    def _run_task(self, task, argv, folder):
+        """Run a task module's command with this benchmark's settings; returns its run.json."""
         if os.path.isdir(folder):
             shutil.rmtree(folder)
-        print(f"[bench] {script.__name__.rsplit('.', 1)[-1]} -> {folder}", file=sys.stderr, flush=True)
-        script.main(argv + self.sampler_flags + ["--step-scale", str(self.step_scale)])
+        print(f"[bench] {task.COMMAND.name} -> {folder}", file=sys.stderr, flush=True)
+        run_task(task.COMMAND, TASK_SETTINGS[task.COMMAND.name],
+                 argv + self.sampler_flags + ["--step-scale", str(self.step_scale)])
         with open(os.path.join(folder, "run.json")) as f:
             return json.load(f)
 
@@ -135,9 +148,9 @@ class Benchmark:
             case = f"super-resolution {r}x" + (", anti-aliased" if antialias else "")
             for path in files:
                 folder = os.path.join(self.out, f"superres_{r}x" + ("_antialias" if antialias else ""), stem(path))
-                report = self._run_script(sgld_superres, [root, path, folder, f"--preset={preset}",
-                                                          f"--downsample_interval={r}",
-                                                          f"--sample-size={self.samples(preset)}"]
+                report = self._run_task(superres, [root, path, folder, f"--preset={preset}",
+                                                      f"--downsample_interval={r}",
+                                                      f"--sample-size={self.samples(preset)}"]
                                           + (["--antialias"] if antialias else []), folder)
                 clean = read(os.path.join(folder, "x_original.wav"))
                 sr = load_preset(preset).sample_rate
@@ -158,9 +171,9 @@ class Benchmark:
             start_s, end_s = gap_at - ms / 2000, gap_at + ms / 2000
             for path in files:
                 folder = os.path.join(self.out, f"inpainting_{ms:g}ms", stem(path))
-                report = self._run_script(sgld_inpainting, [root, path, folder, f"--preset={preset}",
-                                                            f"--gap={start_s:.6f},{end_s:.6f}",
-                                                            f"--sample-size={self.samples(preset)}"], folder)
+                report = self._run_task(inpainting, [root, path, folder, f"--preset={preset}",
+                                                     f"--gap={start_s:.6f},{end_s:.6f}",
+                                                     f"--sample-size={self.samples(preset)}"], folder)
                 start, end = report["gap_samples"]
                 clean = read(os.path.join(folder, "x_original.wav"))
                 estimates = [("PnF", read(os.path.join(folder, "out.wav")), report["seconds"])]
@@ -182,11 +195,14 @@ class Benchmark:
         for i, piano in enumerate(pianos):
             voice = voices[i % len(voices)]
             folder = os.path.join(self.out, "separation", f"{stem(piano)}+{stem(voice)}")
-            report = self._run_script(sgld_separation, [root0, root1, piano, voice, folder, f"--preset={preset}",
-                                                        "--trim", "--implicit-mixture",
-                                                        f"--sample-size={self.samples(preset)}"], folder)
-            references = sgld_separation.load_sources(piano, voice, hp.sample_rate, self.samples(preset), True)
-            scale = sgld_separation.MIX_PEAK / report["mixture_gain"]     # written wav -> source units
+            report = self._run_task(separation, [root0, root1, piano, voice, folder, f"--preset={preset}",
+                                                 "--trim", "--implicit-mixture",
+                                                 f"--sample-size={self.samples(preset)}"], folder)
+            n = self.samples(preset)
+            references = [load_audio(p, hp.sample_rate)[:n].astype(np.float64) for p in (piano, voice)]
+            n = min(r.size for r in references)                          # --trim
+            references = [r[:n] for r in references]
+            scale = TASK_SETTINGS["separation"]["MIX_PEAK"] / report["mixture_gain"]   # written wav -> source units
             outputs = [read(os.path.join(folder, f"out{k}.wav")) * scale for k in (0, 1)]
             started = time.perf_counter()
             halves = separate_half(references[0] + references[1])
@@ -212,8 +228,8 @@ class Benchmark:
             normalised = normalize(mel, meanvar)
             np.save(os.path.join(dump, f"{stem(path)}-00001-feats.npy"), normalised)
             np.save(os.path.join(dump, f"{stem(path)}-00001-wave.npy"), wave)
-            report = self._run_script(sgld_spectrogram_descent, [root, dump, folder, f"--preset={preset}",
-                                                                  "--sample-size=-1"], folder)
+            report = self._run_task(spectrogram, [root, dump, folder, f"--preset={preset}",
+                                                      "--sample-size=-1"], folder)
             clean = dequantize(wave.astype(np.float64), hp.input_type, hp.quantize_channels)
             self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), hp.sample_rate),
                      report["seconds"], folder)

@@ -41,6 +41,8 @@ Options:
   --ancestral-samples=<n>  Samples per ancestral measurement, 0 to skip [default: 200].
   --precisions=<list>      Fast-path precisions to measure [default: fp32,bf16].
   --no-memory              Skip the peak-memory measurement.
+  --matmul-size=<n>        Side of the square matrices the device's matmul peak is measured on
+                           [default: 2048].
   --device=<dev>           cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>               Seed of the weights and the input [default: 0].
   --json                   Print one JSON object instead of the table.
@@ -62,7 +64,7 @@ from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.pnf.langevin import WindowLogProb
+from wavenet_vocoder.pnf.priors import WindowLogProb
 from wavenet_vocoder.wavenet import WaveNet
 
 
@@ -289,6 +291,7 @@ def measure(args):
     repeats = parse_int(args["--repeats"], "--repeats", 1)
     ancestral = parse_int(args["--ancestral-samples"], "--ancestral-samples", 0)
     seed = parse_int(args["--seed"], "--seed", 0)
+    matmul_size = parse_int(args["--matmul-size"], "--matmul-size", 1)
     precisions = [p.strip() for p in args["--precisions"].split(",") if p.strip()]
     for p in precisions:
         if p not in ("fp32", "bf16"):
@@ -322,8 +325,9 @@ def measure(args):
         "window": window, "batch_size": batch, "sigma": sigma, "receptive_field": model.receptive_field,
         "error_window": error_window, "error_inputs": len(errors["reference"]),
         "flop_per_update": flop,
-        "matmul_peak_fp32_flop_per_s": matmul_peak(torch.float32, device),
-        "matmul_peak_bf16_flop_per_s": matmul_peak(torch.bfloat16, device),
+        "matmul_size": matmul_size,
+        "matmul_peak_fp32_flop_per_s": matmul_peak(torch.float32, device, matmul_size),
+        "matmul_peak_bf16_flop_per_s": matmul_peak(torch.bfloat16, device, matmul_size),
         "paths": paths,
         "reference_updates_per_s": paths["reference"]["updates_per_s"],
         "reference_grad_rel_err": paths["reference"]["grad_rel_err"],
@@ -343,7 +347,7 @@ def format_table(r):
     lines = [f"device: {r['device']}; preset {r['preset']} ({r['weights']}); window {r['window']} x "
              f"batch {r['batch_size']}, receptive field {r['receptive_field']}, sigma {r['sigma']:g}",
              f"FLOP per sample-update (forward + input gradient, products only): {r['flop_per_update'] / 1e6:.2f} M; "
-             f"this device multiplies 2048^2 matrices at {r['matmul_peak_fp32_flop_per_s'] / 1e9:.0f} GFLOP/s "
+             f"this device multiplies {r['matmul_size']}^2 matrices at {r['matmul_peak_fp32_flop_per_s'] / 1e9:.0f} GFLOP/s "
              f"(fp32), {r['matmul_peak_bf16_flop_per_s'] / 1e9:.0f} GFLOP/s (bf16)",
              "",
              f"| gradient path | sample-updates/s | vs plain | GFLOP/s (by the count above) | peak memory (MiB) | "

@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny models built in code, published-format checkpoints with random values."""
+"""Shared fixtures and helpers: tiny models built in code, published-format checkpoints with random
+values, prior folders, test tones and dumps, and running a command as the shell would."""
+import json
 import math
 import os
 
@@ -8,9 +10,13 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
+from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
+from wavenet_vocoder.cli import run
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.preprocess import preprocess
+from wavenet_vocoder.quantize import quantize
 from wavenet_vocoder.train import TrainingRun
+from wavenet_vocoder.wavenet import WaveNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")
@@ -154,3 +160,47 @@ def dump(tmp_path):
     corpus = write_corpus(tmp_path / "audio", n=5, seconds=0.6)
     preprocess(str(corpus), str(tmp_path / "data"), training_hparams(), "x", 0.2, 0, log=lambda line: None)
     return tmp_path / "data"
+
+
+#: Sampler flags that make a task command take a fraction of a second on a tiny model.
+FAST = ["--n-steps", "2", "--sgld-window", "1000", "--no-progress"]
+
+
+def make_root(folder, hp):
+    """A per-level prior of random tiny models in ``folder`` and its preset: (root, preset path)."""
+    for i, sigma in enumerate(hp.sigmas):
+        torch.manual_seed(i)
+        save_checkpoint(folder / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", WaveNet.from_hparams(hp))
+    preset = folder / "config.json"
+    preset.write_text(json.dumps(hp.to_dict()))
+    return str(folder), str(preset)
+
+
+def tone(path, freq=440.0, seconds=0.2, amplitude=0.5):
+    """Write a tone with its third harmonic (22.05 kHz, ``seconds`` long) to ``path``; returns the path."""
+    t = np.arange(int(SR * seconds)) / SR
+    sf.write(path, amplitude * np.sin(2 * np.pi * freq * t) + 0.05 * np.sin(2 * np.pi * 3 * freq * t), SR)
+    return str(path)
+
+
+def read(path):
+    """The samples of a wav file (float64)."""
+    return sf.read(path)[0]
+
+
+def make_dump(folder, frames, num_mels=5, hop=4):
+    """A mel dump folder of one utterance: random normalised frames and a mu-law sine as its wave."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.save(folder / "utt-00001-feats.npy", rng.standard_normal((frames, num_mels)).astype(np.float32))
+    wave = quantize(0.3 * np.sin(np.arange(frames * hop) / 3), "mulaw-quantize").astype(np.int16)
+    np.save(folder / "utt-00001-wave.npy", wave)
+    return str(folder)
+
+
+def run_cli(main, argv, capsys):
+    """Run ``main`` as the console entry point does; returns (exit code, stderr lines)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run(main, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return exit_info.value.code, err

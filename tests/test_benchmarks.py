@@ -7,9 +7,8 @@ import runpy
 import numpy as np
 import pytest
 
-from conftest import REPO, preset_path, tiny_hparams
+from conftest import REPO, make_root, preset_path, tiny_hparams, tone
 from wavenet_vocoder.hparams import load_preset
-from test_scripts import make_root, tone
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +101,7 @@ def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys)
     hp = tiny_hparams()
     root, preset = make_root(tmp_path / "tiny", hp)
     assert speed["main"]([f"--preset={preset}", "--window=64", "--batch-size=2", "--repeats=1", "--error-inputs=2", "--error-window=50",
-                          "--ancestral-samples=20", "--no-memory", "--json"]) == 0
+                          "--ancestral-samples=20", "--no-memory", "--matmul-size=64", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("reference_updates_per_s", "fast_updates_per_s", "fast_grad_rel_err", "flop_per_update",
                 "ancestral_reference_samples_per_s", "ancestral_fast_samples_per_s", "device"):
@@ -117,7 +116,7 @@ def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys)
     assert 1 <= executed["fp32"] == executed["bf16"] < executed["reference"]
     assert all(p["updates_per_s"] > 0 and p["peak_memory_bytes"] is None for p in report["paths"].values())
     assert speed["main"]([f"--preset={preset}", "--window=64", "--repeats=1", "--error-inputs=1",
-                          "--ancestral-samples=0", "--no-memory", "--precisions=fp32"]) == 0
+                          "--ancestral-samples=0", "--no-memory", "--precisions=fp32", "--matmul-size=64"]) == 0
     table = capsys.readouterr().out
     assert "| fast, fp32 |" in table and "| fast, bf16 |" not in table and "ancestral" not in table
 

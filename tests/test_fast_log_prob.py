@@ -7,7 +7,9 @@ import torch
 from conftest import preset_path, tiny_hparams
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
-from wavenet_vocoder.pnf.langevin import SamplerConfig, WindowLogProb, anneal, log_prob_module, windows_gradient
+from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal, windows_gradient
+from wavenet_vocoder.pnf.priors import WindowLogProb, log_prob_module
+from wavenet_vocoder.pnf.task import Task, TaskBase
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.wavenet import WaveNet
 
@@ -150,9 +152,8 @@ def test_engine_scores_spans_no_longer_than_the_window_whatever_the_signal_lengt
         assert targets == length and bool((count == 1).all()) and bool(torch.isfinite(grad).all())
 
 
-class _Task:
-    """A one-source task in which every sample moves: the prior alone."""
-    n_sources, silence = 1, 127.5
+class PriorAlone(TaskBase):
+    """A one-source task in which every sample moves: the prior alone (the public Task protocol)."""
 
     def __init__(self, length):
         self.length = length
@@ -161,19 +162,7 @@ class _Task:
         return torch.rand(1, self.length, generator=generator) * 255
 
     def movable(self):
-        return torch.ones(1, self.length)
-
-    def movable_span(self):
-        return None
-
-    def extra_gradient(self, x, sigma):
-        return None
-
-    def implicit_update(self, x, eta_count, sigma):
-        return None
-
-    def conditioning(self, source):
-        return None
+        return torch.ones(1, self.length, dtype=torch.bool)
 
 
 class _Prior:
@@ -191,7 +180,8 @@ def test_engine_gives_the_same_samples_with_the_fast_and_the_plain_gradient(sche
     model = model_with_biases(tiny_hparams())
     states = {}
     for precision in ("reference", "fp32"):
-        config = SamplerConfig(n_steps=3, window=50, batch_size=2, schedule=schedule, seed=4, progress=False,
+        config = SamplerConfig(n_steps=3, window=50, windows_per_step=2, schedule=schedule, seed=4, progress=False,
                                precision=precision)
-        states[precision], _ = anneal(_Task(300), [_Prior(model)], AnnealingSchedule((4.0, 1.0), 0.05), config)
+        assert isinstance(PriorAlone(300), Task)
+        states[precision], _ = anneal(PriorAlone(300), [_Prior(model)], AnnealingSchedule((4.0, 1.0), 0.05), config)
     torch.testing.assert_close(states["fp32"], states["reference"], rtol=0, atol=1e-3)

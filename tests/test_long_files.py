@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO, tiny_hparams
-from test_scripts import make_root
+from conftest import REPO, make_root, tiny_hparams
 
 SR = 22050
 RUN_AND_REPORT_PEAK = """

@@ -5,7 +5,7 @@ import scipy.signal
 import torch
 
 from wavenet_vocoder.lowrate import antialias_filter, decimate
-from wavenet_vocoder.pnf.inverse_problems import LowRateSuperResolution
+from wavenet_vocoder.pnf.tasks.superres import LowRateSuperResolution
 from wavenet_vocoder.quantize import dequantize, from_units, quantize, to_units
 
 

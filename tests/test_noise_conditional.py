@@ -13,8 +13,9 @@ from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError, PnfE
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.folded import FoldedWaveNet
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.pnf.inverse_problems import SuperResolution
-from wavenet_vocoder.pnf.langevin import Prior, SamplerConfig, anneal
+from wavenet_vocoder.pnf.tasks.superres import SuperResolution
+from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal
+from wavenet_vocoder.pnf.priors import Prior
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.wavenet import WaveNet
 
@@ -145,13 +146,13 @@ def test_engine_with_one_checkpoint_equals_per_level_checkpoints(tmp_path, monke
         plain.load_state_dict({k: v.float() for k, v in as_per_level_state(model.double(), sigma).items()})
         save_checkpoint(tmp_path / "levels" / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", plain)
     loads = []
-    import wavenet_vocoder.pnf.langevin as langevin
+    import wavenet_vocoder.pnf.priors as priors
 
-    original = langevin.load_model
-    monkeypatch.setattr(langevin, "load_model", lambda *a, **k: loads.append(a[0]) or original(*a, **k))
+    original = priors.load_model
+    monkeypatch.setattr(priors, "load_model", lambda *a, **k: loads.append(a[0]) or original(*a, **k))
     observed = torch.rand(600, generator=torch.Generator().manual_seed(3)) * 255
     schedule = AnnealingSchedule(SIGMAS, 0.05)
-    settings = SamplerConfig(n_steps=3, window=200, batch_size=2, schedule="tiled", progress=False,
+    settings = SamplerConfig(n_steps=3, window=200, windows_per_step=2, schedule="tiled", progress=False,
                              precision=precision)
     x_nc, _ = anneal(SuperResolution(observed, 4), [Prior(root, hp)], schedule, settings)
     assert len(loads) == 1
@@ -169,7 +170,7 @@ def test_any_schedule_runs_with_one_checkpoint(tmp_path):
     assert require_checkpoints(root, hp.replace(sigmas=list(sigmas)), sigmas) == [str(root / "checkpoint_latest_ema.pth")] * 100
     observed = torch.rand(300, generator=torch.Generator().manual_seed(4)) * 255
     x, reports = anneal(SuperResolution(observed, 2), [Prior(root, hp)], AnnealingSchedule(sigmas, 0.05),
-                        SamplerConfig(n_steps=1, window=300, batch_size=1, schedule="tiled", progress=False))
+                        SamplerConfig(n_steps=1, window=300, windows_per_step=1, schedule="tiled", progress=False))
     assert [r.sigma for r in reports] == list(sigmas) and bool(torch.isfinite(x).all())
 
 
@@ -258,7 +259,7 @@ def test_a_task_script_runs_the_published_schedule_on_one_checkpoint(tmp_path, c
     """pnf-superres with a noise-conditional prior trained over 40..0.5 and the published
     24-level schedule given by --hparams: every level runs, and the levels outside the
     trained range are named."""
-    from test_scripts import FAST, tone
+    from conftest import FAST, tone
     from wavenet_vocoder.hparams import PUBLISHED_SIGMAS
     from wavenet_vocoder.pnf import sgld_superres
 

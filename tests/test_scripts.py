@@ -7,41 +7,14 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from conftest import REPO, tiny_hparams
-from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
-from wavenet_vocoder.cli import run
+from conftest import FAST, REPO, SR, make_dump, make_root, read, run_cli, tiny_hparams, tone
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
-from wavenet_vocoder.quantize import quantize
-from wavenet_vocoder.wavenet import WaveNet
-
-SR = 22050
-FAST = ["--n-steps", "2", "--sgld-window", "1000", "--no-progress"]
-
-
-def make_root(folder, hp):
-    for i, sigma in enumerate(hp.sigmas):
-        torch.manual_seed(i)
-        save_checkpoint(folder / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", WaveNet.from_hparams(hp))
-    preset = folder / "config.json"
-    preset.write_text(json.dumps(hp.to_dict()))
-    return str(folder), str(preset)
-
-
-def tone(path, freq=440.0, seconds=0.2, amplitude=0.5):
-    t = np.arange(int(SR * seconds)) / SR
-    sf.write(path, amplitude * np.sin(2 * np.pi * freq * t) + 0.05 * np.sin(2 * np.pi * 3 * freq * t), SR)
-    return str(path)
 
 
 @pytest.fixture
 def mulaw(tmp_path):
     return make_root(tmp_path / "mulaw", tiny_hparams())
-
-
-def read(path):
-    return sf.read(path)[0]
 
 
 def assert_metrics(metrics):
@@ -207,15 +180,6 @@ def test_separation_end_to_end_with_sources_and_with_a_mixture(tmp_path):
     assert "metrics" not in json.loads((out2 / "run.json").read_text())
 
 
-def make_dump(folder, frames, num_mels=5, hop=4):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    np.save(folder / "utt-00001-feats.npy", rng.standard_normal((frames, num_mels)).astype(np.float32))
-    wave = quantize(0.3 * np.sin(np.arange(frames * hop) / 3), "mulaw-quantize").astype(np.int16)
-    np.save(folder / "utt-00001-wave.npy", wave)
-    return str(folder)
-
-
 def test_spectrogram_end_to_end(tmp_path):
     root, preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
     dump = make_dump(tmp_path / "dump_norm" / "dev", frames=300)
@@ -252,12 +216,6 @@ def test_editing_a_constant_changes_the_default(tmp_path, mulaw, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------
 # Bad input: one clear line naming the problem, a non-zero exit, nothing written.
-
-def run_cli(main, argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run(main, argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    return exit_info.value.code, err
 
 
 @pytest.mark.parametrize("case", ["missing", "silent", "unreadable", "interval", "level", "gap", "flag", "precision"])
@@ -380,9 +338,13 @@ def test_usage_texts_define_each_option_once():
     from docopt import parse_defaults
 
     from wavenet_vocoder import preprocess, synthesis, train
-    for module in (sgld_superres, sgld_inpainting, sgld_separation, sgld_spectrogram_descent):
-        names = [o.long for o in parse_defaults(module.USAGE)]
-        assert len(names) == len(set(names)), module.__name__
+    from wavenet_vocoder.pnf.settings import SHARED_CONSTANTS
+    from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
+    for script, task in ((sgld_superres, superres), (sgld_inpainting, inpainting), (sgld_separation, separation),
+                         (sgld_spectrogram_descent, spectrogram)):
+        constants = {k: getattr(script, k) for k in list(SHARED_CONSTANTS) + list(task.COMMAND.constants)}
+        names = [o.long for o in parse_defaults(task.COMMAND.usage_text(constants))]
+        assert len(names) == len(set(names)), script.__name__
     for module in (synthesis, preprocess, train):
         names = [o.long for o in parse_defaults(module.__doc__)]
         assert len(names) == len(set(names)), module.__name__

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tiny_hparams
-from test_scripts import FAST, SR, make_dump, make_root, read, run_cli
+from conftest import FAST, SR, make_dump, make_root, read, run_cli, tiny_hparams
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.pnf.segments import MIN_SEGMENT, segment_bounds
 

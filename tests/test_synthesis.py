@@ -6,8 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import preset_path, tiny_hparams
-from test_scripts import make_dump, make_root
+from conftest import make_dump, make_root, preset_path, tiny_hparams
 from wavenet_vocoder import synthesis
 from wavenet_vocoder.cli import run
 from wavenet_vocoder.hparams import load_preset

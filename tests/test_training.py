@@ -180,3 +180,24 @@ def test_a_crash_loses_at_most_the_save_interval(tmp_path, dump, monkeypatch):
                                 run_settings(eval_interval=10, save_interval=1e-9), log=lambda line: None)
     saved = torch.load(tmp_path / "root" / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
     assert saved["global_step"] == 4 and saved["train_seconds"] > 0
+
+
+def test_max_seconds_stops_a_run_that_counts_the_time_it_resumed(tmp_path, dump, monkeypatch):
+    hp = training_hparams().replace(sigmas=[8.0, 2.0])
+    root = tmp_path / "nc"
+    clock = iter(range(0, 10_000, 10))        # every reading of the clock is 10 s after the last
+    monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(clock)))
+    record = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
+                                              run_settings(steps=1000, eval_interval=1000, max_seconds=25.0),
+                                              log=lambda line: None)
+    # 3 steps of 10 s reach 25 s; the stop is evaluated and saved (the evaluation's clock readings are
+    # not training time; the one reading after it adds one more 10 s tick here: 40 s in all).
+    assert record["steps"] == 3 and record["curve"][-1]["step"] == 3 and record["seconds"] == pytest.approx(40.0)
+    again = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
+                                             run_settings(steps=1000, eval_interval=1000, max_seconds=25.0),
+                                             log=lambda line: None)
+    assert again["steps"] == 3                 # already past its budget: nothing more
+    more = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
+                                            run_settings(steps=1000, eval_interval=1000, max_seconds=55.0),
+                                            log=lambda line: None)
+    assert more["steps"] == 5                  # 40 s counted from the earlier run: 2 more steps reach 55 s

@@ -42,6 +42,12 @@ def audio_rate(path):
     return float(_read(path, lambda: sf.info(path)).samplerate)
 
 
+def audio_channels(path):
+    """The number of channels an audio file's header gives; :class:`AudioError` naming the file if unreadable."""
+    path = os.fspath(path)
+    return int(_read(path, lambda: sf.info(path)).channels)
+
+
 def _read(path, read):
     """``read()`` of the audio file ``path``, or :class:`AudioError` naming it when missing or unreadable."""
     if not os.path.isfile(path):

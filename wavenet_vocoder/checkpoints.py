@@ -175,6 +175,22 @@ def fit_state_dict(state_dict, expected, what, optional=()):
     return {k: v.to(expected[k].dtype) for k, v in state_dict.items()}
 
 
+def check_checkpoints(paths, hparams):
+    """Read every checkpoint of ``paths`` and check it against the preset's model, before any compute.
+
+    Raises :class:`CheckpointError` naming the first file that cannot be read (truncated,
+    not a checkpoint, not loadable with ``weights_only``), does not fit ``hparams``, or holds
+    NaN or infinite weights; returns None when all are usable.
+    """
+    expected = WaveNet.from_hparams(hparams).state_dict()
+    for path in paths:
+        state_dict, path = read_state_dict(path)
+        fitted = fit_state_dict(state_dict, expected, f"checkpoint {path}")
+        bad = next((k for k, v in fitted.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+        if bad is not None:
+            raise CheckpointError(f"checkpoint {path} holds NaN or infinite weights ({bad}): retrain or download it again")
+
+
 def load_model(path, hparams, device="cpu"):
     """Build the model of ``hparams`` and load the checkpoint at ``path`` (a file or a level folder).
 

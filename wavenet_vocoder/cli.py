@@ -1,9 +1,10 @@
 """What every command shares: docopt parsing, flag values, the device, and one-line errors with an exit code."""
 import math
+import re
 import sys
 
 import torch
-from docopt import DocoptExit, docopt
+from docopt import DocoptExit, docopt, parse_defaults
 
 from .errors import PnfError
 
@@ -12,8 +13,31 @@ EXIT_USAGE = 2
 
 
 def parse_args(usage, argv):
-    """docopt over ``argv`` (None: sys.argv[1:]); a usage mistake raises SystemExit with the usage."""
-    return docopt(usage, argv=argv, help=True)
+    """docopt over ``argv`` (None: sys.argv[1:]).
+
+    A usage mistake raises :class:`DocoptExit` whose message names it (an unknown option, or
+    how many arguments were given against the usage) followed by the usage lines.
+    """
+    try:
+        return docopt(usage, argv=argv, help=True)
+    except DocoptExit as e:
+        given = sys.argv[1:] if argv is None else list(argv)
+        raise DocoptExit(f"error: {usage_mistake(usage, given)}\n{e}") from None
+
+
+def usage_mistake(usage, argv):
+    """One line naming what in ``argv`` does not fit ``usage``: the first unknown option, else the positionals."""
+    known = {o.long for o in parse_defaults(usage)} | {o.short for o in parse_defaults(usage)}
+    known |= set(re.findall(r"(--?[\w-]+)(?==|\b)", usage.split("Options:")[0]))
+    for arg in argv:
+        if arg == "--":
+            break
+        name = arg.split("=", 1)[0]
+        if arg.startswith("-") and len(arg) > 1 and name not in known:
+            return f"unknown option {name} (see --help)"
+    positionals = [a for a in argv if not a.startswith("-")]
+    return (f"the arguments fit no usage line below ({len(positionals)} positional arguments given: "
+            f"{' '.join(positionals[:6])}{' ...' if len(positionals) > 6 else ''}; options need their values)")
 
 
 def run(main, argv=None):

@@ -6,6 +6,7 @@ an ``--hparams "name=value,..."`` override string, checks every key and value
 against the table below and returns an immutable :class:`HParams`.
 """
 import ast
+import difflib
 import json
 import math
 from types import MappingProxyType
@@ -93,6 +94,20 @@ _DEFAULTS = {
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")
 
 
+def dilations(layers, stacks):
+    """Dilation of each residual block: ``2 ** (i % (layers // stacks))``."""
+    per_stack = layers // stacks
+    return [2 ** (i % per_stack) for i in range(layers)]
+
+
+def receptive_field_size(layers, stacks, kernel_size):
+    """Number of input samples (including the current one) that one output depends on.
+
+    ``(kernel_size - 1) * sum(dilations) + 1``: 6139 samples for 30 layers, 3 stacks, kernel 3.
+    """
+    return (kernel_size - 1) * sum(dilations(layers, stacks)) + 1
+
+
 class HParams:
     """Immutable set of hyper-parameters with attribute access (``hp.layers``).
 
@@ -124,6 +139,11 @@ class HParams:
 
     def __repr__(self):
         return f"HParams({dict(self._values)!r})"
+
+    @property
+    def receptive_field(self):
+        """The model's receptive field in samples (:func:`receptive_field_size` of its layers)."""
+        return receptive_field_size(self.layers, self.stacks, self.kernel_size)
 
     def to_dict(self):
         """A plain (deep-copied) dict of all values, suitable for ``json.dump``."""
@@ -229,7 +249,9 @@ def _is_number(value):
 def _check_value(key, value, where):
     """Return ``value`` converted to the type of the default of ``key``, or raise."""
     if key not in _DEFAULTS:
-        raise PresetError(f"{where}: unknown hyper-parameter {key!r} (known: see egs/mulaw_maxaudio/config.json)")
+        close = difflib.get_close_matches(key, list(_DEFAULTS), n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else "the known keys are those of any preset's JSON file"
+        raise PresetError(f"{where}: unknown hyper-parameter {key!r} ({hint})")
     default = _DEFAULTS[key]
     bad = PresetError(f"{where}: {key}={value!r} is malformed: expected {_type_name(default)}")
     if isinstance(default, bool):

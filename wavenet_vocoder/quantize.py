@@ -19,6 +19,21 @@ def _check_type(input_type):
         raise ValueError(f"input_type {input_type!r} is not one of {INPUT_TYPES}")
 
 
+def silence_units(channels=256):
+    """The quantised value the samplers use for silence: ``(channels - 1) // 2`` (127 for 256 channels).
+
+    It is mu-law's quantisation of 0.0 (nnmnkwii truncates 127.5 to 127) and the published
+    samplers' context value for both quantisers (linear quantisation's exact zero,
+    :func:`linear_zero`, lies half a unit above it).
+    """
+    return float((channels - 1) // 2)
+
+
+def linear_zero(channels=256):
+    """Linear quantisation's continuous image of 0.0 audio: ``(channels - 1) / 2`` (127.5 for 256)."""
+    return (channels - 1) / 2.0
+
+
 def quantize(x, input_type, channels=256):
     """Audio ``x`` in [-1, 1] (numpy) -> integer classes 0..channels-1 (int64)."""
     _check_type(input_type)

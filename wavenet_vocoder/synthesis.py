@@ -28,7 +28,6 @@ Options:
 import os
 import time
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -38,8 +37,8 @@ from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
 from wavenet_vocoder.mel_dumps import find_utterances, load_mel
-from wavenet_vocoder.pnf.runner import OutputDir
-from wavenet_vocoder.quantize import dequantize, quantize
+from wavenet_vocoder.outputs import OutputDir
+from wavenet_vocoder.quantize import dequantize, silence_units
 
 
 def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, generator=None,
@@ -89,7 +88,7 @@ def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, ge
 
 def _noisy_silence(hp, length, sigma, generator):
     """``length`` samples of quantised silence plus ``sigma * N(0, 1)``: the samplers' left context."""
-    silence = float(quantize(np.zeros(1), hp.input_type, hp.quantize_channels)[0])
+    silence = silence_units(hp.quantize_channels)
     return (silence + sigma * torch.randn(length, generator=generator)).tolist()
 
 

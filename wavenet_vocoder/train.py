@@ -23,6 +23,8 @@ Options:
                          or clean model for a noise-conditional one; ignored when resuming.
   --eval-interval=<n>    Steps between dev-loss evaluations [default: 500].
   --save-interval=<s>    Also save a checkpoint every this many seconds of training [default: 300].
+  --max-seconds=<s>      Stop (evaluate and save) once a model has trained this many seconds in all,
+                         counting earlier runs it resumed from; per level for a chain. Default: no limit.
   --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 where
                          the device multiplies bfloat16 natively (CUDA with bf16, a CPU with AVX-512
                          BF16 or AMX), else fp32 [default: auto].
@@ -270,6 +272,7 @@ class TrainingRun:
     save_interval: float = 300.0
     precision: str = "fp32"
     progress: bool = True
+    max_seconds: float = None      # stop once the model has trained this long in all (seconds)
 
 
 def crop_length(hp):
@@ -279,8 +282,14 @@ def crop_length(hp):
     return hp.max_time_steps, None
 
 
+def finished(trainer, run):
+    """Whether ``trainer`` has trained ``run.steps`` steps or ``run.max_seconds`` seconds."""
+    return trainer.step >= run.steps or (run.max_seconds is not None and trainer.seconds >= run.max_seconds)
+
+
 def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
-    """Train ``trainer`` up to ``run.steps`` steps; returns (running train loss, last evaluation).
+    """Train ``trainer`` up to ``run.steps`` steps, or until it has trained ``run.max_seconds``
+    seconds in all; returns (running train loss, last evaluation).
 
     ``draw_sigma(batch, generator)`` gives the noise level(s) of a batch; ``evaluate()``
     returns the dev loss (a number, or sigma -> number).  Saves every ``run.save_interval``
@@ -303,20 +312,24 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
         clock = now
         return now
 
+    def out_of_time():
+        return run.max_seconds is not None and trainer.seconds >= run.max_seconds
+
     try:
-        while trainer.step < run.steps:
+        while not finished(trainer, run):
             q, c = train.crops(hp.batch_size, length, gen, hop, hp.cin_pad)
             loss = trainer.train_step(q, c, draw_sigma(hp.batch_size, sigma_gen), noise_gen)
             if not math.isfinite(loss):
                 raise PnfError(f"training diverged at step {trainer.step} ({desc}): lower the learning "
                                "rate (--hparams \"optimizer_params={...}\") or set clip_thresh")
             running = loss if running is None else 0.98 * running + 0.02 * loss
-            if trainer.step % run.eval_interval == 0 or trainer.step == run.steps:
+            now = tick()
+            if trainer.step % run.eval_interval == 0 or trainer.step == run.steps or out_of_time():
                 evaluation = evaluate()
+                clock = time.perf_counter()              # evaluation is not training time
             if trainer.step % hp.checkpoint_interval == 0:
-                tick()
                 trainer.save(step_file=True)
-            if tick() - last_save >= run.save_interval:
+            if now - last_save >= run.save_interval:
                 trainer.save()
                 last_save = time.perf_counter()
             bar.update(1)
@@ -348,15 +361,15 @@ def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision)
     batches = dev_batches(hp, dev, run.seed)
     summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision}
-    if trainer.step >= run.steps:
-        log(f"sigma={sigma:g}: already trained for {trainer.step} steps in {folder}")
+    if finished(trainer, run):
+        log(f"sigma={sigma:g}: already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {folder}")
         summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
         return trainer.ema.state_dict(), summary
     seconds_before = trainer.seconds
     running, dev_value = _fit(trainer, train, run, lambda batch, gen: sigma,
                               lambda: trainer.dev_loss(batches, sigma, run.seed), f"train sigma={sigma:g}", log)
     summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before)
-    log(f"sigma={sigma:g}: {run.steps} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
+    log(f"sigma={sigma:g}: {trainer.step} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
         f"{summary['seconds']:.0f} s")
     return trainer.ema.state_dict(), summary
 
@@ -444,8 +457,8 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         _write_json(record_path, _noise_record(hp, sampling, trainer, None, losses, curve, run))
         return losses
 
-    if trainer.step >= run.steps:
-        log(f"already trained for {trainer.step} steps in {root}")
+    if finished(trainer, run):
+        log(f"already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {root}")
         losses = evaluate()
         running = record.get("train_loss")
     else:
@@ -499,7 +512,8 @@ def main(argv=None):
         steps=steps, device=device, seed=parse_int(args["--seed"], "--seed", 0),
         eval_interval=parse_int(args["--eval-interval"], "--eval-interval", 1),
         save_interval=parse_float(args["--save-interval"], "--save-interval"),
-        precision=resolve_precision(args["--precision"], device), progress=not args["--no-progress"])
+        precision=resolve_precision(args["--precision"], device), progress=not args["--no-progress"],
+        max_seconds=parse_float(args["--max-seconds"], "--max-seconds") if args["--max-seconds"] else None)
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -10,23 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .hparams import dilations, receptive_field_size  # noqa: F401  (public here too: the model's geometry)
 from .modules import ConvInUpsampleNetwork, NoiseLevelEmbedding, ResidualConv1dGLU, WeightNormConv1d
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def dilations(layers, stacks):
-    """Dilation of each residual block: ``2 ** (i % (layers // stacks))``."""
-    per_stack = layers // stacks
-    return [2 ** (i % per_stack) for i in range(layers)]
-
-
-def receptive_field_size(layers, stacks, kernel_size):
-    """Number of input samples (including the current one) that one output depends on.
-
-    ``(kernel_size - 1) * sum(dilations) + 1``: 6139 samples for 30 layers, 3 stacks, kernel 3.
-    """
-    return (kernel_size - 1) * sum(dilations(layers, stacks)) + 1
 
 
 class WaveNet(nn.Module):

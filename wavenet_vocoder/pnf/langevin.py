@@ -7,10 +7,9 @@ every step takes
     x <- x + movable * (eta * (grad log p_sigma(x) + extra) + sqrt(2 eta) * N(0, I))
 
 on the samples the window schedule covers, with ``eta = step_scale * sigma^2``.  The
-task (see ``inverse_problems.py``) supplies the initial state, which samples may move,
+task (the :class:`~wavenet_vocoder.pnf.task.Task` protocol) supplies the initial state, which samples may move,
 extra likelihood terms and mel conditioning; the loop never branches on the task.
 """
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -18,9 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..checkpoints import load_model, require_checkpoints, trained_sigma_range
 from ..errors import PnfError
-from ..fast_log_prob import FastLogProb
 from .conditioning import WindowConditioning
 from .windows import make_windows, window_length
 
@@ -31,11 +28,13 @@ class SamplingDiverged(PnfError):
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """How the engine runs: steps, windows (samples), schedule kind, seed and device."""
+    """How the engine runs: moves per sample per level (``n_steps``), window length (samples),
+    windows scored together in one step (``windows_per_step``; the scripts' BATCH_SIZE, not the
+    preset's training batch), window schedule, seed, device and gradient precision."""
 
     n_steps: int
     window: int
-    batch_size: int
+    windows_per_step: int
     schedule: str = "random"
     seed: int = 0
     device: str = "cpu"
@@ -57,101 +56,6 @@ class LevelReport:
 
     def to_dict(self):
         return dict(self.__dict__)
-
-
-class Prior:
-    """One source's prior: a root folder of checkpoints and their preset.
-
-    Per-level priors hold one checkpoint folder per level; a noise-conditional prior
-    (preset key ``noise_conditional``) holds one checkpoint that serves any level, which
-    is loaded and folded once and then only told each level's sigma.
-    """
-
-    def __init__(self, root, hparams, device="cpu"):
-        self.root, self.hparams, self.device = root, hparams, torch.device(device)
-        self._shared = None                 # noise-conditional: (model, {precision: evaluator})
-
-    @property
-    def noise_conditional(self):
-        """Whether one checkpoint serves every level."""
-        return bool(self.hparams.noise_conditional)
-
-    def require(self, sigmas):
-        """Raise naming every level of ``sigmas`` whose checkpoint is missing (before any compute).
-
-        For a noise-conditional prior, also say (stderr) which levels lie outside the range
-        of sigma it was trained over: the model extrapolates there.
-        """
-        paths = require_checkpoints(self.root, self.hparams, sigmas)
-        if self.noise_conditional:
-            trained = trained_sigma_range(paths[0])
-            outside = [s for s in sigmas if trained and not trained[0] * 0.999 <= s <= trained[1] * 1.001]
-            if outside:
-                print(f"note: {len(outside)} of {len(sigmas)} levels ({', '.join(f'{s:g}' for s in outside[:4])}"
-                      f"{', ...' if len(outside) > 4 else ''}) lie outside the sigma range {trained[0]:g}..{trained[1]:g} "
-                      f"the prior in {self.root} was trained over: it extrapolates there", file=sys.stderr)
-
-    def load(self, sigma):
-        """The WaveNet of level ``sigma`` on the device, eval mode, gradients off for its weights.
-
-        A noise-conditional prior returns its one model (loaded on the first call).
-        """
-        if self.noise_conditional and self._shared is not None:
-            return self._shared[0]
-        (path,) = require_checkpoints(self.root, self.hparams, [sigma])
-        model = load_model(path, self.hparams, self.device)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        if self.noise_conditional:
-            self._shared = (model, {})
-        return model
-
-    def level(self, sigma, precision):
-        """(model, scorer) of level ``sigma``: the WaveNet (see :meth:`load`) and the module that
-        scores windows with it (see :func:`log_prob_module`).
-
-        Per-level priors build the scorer from the level's model; a noise-conditional prior
-        builds it once per precision and only sets its level.
-        """
-        model = self.load(sigma)
-        if not self.noise_conditional:
-            return model, log_prob_module(model, precision)
-        scorers = self._shared[1]
-        if precision not in scorers:
-            scorers[precision] = log_prob_module(model, precision)
-        scorer = scorers[precision]
-        if isinstance(scorer, FastLogProb):
-            scorer.set_level(sigma)
-        return model, scorer
-
-
-#: How the engine computes log p_sigma and its gradient (``--precision``).
-PRECISIONS = ("fp32", "bf16", "reference")
-
-
-class WindowLogProb(nn.Module):
-    """The plain formulation: per-target log-likelihoods of spans through the model and autograd.
-
-    forward(spans (B, 1, L), sigma, c (B, cin, L - 1) at sample rate or None, first_term)
-    -> (B, L - 1 - first_term): the terms of targets spans[:, 0, first_term + 1:].  Every
-    term is computed (weight norm applied on every call), as the published code does.
-    """
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, spans, sigma, c=None, first_term=0):
-        return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)[:, first_term:]
-
-
-def log_prob_module(model, precision):
-    """The module the engine scores windows with: :class:`FastLogProb` ('fp32', 'bf16') or the plain one."""
-    if precision == "reference":
-        return WindowLogProb(model)
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    return FastLogProb(model, precision)
 
 
 def anneal(task, priors, schedule, config, on_level=None):
@@ -204,9 +108,9 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
         eta = schedule.step_size(sigma)
         plans = []
         for chain in chains:
-            offset, span = scored_span(chain.task, rf, config.schedule)
-            window = window_length(config.schedule, span, config.window)
-            windows = make_windows(config.schedule, span, window, config.batch_size, config.n_steps, chain.window_gen)
+            offset, span, window = window_plan(chain.task, rf, config)
+            windows = make_windows(config.schedule, span, window, config.windows_per_step, config.n_steps,
+                                   chain.window_gen)
             plans.append((offset, window, windows))
         bar = tqdm(total=sum(len(w) for _, _, w in plans), desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
                    disable=not config.progress, leave=True, dynamic_ncols=True)
@@ -219,8 +123,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
-                        f"use a smaller step size (--step-scale, now {schedule.step_scale:g}) "
-                        "or --schedule tiled")
+                        f"use a smaller step size (--step-scale, now {schedule.step_scale:g})"
+                        + ("" if config.schedule == "tiled" else " or --schedule tiled"))
                 log_p_sum += log_p
                 steps += 1
                 updates += targets
@@ -259,6 +163,13 @@ def _step(chain, nets, conds, batches, window, rf, sigma, eta, exact):
         x = x + chain.movable * implicit
     chain.x = x
     return step_log_p / max(step_targets, 1), step_targets
+
+
+def window_plan(task, rf, config):
+    """(first target, targets scored, window length) of ``task``'s windows, in samples: the span of
+    :func:`scored_span` and the window the schedule uses on it (:func:`~.windows.window_length`)."""
+    offset, span = scored_span(task, rf, config.schedule)
+    return offset, span, window_length(config.schedule, span, config.window)
 
 
 def scored_span(task, rf, schedule):

@@ -8,9 +8,12 @@ import math
 
 import torch
 
+#: The window schedules (``--schedule``): the published random windows, or tiles.
+SCHEDULES = ("random", "tiled")
+
 
 class RandomWindows:
-    """The published schedule: each step draws ``batch_size`` windows of ``window`` samples.
+    """The published schedule: each step draws ``windows_per_step`` windows of ``window`` samples.
 
     Starts are uniform in ``[-W, T)`` then clipped to ``[0, T - W]``, so the first and last
     samples move as often as the middle (those within W of an end up to twice as often,
@@ -21,10 +24,10 @@ class RandomWindows:
 
     exact_gradient = False
 
-    def __init__(self, length, window, batch_size, n_steps, generator):
-        self.length, self.window, self.batch_size = length, window, batch_size
+    def __init__(self, length, window, windows_per_step, n_steps, generator):
+        self.length, self.window, self.windows_per_step = length, window, windows_per_step
         self.generator = generator
-        self.steps = max(1, math.ceil(length / (window * batch_size) * n_steps))
+        self.steps = max(1, math.ceil(length / (window * windows_per_step) * n_steps))
 
     def __len__(self):
         return self.steps
@@ -32,25 +35,25 @@ class RandomWindows:
     def __iter__(self):
         high = self.length - self.window
         for _ in range(self.steps):
-            starts = torch.randint(-self.window, self.length, (self.batch_size,), generator=self.generator)
+            starts = torch.randint(-self.window, self.length, (self.windows_per_step,), generator=self.generator)
             yield [starts.clamp(0, high)]
 
 
 class TiledWindows:
     """Non-overlapping windows covering the whole signal: every sample moves at every step.
 
-    The windows of one step are scored in batches of ``batch_size`` against the same
+    The windows of one step are scored in batches of ``windows_per_step`` against the same
     state, and their gradients are summed, context included, so the update uses the
     exact gradient of the whole signal's log-likelihood.  ``n_steps`` steps per level.
     """
 
     exact_gradient = True
 
-    def __init__(self, length, window, batch_size, n_steps):
-        self.length, self.window, self.batch_size = length, window, batch_size
+    def __init__(self, length, window, windows_per_step, n_steps):
+        self.length, self.window, self.windows_per_step = length, window, windows_per_step
         self.steps = n_steps
         starts = torch.arange(0, length, window)
-        self._batches = list(starts.split(batch_size))
+        self._batches = list(starts.split(windows_per_step))
 
     def __len__(self):
         return self.steps
@@ -74,10 +77,10 @@ def window_length(kind, length, window):
     return window
 
 
-def make_windows(kind, length, window, batch_size, n_steps, generator):
+def make_windows(kind, length, window, windows_per_step, n_steps, generator):
     """The schedule named ``kind`` ('random' or 'tiled') for a signal of ``length`` samples."""
     if kind == "random":
-        return RandomWindows(length, window, batch_size, n_steps, generator)
+        return RandomWindows(length, window, windows_per_step, n_steps, generator)
     if kind == "tiled":
-        return TiledWindows(length, window, batch_size, n_steps)
+        return TiledWindows(length, window, windows_per_step, n_steps)
     raise ValueError(f"unknown window schedule {kind!r}: use 'random' or 'tiled'")

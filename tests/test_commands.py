@@ -1,0 +1,133 @@
+"""The shared task command: the Task protocol, a task added as one module (declipping), and the
+mistakes it refuses before any compute, each with one line."""
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import FAST, SR, make_root, read, run_cli, tiny_hparams, tone
+from wavenet_vocoder.pnf import sgld_separation, sgld_superres
+from wavenet_vocoder.pnf.task import Task
+from wavenet_vocoder.pnf.tasks import declipping, inpainting, separation, spectrogram, superres
+from wavenet_vocoder.quantize import quantize
+
+
+@pytest.fixture
+def mulaw(tmp_path):
+    return make_root(tmp_path / "mulaw", tiny_hparams())
+
+
+def test_every_task_follows_the_public_protocol():
+    observed = np.full(64, 127.0)
+    tasks = [superres.SuperResolution(observed, 4), inpainting.Inpainting(observed, [(10, 20)]),
+             separation.Separation(observed), spectrogram.SpectrogramConditioned(np.zeros((5, 8)), 2, 4),
+             superres.LowRateSuperResolution(np.zeros(16), 4, 64, "mulaw-quantize"),
+             declipping.Declipping(observed, 20.0, 230.0)]
+    for task in tasks:
+        assert isinstance(task, Task), type(task).__name__
+        x = task.initial_state(torch.Generator().manual_seed(0))
+        assert tuple(x.shape) == (task.n_sources, task.length) == tuple(task.movable().shape)
+
+
+def test_declipping_moves_only_clipped_samples_and_only_beyond_the_level(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.3)
+    out = tmp_path / "out"
+    assert declipping.main([root, src, str(out), f"--preset={preset}", "--clip=0.6"] + FAST) == 0
+    clean, clipped, restored = read(out / "x_original.wav"), read(out / "x_modified.wav"), read(out / "out.wav")
+    level_units = quantize(np.array([-0.6, 0.6]), "mulaw-quantize")
+    units = quantize(clipped, "mulaw-quantize")
+    moved = (units >= level_units[1]) | (units <= level_units[0] + 1)
+    # Untouched samples are the input's, bit for bit (16-bit files: equal integers).
+    np.testing.assert_array_equal(restored[~moved], clipped[~moved])
+    # Clipped samples stay at or beyond their level: 1/32768 is one 16-bit step of the written file.
+    top = clipped >= 0.6 - 1 / 32768
+    bottom = clipped <= -0.6 + 1 / 32768
+    assert top.any() and bottom.any()
+    assert (restored[top] >= 0.59).all() and (restored[bottom] <= -0.59).all()
+    report = json.loads((out / "run.json").read_text())
+    assert report["task"] == "declipping" and 0 < report["clipped_fraction"] < 1
+    assert set(report["metrics"]) == {"pnf", "baseline"} and np.isfinite(report["metrics"]["pnf"]["snr"])
+    assert clean.size == restored.size
+
+
+@pytest.mark.parametrize("argv_case, expected", [
+    ("unknown", "error: unknown option --frobnicate"),
+    ("mixture", "error: the arguments fit no usage line below (5 positional arguments given"),
+])
+def test_a_usage_mistake_is_named_on_the_first_line(tmp_path, mulaw, capsys, argv_case, expected):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    if argv_case == "unknown":
+        code, err = run_cli(sgld_superres.main, [root, src, str(tmp_path / "o"), "--frobnicate=1"], capsys)
+    else:
+        code, err = run_cli(sgld_separation.main, [root, root, src, src, f"--mixture={src}", str(tmp_path / "o")],
+                            capsys)
+    assert code == 2 and err[0].startswith(expected)
+
+
+def test_usage_names_the_command_it_runs_as(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["/usr/local/bin/pnf-superres", "--help"])
+    with pytest.raises(SystemExit):
+        sgld_superres.main()
+    assert "  pnf-superres <checkpoint> <input-file> <output-dir> [options]" in capsys.readouterr().out
+
+
+def test_a_bad_checkpoint_at_a_late_level_fails_before_any_output(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    late = os.path.join(root, "checkpoints1pt0", "checkpoint_latest_ema.pth")
+    with open(late, "r+b") as f:
+        f.truncate(100)
+    src = tone(tmp_path / "in.wav")
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_superres.main, [root, src, str(out), f"--preset={preset}"] + FAST, capsys)
+    assert code == 2 and len(err) == 1 and "cannot read checkpoint" in err[0] and "checkpoints1pt0" in err[0]
+    assert not out.exists()
+
+
+def test_an_input_among_the_outputs_is_refused_before_sampling(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    folder = tmp_path / "work"
+    folder.mkdir()
+    src = tone(folder / "out.wav")
+    code, err = run_cli(sgld_superres.main, [root, src, str(folder), f"--preset={preset}"] + FAST, capsys)
+    assert code == 2 and "refusing to overwrite the input file" in err[-1]
+    assert sorted(os.listdir(folder)) == ["out.wav"]          # nothing sampled, nothing written
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, err = run_cli(sgld_superres.main, [root, src, str(blocker / "out"), f"--preset={preset}"] + FAST, capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: output folder {blocker / 'out'} cannot be written")
+
+
+def test_stereo_and_other_rates_are_converted_with_a_note(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    t = np.arange(int(0.2 * 48000)) / 48000
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 660 * t)], axis=1)
+    sf.write(tmp_path / "in.wav", stereo, 48000)
+    assert sgld_superres.main([root, str(tmp_path / "in.wav"), str(tmp_path / "out"), f"--preset={preset}"]
+                              + FAST) == 0
+    err = capsys.readouterr().err
+    assert "its 2 channels averaged to mono and resampled from 48000 Hz to the preset's 22050 Hz" in err
+
+
+def test_crop_then_scale_is_the_published_order(tmp_path, mulaw):
+    root, preset = mulaw
+    # A quiet first half and a loud second half: cropping the first half, then scaling, gives peak 1.
+    quiet, loud = 0.2 * np.sin(np.arange(2205) / 5), 0.9 * np.sin(np.arange(2205) / 5)
+    sf.write(tmp_path / "in.wav", np.concatenate([quiet, loud]), SR)
+    peaks = {}
+    for flag in ([], ["--crop-then-scale"]):
+        out = tmp_path / f"out{len(flag)}"
+        assert sgld_superres.main([root, str(tmp_path / "in.wav"), str(out), f"--preset={preset}",
+                                   "--sample-size=2205"] + flag + FAST) == 0
+        peaks[bool(flag)] = np.abs(read(out / "x_original.wav")).max()
+    assert peaks[False] == pytest.approx(0.2 / 0.9, abs=2e-3)   # the whole file at peak 1, then cropped
+    assert peaks[True] == pytest.approx(1.0, abs=1e-3)          # 16-bit rounding of the written peak

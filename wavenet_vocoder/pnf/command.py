@@ -1,0 +1,218 @@
+"""The one task command: parse, resolve settings, check the priors, and for each job of the task
+write its inputs, sample every segment through the engine, and write outputs, picture and run.json.
+
+A task module describes itself with a :class:`TaskCommand`; a task script (``sgld_*.py``) holds
+the editable constants and calls :func:`run_task`. The command never branches on the task.
+"""
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..cli import describe_device, parse_args
+from ..errors import PnfError
+from .langevin import anneal_segments, window_plan
+from .noise_schedule import AnnealingSchedule
+from ..outputs import OutputDir
+from .priors import Prior
+from .report import run_report
+from .settings import COMMON_OPTIONS, SHARED_CONSTANTS, fit_window, output_folder, segments, settings_from_args
+
+
+@dataclass
+class JobResult:
+    """What a job writes once sampling is done.
+
+    ``wavs``: name -> (T,) audio in [-1, 1]; ``panels``: (label, audio) rows of comparison.png
+    and ``marks`` its extra keywords (``cutoff_hz``, ``gaps``); ``metrics``: run.json's
+    "metrics" (None: no reference to measure against); ``extra``: further run.json keys;
+    ``json``: further JSON files, name -> object.
+    """
+
+    wavs: Dict[str, np.ndarray]
+    panels: List[Tuple[str, np.ndarray]] = field(default_factory=list)
+    marks: dict = field(default_factory=dict)
+    metrics: Optional[dict] = None
+    extra: dict = field(default_factory=dict)
+    json: Dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One output folder's work: a signal of ``length`` samples and how to sample and report it.
+
+    ``make_task(start, end)``: the engine's task (:class:`~wavenet_vocoder.pnf.task.Task`) for
+    samples [start, end), or None when nothing there may move (passed through).
+    ``outputs(state, start, end)``: {name: (end - start,) audio} of a segment's state ((S, n)
+    quantised units, numpy; None for a passed-through segment), written after every level as
+    ``<name>_<sigma>.wav``.
+    ``finish(joined, seconds)``: the :class:`JobResult` from the final outputs (segments
+    joined) and the seconds sampling took.
+    ``before``: wavs written before sampling. ``align``: segment boundaries fall on multiples
+    of it (samples); ``window_align``: a window shrunk to fit a short signal is a multiple of
+    it. ``keep_clear``: (start, end) spans no segment boundary may cut. ``names``: glob
+    patterns of every file written, checked against ``inputs`` before any compute.
+    """
+
+    folder: str
+    inputs: Sequence[str]
+    length: int
+    make_task: Callable
+    outputs: Callable
+    finish: Callable
+    before: Dict[str, np.ndarray] = field(default_factory=dict)
+    align: int = 1
+    window_align: int = 1
+    keep_clear: Sequence[Tuple[int, int]] = ()
+    names: Sequence[str] = ("*.wav", "comparison.png", "run.json")
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """A task as a command: its usage, its priors, its own flags and how to turn inputs into jobs.
+
+    ``name``: run.json's "task"; ``summary``/``details``: the usage's first line and the
+    paragraph after the usage lines; ``usage``: the usage lines after the program name;
+    ``options``: the task's own docopt option lines; ``constants``: the script constants the
+    task reads besides the shared ones (:data:`~.settings.SHARED_CONSTANTS`), name -> flag;
+    ``priors``: the docopt names of the prior folders, one per source; ``resolve(args,
+    constants)``: the task's own values (flags over constants), checked; ``check(settings,
+    args)``: refuse a preset or combination of flags before any prior is read;
+    ``jobs(args, settings)``: the jobs, made lazily (inputs are read job by job).
+    """
+
+    name: str
+    script: str
+    summary: str
+    usage: Tuple[str, ...]
+    details: str
+    options: str
+    priors: Tuple[str, ...]
+    jobs: Callable[[dict, object], Iterable[Job]]
+    constants: Dict[str, str] = field(default_factory=dict)
+    resolve: Callable[[dict, dict], dict] = lambda args, constants: {}
+    check: Callable[[object, dict], None] = lambda settings, args: None
+
+    def usage_text(self, constants, prog=None):
+        """The docopt usage of this command, with the script's constants listed at the end."""
+        prog = prog or self.script
+        lines = "\n".join(f"  {prog} {u}" for u in self.usage)
+        shown = " ".join(f"{k}={constants[k]!r}" if isinstance(constants[k], str) else f"{k}={constants[k]}"
+                         for k in list(SHARED_CONSTANTS) + list(self.constants) if k in constants)
+        options = (self.options.rstrip("\n") + "\n" if self.options else "") + COMMON_OPTIONS
+        return f"{self.summary}\n\nUsage:\n{lines}\n\n{self.details.strip()}\n\nOptions:\n{options}\nConstants: {shown}\n"
+
+
+def run_task(command, constants, argv=None):
+    """Run ``command`` with the script's ``constants`` over ``argv`` (None: the command line)."""
+    missing = [k for k in list(SHARED_CONSTANTS) + list(command.constants) if k not in constants]
+    if missing:
+        raise ValueError(f"the {command.script} constants lack {', '.join(missing)}")
+    prog = os.path.basename(sys.argv[0]) if argv is None else None
+    args = parse_args(command.usage_text(constants, prog if prog and prog.startswith(("pnf-", "sgld_")) else None),
+                      argv)
+    settings = settings_from_args(args, constants, command.resolve(args, constants))
+    command.check(settings, args)
+    priors = [Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]
+    for prior in priors:
+        prior.require(settings.hparams.sigmas)
+    for job in command.jobs(args, settings):
+        run_job(command, job, priors, settings, args)
+    return 0
+
+
+def run_job(command, job, priors, settings, args):
+    """Sample one job and write everything it asks for into its folder."""
+    out = OutputDir(output_folder(job.folder), settings.hparams.sample_rate, job.inputs, job.names)
+    settings = fit_window(settings, job.length, job.window_align)
+    for name, audio in job.before.items():
+        out.wav(name, audio)
+    bounds = segments(settings, job.length, job.align, job.keep_clear)
+    joined, reports, seconds, listed = sample(job.make_task, bounds, priors, settings, job.outputs, out)
+    result = job.finish(joined, seconds)
+    for name, audio in result.wavs.items():
+        out.wav(name, audio)
+    if settings.plot and result.panels:
+        out.plot("comparison.png", result.panels, **result.marks)
+    for name, obj in result.json.items():
+        out.json(name, obj)
+    extra = dict(result.extra)
+    extra.setdefault("segments", listed)
+    out.json("run.json", run_report(command.name, args, settings, reports, seconds, result.metrics, extra))
+
+
+def sample(make_task, bounds, priors, settings, outputs, out):
+    """Say where it runs and sample every segment; returns ({name: (T,) audio}, reports, seconds, segment list).
+
+    ``bounds``: the segments' (start, end) samples, covering the signal in order; see
+    :class:`Job` for ``make_task`` and ``outputs``. After each level ``<name>_<sigma>.wav``
+    is written (segment by segment, complete or not at all); the returned audio is the
+    final outputs, the segments joined.
+    """
+    schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
+    tasks = [make_task(a, b) for a, b in bounds]
+    sampled = [(k, task) for k, task in enumerate(tasks) if task is not None]
+    length = bounds[-1][1]
+    if not sampled:
+        raise PnfError("nothing to sample: no segment has a sample that may move")
+    _describe(settings, [t for _, t in sampled], bounds, length)
+    streams, done = {}, {}
+
+    def write_level(sigma, until, state=None):
+        """Write the level's outputs of the segments not yet written before ``until``: passed through,
+        but for the last one, which is ``state``'s when a state is given."""
+        for j in range(done.get(sigma, 0), until):
+            for name, block in outputs(state if j == until - 1 else None, *bounds[j]).items():
+                file = f"{name}_{sigma}.wav"
+                if file not in streams:
+                    streams[file] = out.stream(file)
+                streams[file].write(block)
+        done[sigma] = until
+
+    def on_level(sigma, index, state):
+        k = sampled[index][0]
+        write_level(sigma, k)
+        write_level(sigma, k + 1, state.numpy())
+        if index == len(sampled) - 1:
+            write_level(sigma, len(bounds))
+            for file in [f for f in streams if f.endswith(f"_{sigma}.wav")]:
+                streams.pop(file).close()
+
+    started = time.perf_counter()
+    try:
+        states, reports = anneal_segments([t for _, t in sampled], priors, schedule, settings.sampler, on_level)
+    except BaseException:
+        for stream in streams.values():
+            stream.discard()
+        raise
+    seconds = time.perf_counter() - started
+    final = dict(zip([k for k, _ in sampled], states))
+    joined = {}
+    for k, (a, b) in enumerate(bounds):
+        for name, piece in outputs(final.pop(k).numpy() if k in final else None, a, b).items():
+            joined.setdefault(name, np.empty(length, dtype=np.float64))[a:b] = piece
+    listed = [{"samples": [a, b], "sampled": task is not None} for (a, b), task in zip(bounds, tasks)]
+    return joined, reports, seconds, listed
+
+
+def _describe(settings, tasks, bounds, length):
+    """Print the device, the levels and what is sampled (stderr)."""
+    sampler = settings.sampler
+    field_ = settings.hparams.receptive_field
+    if length < field_:
+        print(f"note: the input has {length} samples, fewer than the model's receptive field of "
+              f"{field_}: the missing context is silence", file=sys.stderr)
+    plans = [window_plan(t, field_, sampler) for t in tasks]
+    if len(bounds) == 1:
+        (offset, span, window), task = plans[0], tasks[0]
+        scored = "" if span == task.length else f" (scoring samples {offset}..{offset + span}, which the movable ones reach)"
+        what = f"{task.length} samples{scored}, {sampler.schedule} windows of {window}"
+    else:
+        what = (f"{length} samples in {len(bounds)} independent segments of up to "
+                f"{max(b - a for a, b in bounds)} samples ({len(tasks)} with anything to sample), "
+                f"{sampler.schedule} windows of up to {max(w for _, _, w in plans)}")
+    print(f"sampling on {describe_device(sampler.device)}; {len(settings.hparams.sigmas)} levels, {what}, "
+          f"{sampler.precision} gradients", file=sys.stderr)

@@ -1,0 +1,182 @@
+"""Every task command's shared flags, resolved once into one frozen :class:`RunSettings`, and the
+input loading they govern (crop, scale, window fit, segments)."""
+import dataclasses
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio import audio_channels, audio_rate, load_audio
+from ..cli import parse_float, parse_int, resolve_device
+from ..errors import PnfError
+from ..hparams import load_preset
+from .langevin import SamplerConfig
+from .priors import SAMPLER_PRECISIONS
+from .segments import MIN_SEGMENT, segment_bounds
+from .windows import SCHEDULES
+
+#: Options every task command accepts (appended to each task's own options in its usage).
+COMMON_OPTIONS = """\
+  --preset=<json>        Preset file, e.g. egs/mulaw_maxaudio/config.json.
+  --hparams=<params>     Preset overrides "name=value,...", e.g. "sigmas=[10.0,1.0]" [default: ].
+  --n-steps=<n>          Moves of each sample per noise level (N_STEPS).
+  --sgld-window=<n>      Window length in samples (SGLD_WINDOW).
+  --batch-size=<n>       Windows scored together in one step (BATCH_SIZE).
+  --sample-size=<n>      Use the first n samples of the input, -1 for all (SAMPLE_SIZE).
+  --crop-then-scale      Crop to --sample-size first, then scale to peak 1, as the published code
+                         does; by default the whole file is scaled to peak 1, then cropped.
+  --step-scale=<c>       Langevin step size eta = c * sigma^2 (STEP_SCALE).
+  --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
+  --seed=<n>             Random seed [default: 0].
+  --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
+  --precision=<p>        How log p and its gradient are computed: fp32 (fast path, float32,
+                         equal to the plain model to about 1e-5), bf16 (fast path with
+                         bfloat16 matrix products: faster where the hardware has bf16
+                         units, gradients a few percent off) or reference (the plain
+                         autograd formulation) [default: fp32].
+  --segment=<s>          Cut the input into independent segments of this many seconds and
+                         sample each one exactly as a run on that segment alone would (same
+                         seed; silence before it): memory and results per segment do not
+                         depend on the file's length.  Default: the whole file is one state.
+  --no-progress          Hide the progress bars.
+  --plot                 Also write comparison.png: spectrograms of the original, the
+                         degraded input and the output (matplotlib).
+  -h, --help             Show this help.
+"""
+
+#: The editable constants every task script defines, and the flags that override them.
+SHARED_CONSTANTS = {"SAMPLE_SIZE": "--sample-size", "SGLD_WINDOW": "--sgld-window", "BATCH_SIZE": "--batch-size",
+                    "N_STEPS": "--n-steps", "STEP_SCALE": "--step-scale"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a task run needs besides its inputs, resolved once from flags and constants.
+
+    ``sample_size``: samples of the input to use (-1: all); ``step_scale``: eta = step_scale *
+    sigma^2 (quantised units squared); ``segment_seconds``: length of independent segments
+    (None: the whole input is one state); ``crop_then_scale``: the published order of
+    cropping and peak scaling; ``task``: the task's own resolved values (name -> value).
+    """
+
+    hparams: object
+    sampler: SamplerConfig
+    sample_size: int
+    step_scale: float
+    segment_seconds: float = None
+    crop_then_scale: bool = False
+    plot: bool = False
+    task: dict = dataclasses.field(default_factory=dict)
+
+
+def pick(args, flag, constants, name):
+    """The value of ``flag`` when given, else the script's constant ``name``."""
+    return args[flag] if args.get(flag) is not None else constants[name]
+
+
+def settings_from_args(args, constants, task_values=None):
+    """Resolve the common flags against a script's constants (SAMPLE_SIZE, SGLD_WINDOW, ...).
+
+    ``task_values``: the task's own values, already resolved (see ``TaskCommand.resolve``).
+    """
+    if not args["--preset"]:
+        raise PnfError("--preset is required, e.g. --preset=egs/mulaw_maxaudio/config.json")
+    hp = load_preset(args["--preset"], args["--hparams"] or "")
+    schedule = args["--schedule"]
+    if schedule not in SCHEDULES:
+        raise PnfError(f"--schedule={schedule}: use {' or '.join(SCHEDULES)}")
+    precision = args["--precision"]
+    if precision not in SAMPLER_PRECISIONS:
+        raise PnfError(f"--precision={precision}: use one of {', '.join(SAMPLER_PRECISIONS)}")
+    sampler = SamplerConfig(
+        n_steps=parse_int(pick(args, "--n-steps", constants, "N_STEPS"), "--n-steps", 1),
+        window=parse_int(pick(args, "--sgld-window", constants, "SGLD_WINDOW"), "--sgld-window", 2),
+        windows_per_step=parse_int(pick(args, "--batch-size", constants, "BATCH_SIZE"), "--batch-size", 1),
+        schedule=schedule,
+        seed=parse_int(args["--seed"], "--seed", 0),
+        device=resolve_device(args["--device"]),
+        progress=not args["--no-progress"],
+        precision=precision,
+    )
+    sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
+    if sample_size == 0:
+        raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
+    step_scale = parse_float(pick(args, "--step-scale", constants, "STEP_SCALE"), "--step-scale")
+    segment = None
+    if args.get("--segment") is not None:
+        segment = parse_float(args["--segment"], "--segment")
+        if not segment * hp.sample_rate >= MIN_SEGMENT:
+            raise PnfError(f"--segment={args['--segment']}: give a length in seconds of at least "
+                           f"{MIN_SEGMENT} samples ({MIN_SEGMENT / hp.sample_rate:.4f} s)")
+    return RunSettings(hp, sampler, sample_size, step_scale, segment, bool(args.get("--crop-then-scale")),
+                       bool(args.get("--plot")), dict(task_values or {}))
+
+
+def load_input(path, settings):
+    """The input audio at the preset's rate, peak 1, cropped to ``--sample-size`` (float32, (T,)).
+
+    By default the whole file is scaled to peak 1 and then cropped; with ``--crop-then-scale``
+    the crop is scaled (the published order). Says so (stderr) when the file is converted:
+    several channels averaged, another sample rate resampled.
+    """
+    rate = settings.hparams.sample_rate
+    channels, file_rate = audio_channels(path), audio_rate(path)
+    changes = []
+    if channels > 1:
+        changes.append(f"its {channels} channels averaged to mono")
+    if file_rate != rate:
+        changes.append(f"resampled from {file_rate:g} Hz to the preset's {rate} Hz")
+    if changes:
+        print(f"note: {path}: {' and '.join(changes)}", file=sys.stderr)
+    if not settings.crop_then_scale:
+        return crop(load_audio(path, rate), settings.sample_size, path)
+    x = crop(load_audio(path, rate, normalize=False), settings.sample_size, path)
+    peak = float(np.max(np.abs(x)))
+    if peak <= 0:
+        raise PnfError(f"the first {x.size} samples of {path} are silent: nothing to scale to peak 1")
+    return (x / peak).astype(np.float32)
+
+
+def crop(x, sample_size, source):
+    """The first ``sample_size`` samples of ``x`` (all for -1)."""
+    if sample_size > 0:
+        x = x[:sample_size]
+    if x.size < 16:
+        raise PnfError(f"{source} has only {x.size} samples: too short to sample")
+    return x
+
+
+def fit_window(settings, length, align=1):
+    """Settings whose window fits a signal of ``length`` samples (shrunk, and said, if needed)."""
+    window = settings.sampler.window
+    if window <= length:
+        return settings
+    shrunk = max(align, length // align * align)
+    print(f"note: the input has {length} samples, fewer than the window of {window}: "
+          f"using a window of {shrunk} samples", file=sys.stderr)
+    return dataclasses.replace(settings, sampler=dataclasses.replace(settings.sampler, window=shrunk))
+
+
+def segments(settings, length, align=1, keep_clear=()):
+    """The (start, end) samples of the segments ``--segment`` asks for (one, the whole signal, without it)."""
+    if settings.segment_seconds is None:
+        return [(0, length)]
+    size = int(round(settings.segment_seconds * settings.hparams.sample_rate))
+    return segment_bounds(length, size, align, keep_clear)
+
+
+def output_folder(path):
+    """Make (or check) the output folder ``path`` before any compute, or a :class:`PnfError` naming it:
+    a file in the way, or a folder that cannot be created or written (read-only, immutable)."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise PnfError(f"output folder {path} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise PnfError(f"output folder {path} cannot be written ({e.strerror}): choose another") from None
+    return path

@@ -1,0 +1,114 @@
+"""Mel-spectrogram-conditioned generation with a mel-conditioned prior.
+
+Constraint object: :class:`SpectrogramConditioned` (every sample free; the prior sees the frames).
+Command: :data:`COMMAND` (``pnf-spectrogram``, ``wavenet_vocoder/pnf/sgld_spectrogram_descent.py``).
+"""
+import os
+
+import numpy as np
+import torch
+
+from ...errors import PnfError
+from ...mel_dumps import find_utterances, load_mel
+from ...quantize import dequantize
+from ..command import Job, JobResult, TaskCommand
+from ..task import TaskBase
+
+
+class SpectrogramConditioned(TaskBase):
+    """Audio for mel frames ``mel`` (cin, N) with cin_pad context frames at each end.
+
+    The signal has ``(N - 2 * cin_pad) * hop_size`` samples, all free, starting uniform in [0, 256).
+    """
+
+    def __init__(self, mel, cin_pad, hop_size):
+        self.mel = torch.as_tensor(mel, dtype=torch.float32)
+        frames = self.mel.size(1) - 2 * cin_pad
+        if frames <= 0:
+            raise ValueError(f"{self.mel.size(1)} mel frames leave none after {cin_pad} context frames at each end")
+        self.length = frames * hop_size
+
+    def initial_state(self, generator):
+        return torch.rand(1, self.length, generator=generator) * 256
+
+    def movable(self):
+        return torch.ones(1, self.length, dtype=torch.bool)
+
+    def conditioning(self, source):
+        return self.mel
+
+
+DETAILS = """\
+<checkpoint> is the prior's folder: one checkpoints<sigma>/ folder per level, or one
+noise-conditional checkpoint_latest_ema.pth. <dump-root> holds normalised
+<name>-<i>-feats.npy files (frames x 80) and, optionally, the matching <name>-<i>-wave.npy
+(the original, written as original.wav). With one utterance the outputs go straight into
+<output-dir>, with several into one folder each."""
+
+
+def check(settings, args):
+    """A mel-conditioned preset only."""
+    hp = settings.hparams
+    if hp.cin_channels <= 0 or not hp.upsample_conditional_features:
+        raise PnfError(f"this task needs a mel-conditioned preset (cin_channels > 0), but {args['--preset']} "
+                       "has none: use e.g. --preset=egs/mulaw_maxaudio_spectrogram/config.json")
+
+
+def segment_frames(mel, start, end, hp):
+    """The mel frames (cin, n + 2 cin_pad) of samples [start, end) (multiples of hop_size), edge-padded as
+    :func:`~wavenet_vocoder.mel_dumps.load_mel` pads a file holding only those frames."""
+    pad = hp.cin_pad
+    frames = mel[:, pad:mel.shape[1] - pad][:, start // hp.hop_size:end // hp.hop_size]
+    return np.pad(frames, [(0, 0), (pad, pad)], mode="edge")
+
+
+def jobs(args, settings):
+    """One job per utterance of the dump folder: audio generated for its mel frames."""
+    hp = settings.hparams
+    utterances = find_utterances(args["<dump-root>"])
+    frames = settings.sample_size // hp.hop_size if settings.sample_size > 0 else -1
+    if settings.sample_size > 0 and frames == 0:
+        raise PnfError(f"--sample-size={settings.sample_size} is less than one frame ({hp.hop_size} samples)")
+    for name, feats, wave in utterances:
+        folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
+        mel = load_mel(feats, hp.cin_channels, frames, hp.cin_pad)
+        length = (mel.shape[1] - 2 * hp.cin_pad) * hp.hop_size
+        original = None
+        if wave is not None:
+            original = dequantize(np.load(wave)[:length], hp.input_type, hp.quantize_channels)
+        yield _job(folder, name, feats, wave, mel, length, original, hp)
+
+
+def _job(folder, name, feats, wave, mel, length, original, hp):
+    def make_task(start, end):
+        return SpectrogramConditioned(segment_frames(mel, start, end, hp), hp.cin_pad, hp.hop_size)
+
+    def outputs(state, start, end):
+        return {"out": dequantize(state[0], hp.input_type, hp.quantize_channels)}
+
+    def finish(joined, seconds):
+        estimate = joined["out"]
+        panels = ([("original", original)] if original is not None else []) + \
+            [("PnF output from the mel frames", estimate)]
+        frames = int(mel.shape[1] - 2 * hp.cin_pad)
+        return JobResult(wavs={"out.wav": estimate}, panels=panels,
+                         extra={"utterance": name, "samples": length, "frames": frames},
+                         json={"info.json": {"seconds": seconds, "utterance": name, "samples": length}})
+
+    return Job(folder, [feats] + ([wave] if wave else []), length, make_task, outputs, finish,
+               before={"original.wav": original} if original is not None else {},
+               align=hp.hop_size, window_align=hp.hop_size,
+               names=("*.wav", "comparison.png", "run.json", "info.json"))
+
+
+COMMAND = TaskCommand(
+    name="spectrogram",
+    script="sgld_spectrogram_descent.py",
+    summary="Spectrogram-conditioned generation: audio for each mel spectrogram in <dump-root>.",
+    usage=("<checkpoint> <dump-root> <output-dir> [options]",),
+    details=DETAILS,
+    options="",
+    priors=("<checkpoint>",),
+    check=check,
+    jobs=jobs,
+)
