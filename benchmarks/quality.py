@@ -3,7 +3,7 @@
 Usage:
   quality.py [options]
 
-Each case degrades the first --seconds of each clean file itself, runs the task script
+Each case degrades --seconds of each clean file (from --offset) itself, runs the task script
 exactly as a user would (same seed, same files for every method) and scores every
 estimate against the clean signal with wavenet_vocoder.metrics: super-resolution at each
 factor (keeping every r-th sample, and, for --antialias-factors, low-passing and decimating
@@ -22,6 +22,9 @@ Options:
   --out=<dir>            Output folder [default: bench_outputs].
   --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
   --seconds=<s>          Seconds of each file to use [default: 1.0].
+  --offset=<s>           Where in each file they start: seconds, or "loudest" for the excerpt of
+                         --seconds with the highest RMS (a file that opens with silence is then not
+                         measured on its silence) [default: 0].
   --factors=<list>       Super-resolution factors [default: 2,4,8].
   --antialias-factors=<list>  Super-resolution factors of the anti-aliased observation
                          model, "" for none [default: 4].
@@ -97,6 +100,32 @@ def parse_list(text, flag, kind=float):
     if not values:
         raise PnfError(f"{flag} is empty")
     return values
+
+
+def excerpts(paths, folder, seconds, offset):
+    """Write each file from where the benchmark measures it (``offset`` seconds, or the start of its
+    loudest excerpt of ``seconds``) to its end into ``folder``, as float wavs at the file's own rate
+    and channels; returns their paths, named as the files. The tasks then use the first ``seconds``
+    of each, scaled as they scale a whole input (offset 0 gives the files themselves)."""
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for path in paths:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+        length = int(round(seconds * rate))
+        if offset == "loudest":
+            power = data.mean(axis=1) ** 2
+            hop = max(1, rate // 10)
+            starts = range(0, max(1, data.shape[0] - length + 1), hop)
+            cumulative = np.concatenate([[0.0], np.cumsum(power)])
+            start = max(starts, key=lambda a: cumulative[min(a + length, power.size)] - cumulative[a])
+        else:
+            start = int(round(parse_float(offset, "--offset", positive=False) * rate))
+            if not 0 <= start < data.shape[0]:
+                raise PnfError(f"--offset={offset}: {path} is only {data.shape[0] / rate:.2f} s long")
+        target = os.path.join(folder, stem(path) + ".wav")
+        sf.write(target, data[start:], rate, subtype="FLOAT")
+        written.append(target)
+    return written
 
 
 def read(path):
@@ -322,8 +351,10 @@ def main(argv=None):
     unknown = set(tasks) - {"superres", "inpainting", "separation", "spectrogram"}
     if unknown:
         raise PnfError(f"--tasks: unknown task(s) {', '.join(sorted(unknown))}")
-    pianos, voices = audio_files(args["--piano"]), audio_files(args["--voice"])
     bench = Benchmark(args)
+    offset = args["--offset"]
+    pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
+    voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()
     if "superres" in tasks:
         bench.superres(pianos, parse_list(args["--factors"], "--factors", int))
@@ -340,7 +371,7 @@ def main(argv=None):
     n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
-             f"(first {bench.seconds:g} s of each file; PnF: {' '.join(bench.sampler_flags[:2])}, step scale "
+             f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: {' '.join(bench.sampler_flags[:2])}, step scale "
              f"{bench.step_scale:g}, tiled windows, separation with --implicit-mixture, seed {bench.seed}).\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)

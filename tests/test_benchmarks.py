@@ -6,6 +6,7 @@ import runpy
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import REPO, make_root, preset_path, tiny_hparams, tone
 from wavenet_vocoder.hparams import load_preset
@@ -25,6 +26,18 @@ def tiny_models(folder):
         os.replace(preset, folder / f"{name}.json")
     np.save(folder / "mel_voice" / "meanvar.npy", np.stack([np.zeros(5), np.ones(5)]).astype(np.float32))
     return str(folder)
+
+
+def test_quality_benchmark_measures_the_loudest_excerpt_when_asked(tmp_path, quality):
+    sr = 16000
+    signal = np.concatenate([np.zeros(sr), 0.5 * np.sin(np.arange(sr) / 3), 0.1 * np.sin(np.arange(sr) / 3)])
+    sf.write(tmp_path / "late.wav", signal, sr, subtype="FLOAT")
+    (loudest,) = quality["excerpts"]([str(tmp_path / "late.wav")], str(tmp_path / "a"), 1.0, "loudest")
+    data, rate = sf.read(loudest)
+    # Starts at the loud second (the 0.1 s grid hits it exactly) and runs to the file's end.
+    assert rate == sr and data.size == 2 * sr and np.abs(data[:sr]).max() == pytest.approx(0.5, abs=1e-6)
+    (start,) = quality["excerpts"]([str(tmp_path / "late.wav")], str(tmp_path / "b"), 1.0, "0")
+    np.testing.assert_array_equal(sf.read(start)[0], signal.astype(np.float32))
 
 
 def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_path, quality):

@@ -131,3 +131,17 @@ def test_crop_then_scale_is_the_published_order(tmp_path, mulaw):
         peaks[bool(flag)] = np.abs(read(out / "x_original.wav")).max()
     assert peaks[False] == pytest.approx(0.2 / 0.9, abs=2e-3)   # the whole file at peak 1, then cropped
     assert peaks[True] == pytest.approx(1.0, abs=1e-3)          # 16-bit rounding of the written peak
+
+
+def test_spectrogram_notes_features_that_are_not_normalised(tmp_path, capsys):
+    from conftest import make_dump
+    from wavenet_vocoder.pnf import sgld_spectrogram_descent
+    root, preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
+    dump = make_dump(tmp_path / "dump", frames=300)
+    argv = [root, dump, str(tmp_path / "out"), f"--preset={preset}", "--sample-size", "400"] + FAST
+    assert sgld_spectrogram_descent.main(argv) == 0
+    assert "do not look normalised" not in capsys.readouterr().err       # standard normal features
+    feats = os.path.join(dump, "utt-00001-feats.npy")
+    np.save(feats, np.load(feats) * 0.3 - 3.0)                          # as raw log10 magnitudes look
+    assert sgld_spectrogram_descent.main(argv[:2] + [str(tmp_path / "out2")] + argv[3:]) == 0
+    assert "the mel features" in capsys.readouterr().err

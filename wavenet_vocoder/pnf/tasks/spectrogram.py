@@ -4,6 +4,7 @@ Constraint object: :class:`SpectrogramConditioned` (every sample free; the prior
 Command: :data:`COMMAND` (``pnf-spectrogram``, ``wavenet_vocoder/pnf/sgld_spectrogram_descent.py``).
 """
 import os
+import sys
 
 import numpy as np
 import torch
@@ -54,6 +55,20 @@ def check(settings, args):
                        "has none: use e.g. --preset=egs/mulaw_maxaudio_spectrogram/config.json")
 
 
+def normalisation_note(feats, path, prior_root):
+    """A one-line note (or None) when features do not look normalised per band, as the prior's
+    training features were (``pnf-preprocess --stats=<prior>/meanvar.npy``): band means far
+    from 0 or spreads far from 1, e.g. raw log10 mel magnitudes or another recipe's statistics."""
+    means, spreads = feats.mean(axis=1), feats.std(axis=1)
+    if np.all(np.abs(means) < 1.5) and 0.2 < float(np.median(spreads)) < 3.0:
+        return None
+    stats = os.path.join(prior_root, "meanvar.npy")
+    made = (f"normalise them with {stats} (pnf-preprocess --stats={stats})" if os.path.isfile(stats)
+            else "normalise them with the statistics the prior was trained with (pnf-preprocess --stats)")
+    return (f"note: the mel features {path} do not look normalised (band means {means.min():.2f}..{means.max():.2f}, "
+            f"median spread {float(np.median(spreads)):.2f}; normalised features have about 0 and 1): {made}")
+
+
 def segment_frames(mel, start, end, hp):
     """The mel frames (cin, n + 2 cin_pad) of samples [start, end) (multiples of hop_size), edge-padded as
     :func:`~wavenet_vocoder.mel_dumps.load_mel` pads a file holding only those frames."""
@@ -72,6 +87,9 @@ def jobs(args, settings):
     for name, feats, wave in utterances:
         folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
         mel = load_mel(feats, hp.cin_channels, frames, hp.cin_pad)
+        note = normalisation_note(mel, feats, args["<checkpoint>"])
+        if note:
+            print(note, file=sys.stderr)
         length = (mel.shape[1] - 2 * hp.cin_pad) * hp.hop_size
         original = None
         if wave is not None:
