@@ -30,8 +30,16 @@ Options:
                          BF16 or AMX), else fp32 [default: auto].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
+  --threads=<n>          Torch threads of this process; default: OMP_NUM_THREADS when set, else the
+                         cores this process may use divided among the job's processes on this machine.
   --no-progress          Hide the progress bar.
   -h, --help             Show this help.
+
+Under torchrun (e.g. `torchrun --nproc_per_node 2 $(which pnf-train) ...`) each process trains
+on its own crops with DistributedDataParallel (NCCL on CUDA, one GPU per process; gloo on the
+CPU): a step's batch is --preset's batch_size crops per process, the gradients averaged. Rank 0
+alone writes checkpoints, training.json and logs; a run resumes from a checkpoint written with
+any number of processes.
 
 Training resumes from checkpoint_latest.pth; Ctrl-C (or SIGTERM) saves a checkpoint first, and a
 checkpoint is also saved every --save-interval seconds, so a crash loses at most that.  The loss
@@ -57,6 +65,8 @@ from tqdm import tqdm
 from .audio import write_atomically
 from .checkpoints import checkpoint_dir_name, fit_state_dict, read_state_dict, save_checkpoint
 from .cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
+from . import distributed
+from .distributed import Processes, any_process, barrier
 from .errors import CheckpointError, PnfError
 from .hparams import load_preset
 from .wavenet import WaveNet
@@ -119,7 +129,7 @@ def level_loss(model, q, c, sigma, generator):
     """
     sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=q.device).reshape(-1, 1)
     noisy = q.to(torch.float32) + sigma_t * torch.randn(q.shape, generator=generator, device=q.device)
-    net = model.module if isinstance(model, torch.nn.DataParallel) else model
+    net = model.module if isinstance(model, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)) else model
     kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if net.is_noise_conditional else {}
     logits = model(noisy[:, None, :-1], c, **kwargs)
     return F.cross_entropy(logits.float(), q[:, 1:])
@@ -181,10 +191,11 @@ def initial_state(model, path):
 class Trainer:
     """One model in training: weights, EMA copy, Adam, resuming from ``folder`` when it can."""
 
-    def __init__(self, hp, folder, device, seed=0, init_state=None, precision="fp32"):
+    def __init__(self, hp, folder, device, seed=0, init_state=None, precision="fp32", processes=Processes()):
         if precision not in TRAIN_PRECISIONS:
             raise PnfError(f"--precision={precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
         self.hp, self.folder, self.device, self.precision = hp, folder, torch.device(device), precision
+        self.processes = processes
         self.model = seeded_model(hp, seed).to(self.device)
         latest = os.path.join(folder, "checkpoint_latest.pth")
         self.step, self.seconds = 0, 0.0
@@ -211,7 +222,15 @@ class Trainer:
             self.ema.load_state_dict(torch.load(ema_path, map_location=self.device, weights_only=True)["state_dict"])
         for p in self.ema.parameters():
             p.requires_grad_(False)
-        self.net = torch.nn.DataParallel(self.model) if self.device.type == "cuda" else self.model
+        if processes.distributed:          # one process per device: gradients averaged over the processes
+            # find_unused_parameters: the last block's residual output feeds nothing (only its skip does).
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        elif self.device.type == "cuda":
+            self.net = torch.nn.DataParallel(self.model)
+        else:
+            self.net = self.model
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -249,7 +268,10 @@ class Trainer:
         return sum(losses) / len(losses)
 
     def save(self, step_file=False):
-        """Write checkpoint_latest.pth and checkpoint_latest_ema.pth (and the step files)."""
+        """Write checkpoint_latest.pth and checkpoint_latest_ema.pth (and the step files); only the main
+        process of a distributed run writes."""
+        if not self.processes.main:
+            return
         names = [("checkpoint_latest.pth", self.model, self.optimizer),
                  ("checkpoint_latest_ema.pth", self.ema, None)]
         if step_file:
@@ -273,6 +295,30 @@ class TrainingRun:
     precision: str = "fp32"
     progress: bool = True
     max_seconds: float = None      # stop once the model has trained this long in all (seconds)
+    processes: Processes = Processes()
+    stop: object = None            # a StopRequest that SIGTERM/SIGINT set (checked after every step)
+
+
+class StopRequest:
+    """Set by a signal handler; training checks it after each step (all processes at once), saves and stops."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+
+
+#: Crops, noise and sigma draws of rank r are seeded this far apart from rank 0's (no two ranks alike).
+RANK_SEED_STRIDE = 1_000_003
+
+
+def describe_run(run):
+    """Where training runs, e.g. ``cpu: 1 threads`` or ``2 processes (DistributedDataParallel), each cpu: 1 threads``."""
+    where = describe_device(run.device)
+    if run.processes.distributed:
+        return f"{run.processes.world} processes (DistributedDataParallel), rank 0 on {where}"
+    return where
 
 
 def crop_length(hp):
@@ -295,13 +341,15 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     returns the dev loss (a number, or sigma -> number).  Saves every ``run.save_interval``
     seconds and at the end; Ctrl-C or SIGTERM saves, then re-raises KeyboardInterrupt.
     """
-    hp = trainer.hp
+    hp, processes = trainer.hp, run.processes
     length, hop = crop_length(hp)
-    gen = torch.Generator().manual_seed(run.seed + trainer.step)
-    noise_gen = torch.Generator(device=trainer.device).manual_seed(run.seed + trainer.step + 1)
-    sigma_gen = torch.Generator().manual_seed(run.seed + trainer.step + 2)
-    bar = tqdm(total=run.steps, initial=trainer.step, desc=desc, disable=not run.progress, dynamic_ncols=True)
-    running, evaluation = None, None
+    base = run.seed + trainer.step + RANK_SEED_STRIDE * processes.rank
+    gen = torch.Generator().manual_seed(base)
+    noise_gen = torch.Generator(device=trainer.device).manual_seed(base + 1)
+    sigma_gen = torch.Generator().manual_seed(base + 2)
+    bar = tqdm(total=run.steps, initial=trainer.step, desc=desc, disable=not run.progress or not processes.main,
+               dynamic_ncols=True)
+    running, evaluation, evaluated_at = None, None, None
     clock = time.perf_counter()
     last_save = clock
 
@@ -316,7 +364,13 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
         return run.max_seconds is not None and trainer.seconds >= run.max_seconds
 
     try:
-        while not finished(trainer, run):
+        while True:
+            interrupted, done = any_process(processes, [run.stop is not None and run.stop.requested,
+                                                        finished(trainer, run)], trainer.device)
+            if interrupted:
+                raise KeyboardInterrupt
+            if done:
+                break
             q, c = train.crops(hp.batch_size, length, gen, hop, hp.cin_pad)
             loss = trainer.train_step(q, c, draw_sigma(hp.batch_size, sigma_gen), noise_gen)
             if not math.isfinite(loss):
@@ -324,8 +378,9 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
                                "rate (--hparams \"optimizer_params={...}\") or set clip_thresh")
             running = loss if running is None else 0.98 * running + 0.02 * loss
             now = tick()
-            if trainer.step % run.eval_interval == 0 or trainer.step == run.steps or out_of_time():
-                evaluation = evaluate()
+            if processes.main and (trainer.step % run.eval_interval == 0 or trainer.step == run.steps
+                                   or out_of_time()):
+                evaluation, evaluated_at = evaluate(), trainer.step
                 clock = time.perf_counter()              # evaluation is not training time
             if trainer.step % hp.checkpoint_interval == 0:
                 trainer.save(step_file=True)
@@ -345,6 +400,8 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
         raise
     bar.close()
     tick()
+    if processes.main and evaluated_at != trainer.step:    # another process ran out of time first
+        evaluation = evaluate()
     trainer.save()
     return running, evaluation
 
@@ -358,16 +415,19 @@ def dev_batches(hp, dev, seed, count=4):
 
 def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     """Train level ``sigma`` up to ``run.steps`` steps in ``folder``; returns the EMA state dict and a summary."""
-    trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision)
+    trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision, run.processes)
     batches = dev_batches(hp, dev, run.seed)
     summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision}
-    if finished(trainer, run):
-        log(f"sigma={sigma:g}: already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {folder}")
-        summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
+    if finished(trainer, run):             # the same in every process: they resumed the same checkpoint
+        if run.processes.main:
+            log(f"sigma={sigma:g}: already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {folder}")
+            summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
         return trainer.ema.state_dict(), summary
     seconds_before = trainer.seconds
     running, dev_value = _fit(trainer, train, run, lambda batch, gen: sigma,
                               lambda: trainer.dev_loss(batches, sigma, run.seed), f"train sigma={sigma:g}", log)
+    if not run.processes.main:
+        return trainer.ema.state_dict(), summary
     summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before)
     log(f"sigma={sigma:g}: {trainer.step} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
         f"{summary['seconds']:.0f} s")
@@ -392,9 +452,12 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
     ``run.steps`` is ignored: ``first_steps`` for the first level, ``steps`` for the others.
     """
     train, dev = _load_dumps(hp, dump_dir)
-    os.makedirs(root, exist_ok=True)
-    _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    log(f"training on {describe_device(run.device)}, {run.precision}: {len(train.waves)} train and "
+    main = run.processes.main
+    if main:
+        os.makedirs(root, exist_ok=True)
+        _write_json(os.path.join(root, "config.json"), hp.to_dict())
+    barrier(run.processes)
+    log(f"training on {describe_run(run)}, {run.precision}: {len(train.waves)} train and "
         f"{len(dev.waves)} dev utterances")
     history = _previous_summaries(os.path.join(root, "training.json"))
     state = initial_state(seeded_model(hp, run.seed), init) if init else None
@@ -407,6 +470,8 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
         if "train_loss" not in summary and summary["sigma"] in history:
             summary = history[summary["sigma"]]          # trained by an earlier run: keep its record
         summaries.append(summary)
+        if not main:
+            continue
         # Written after every level, so that an interrupted schedule keeps the record of what it did.
         levels = summaries + [s for sigma_, s in history.items() if sigma_ not in {x["sigma"] for x in summaries}]
         _write_json(os.path.join(root, "training.json"), {"levels": levels})
@@ -439,12 +504,15 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         hp = hp.replace(noise_conditional=True)
     draw_sigma = sigma_sampler(hp.sigmas, sampling)          # a bad --sigma-sampling fails before any output
     train, dev = _load_dumps(hp, dump_dir)
-    os.makedirs(root, exist_ok=True)
-    _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    log(f"training one noise-conditional model on {describe_device(run.device)}, {run.precision}: {len(train.waves)} train and "
+    main = run.processes.main
+    if main:
+        os.makedirs(root, exist_ok=True)
+        _write_json(os.path.join(root, "config.json"), hp.to_dict())
+    barrier(run.processes)
+    log(f"training one noise-conditional model on {describe_run(run)}, {run.precision}: {len(train.waves)} train and "
         f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling})")
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
-    trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision)
+    trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision, run.processes)
     batches = dev_batches(hp, dev, run.seed)
     record_path = os.path.join(root, "training.json")
     record = _previous_record(record_path)
@@ -458,11 +526,15 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         return losses
 
     if finished(trainer, run):
+        if not main:
+            return None
         log(f"already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {root}")
         losses = evaluate()
         running = record.get("train_loss")
     else:
         running, losses = _fit(trainer, train, run, draw_sigma, evaluate, "train noise-conditional", log)
+        if not main:
+            return None
     result = _noise_record(hp, sampling, trainer, running, losses, curve, run)
     _write_json(record_path, result)
     log(f"{trainer.step} steps, {trainer.seconds:.0f} s; dev loss per level: " +
@@ -507,25 +579,37 @@ def main(argv=None):
         raise PnfError("--sigma trains one level of a per-level prior; a noise-conditional model trains every "
                        "level of the preset's sigmas (drop --sigma, or set sigmas with --hparams)")
     steps = parse_int(args["--steps"], "--steps", 1)
-    device = resolve_device(args["--device"])
+    processes = distributed.from_environment()
+    threads, source = distributed.choose_threads(args["--threads"], processes)
+    torch.set_num_threads(threads)
+    device = distributed.start(processes, resolve_device(args["--device"]))
+    stop_request = StopRequest()
     run_settings = TrainingRun(
         steps=steps, device=device, seed=parse_int(args["--seed"], "--seed", 0),
         eval_interval=parse_int(args["--eval-interval"], "--eval-interval", 1),
         save_interval=parse_float(args["--save-interval"], "--save-interval"),
         precision=resolve_precision(args["--precision"], device), progress=not args["--no-progress"],
-        max_seconds=parse_float(args["--max-seconds"], "--max-seconds") if args["--max-seconds"] else None)
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
-    if noise_conditional:
-        train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
-                                args["--sigma-sampling"], args["--init"], log=log)
+        max_seconds=parse_float(args["--max-seconds"], "--max-seconds") if args["--max-seconds"] else None,
+        processes=processes, stop=stop_request)
+    log = (lambda line: print(line, file=sys.stderr)) if processes.main else (lambda line: None)  # noqa: E731
+    log(f"{threads} torch threads per process ({source})")
+    # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does: a single process stops at
+    # once; the processes of a distributed run finish their step together first.
+    signal.signal(signal.SIGTERM, stop_request if processes.distributed else _interrupt)
+    if processes.distributed:
+        signal.signal(signal.SIGINT, stop_request)
+    try:
+        if noise_conditional:
+            train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
+                                    args["--sigma-sampling"], args["--init"], log=log)
+            return 0
+        sigmas = [parse_float(args["--sigma"], "--sigma")] if args["--sigma"] else list(hp.sigmas)
+        first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
+        train_schedule(hp, args["<dump-dir>"], args["<checkpoint-root>"], sigmas, steps, first_steps, run_settings,
+                       init=args["--init"], log=log)
         return 0
-    sigmas = [parse_float(args["--sigma"], "--sigma")] if args["--sigma"] else list(hp.sigmas)
-    first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
-    train_schedule(hp, args["<dump-dir>"], args["<checkpoint-root>"], sigmas, steps, first_steps, run_settings,
-                   init=args["--init"], log=log)
-    return 0
+    finally:
+        distributed.stop(processes)
 
 
 def cli():

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
 from ..cli import describe_device, parse_args
+from ..distributed import choose_threads, from_environment
 from ..errors import PnfError
 from .langevin import anneal_segments, window_plan
 from .noise_schedule import AnnealingSchedule
@@ -114,6 +116,8 @@ def run_task(command, constants, argv=None):
     prog = os.path.basename(sys.argv[0]) if argv is None else None
     args = parse_args(command.usage_text(constants, prog if prog and prog.startswith(("pnf-", "sgld_")) else None),
                       argv)
+    threads, _ = choose_threads(args["--threads"], from_environment())
+    torch.set_num_threads(threads)
     settings = settings_from_args(args, constants, command.resolve(args, constants))
     command.check(settings, args)
     priors = [Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]

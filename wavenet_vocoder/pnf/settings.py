@@ -31,6 +31,8 @@ COMMON_OPTIONS = """\
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
   --seed=<n>             Random seed [default: 0].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
+  --threads=<n>          Torch threads; default: OMP_NUM_THREADS when set, else the cores this
+                         process may use (lower it on a machine shared with other busy work).
   --precision=<p>        How log p and its gradient are computed: fp32 (fast path, float32,
                          equal to the plain model to about 1e-5), bf16 (fast path with
                          bfloat16 matrix products: faster where the hardware has bf16

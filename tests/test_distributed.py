@@ -1,0 +1,106 @@
+"""Training as several processes (DistributedDataParallel over gloo on the CPU), as torchrun runs it."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from conftest import REPO, training_hparams
+from wavenet_vocoder import distributed
+from wavenet_vocoder.hparams import HParams
+from wavenet_vocoder.train import RANK_SEED_STRIDE, Trainer
+
+BATCH, LENGTH, STEPS = 2, 120, 3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ddp_hparams():
+    # eps 1.0 makes Adam's step nearly linear in the gradient: a gradient near zero whose float32 sum
+    # differs in the last bit between one process and two then moves its weight by as little, where
+    # eps 1e-8 would turn that bit into a full step of lr in either direction.
+    hp = training_hparams()
+    return hp.replace(optimizer_params={**hp.optimizer_params, "eps": 1.0})
+
+
+def _worker(rank, world, port, hp_values, folder, batches, result):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    processes = distributed.from_environment()
+    distributed.start(processes, "cpu")
+    trainer = Trainer(HParams(hp_values), folder, "cpu", seed=0, processes=processes)
+    for q in torch.load(batches):
+        trainer.train_step(q[rank * BATCH:(rank + 1) * BATCH], None, 0.0, torch.Generator())
+    if processes.main:
+        torch.save(trainer.model.state_dict(), result)
+    distributed.stop(processes)
+
+
+def test_a_distributed_step_is_a_step_on_the_combined_batch(tmp_path):
+    hp = ddp_hparams()
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randint(0, 256, (2 * BATCH, LENGTH), generator=gen) for _ in range(STEPS)]
+    torch.save(batches, tmp_path / "batches.pt")
+    mp.spawn(_worker, args=(2, free_port(), hp.to_dict(), str(tmp_path / "ddp"), str(tmp_path / "batches.pt"),
+                            str(tmp_path / "ddp.pt")), nprocs=2)
+    single = Trainer(hp, str(tmp_path / "single"), "cpu", seed=0)
+    torch.set_num_threads(1)
+    for q in batches:            # sigma 0: the noise draw does not enter the loss
+        single.train_step(q, None, 0.0, torch.Generator())
+    ddp = torch.load(tmp_path / "ddp.pt")
+    for key, value in single.model.state_dict().items():
+        # float32: the two halves' gradients are averaged in another order than one batch's
+        torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_threads_follow_the_flag_then_omp_then_the_cores(monkeypatch):
+    one = distributed.Processes()
+    assert distributed.choose_threads("3", one) == (3, "--threads")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert distributed.choose_threads(None, one)[0] == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert distributed.choose_threads(None, distributed.Processes(rank=1, world=4, local_rank=1, local_world=4))[0] == 2
+    assert distributed.choose_threads(None, distributed.Processes(rank=0, world=16, local_rank=0, local_world=16))[0] == 1
+    with pytest.raises(Exception, match="--threads=0"):
+        distributed.choose_threads("0", one)
+
+
+def torchrun(nproc, argv):
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+               f"--master_port={free_port()}", "-m", "wavenet_vocoder.train"] + argv
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_torchrun_trains_and_resumes_with_another_number_of_processes(tmp_path, dump):
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps(training_hparams().replace(sigmas=[8.0, 2.0]).to_dict()))
+    root = tmp_path / "nc"
+    argv = [str(dump / "dump"), str(root), f"--preset={preset}", "--noise-conditional", "--eval-interval=2",
+            "--no-progress"]
+    done = torchrun(2, argv + ["--steps=4"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((root / "training.json").read_text())
+    assert record["steps"] == 4 and [p["step"] for p in record["curve"]] == [2, 4]
+    assert done.stderr.count("training one noise-conditional model on 2 processes") == 1    # rank 0 logs alone
+    # Resumed by a single process (and then by two again): the step count goes on.
+    from wavenet_vocoder.train import main as train_main
+    assert train_main(argv + ["--steps=6", "--threads=1"]) == 0
+    again = torchrun(2, argv + ["--steps=8"])
+    assert again.returncode == 0, again.stderr[-2000:]
+    record = json.loads((root / "training.json").read_text())
+    assert record["steps"] == 8 and [p["step"] for p in record["curve"]] == [2, 4, 6, 8]
+
+
+def test_ranks_draw_different_crops():
+    assert RANK_SEED_STRIDE > 10_000_000 // 10       # far more steps than any run takes apart
