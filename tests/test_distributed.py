@@ -1,18 +1,24 @@
-"""Training as several processes (DistributedDataParallel over gloo on the CPU), as torchrun runs it."""
+"""Several processes, as torchrun runs them (gloo on the CPU): training with DistributedDataParallel,
+and task commands over many inputs shared out among the processes."""
+import csv
 import json
 import os
 import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import torch.multiprocessing as mp
 
-from conftest import REPO, training_hparams
+from conftest import FAST, REPO, make_root, run_cli, tiny_hparams, tone, training_hparams
 from wavenet_vocoder import distributed
 from wavenet_vocoder.hparams import HParams
-from wavenet_vocoder.train import RANK_SEED_STRIDE, Trainer
+from wavenet_vocoder.pnf import sgld_superres
+from wavenet_vocoder.pnf.many import my_share
+from wavenet_vocoder.train import Trainer
 
 BATCH, LENGTH, STEPS = 2, 120, 3
 
@@ -102,5 +108,51 @@ def test_torchrun_trains_and_resumes_with_another_number_of_processes(tmp_path, 
     assert record["steps"] == 8 and [p["step"] for p in record["curve"]] == [2, 4, 6, 8]
 
 
-def test_ranks_draw_different_crops():
-    assert RANK_SEED_STRIDE > 10_000_000 // 10       # far more steps than any run takes apart
+def many_inputs(folder, n=3):
+    folder.mkdir()
+    return [tone(folder / f"take{k}.wav", 300 + 150 * k, seconds=0.15) for k in range(n)]
+
+
+def test_a_folder_of_inputs_one_output_folder_each_a_summary_and_skip_on_rerun(tmp_path, capsys):
+    root, preset = make_root(tmp_path / "prior", tiny_hparams())
+    many_inputs(tmp_path / "in")
+    sf.write(tmp_path / "in" / "silent.wav", np.zeros(2000), 22050)      # fails: a silent file
+    out = tmp_path / "out"
+    argv = [root, str(tmp_path / "in"), str(out), f"--preset={preset}"] + FAST
+    code, err = run_cli(sgld_superres.main, argv, capsys)
+    assert code == 2 and err[-1].startswith("error: 1 of the 4 inputs of this process failed")
+    assert any("silent.wav" in line and "is silent" in line for line in err)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["status"] for r in summary] == ["failed", "done", "done", "done"]     # sorted: silent, take0..2
+    assert "silent" in summary[0]["error"] and summary[1]["metrics"]["pnf"]["snr"] is not None
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert len(rows) == 4 and "pnf_snr" in rows[0] and rows[1]["status"] == "done"
+    before = {k: (out / f"take{k}" / "out.wav").read_bytes() for k in range(3)}
+    code, err = run_cli(sgld_superres.main, argv, capsys)
+    assert sum("already done" in line for line in err) == 3              # only the failed one runs again
+    assert all((out / f"take{k}" / "out.wav").read_bytes() == before[k] for k in range(3))
+
+
+def test_shares_cover_every_input_exactly_once():
+    inputs = list(range(11))
+    for world in (1, 2, 3, 4, 11, 12):
+        shares = [my_share(inputs, distributed.Processes(rank=r, world=world)) for r in range(world)]
+        assert sorted(x for share in shares for x in share) == inputs
+
+
+def test_two_workers_write_what_one_writes(tmp_path):
+    root, preset = make_root(tmp_path / "prior", tiny_hparams())
+    many_inputs(tmp_path / "in", n=3)
+    listed = tmp_path / "inputs.txt"
+    listed.write_text("".join(f"in/take{k}.wav\n" for k in range(3)))
+    argv = [root, str(listed), None, f"--preset={preset}", "--n-steps=2", "--sgld-window=1000", "--no-progress"]
+    assert sgld_superres.main(argv[:2] + [str(tmp_path / "one")] + argv[3:]) == 0
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+               "-m", "wavenet_vocoder.pnf.sgld_superres"] + argv[:2] + [str(tmp_path / "two")] + argv[3:]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    for k in range(3):
+        assert (tmp_path / "one" / f"take{k}" / "out.wav").read_bytes() == \
+            (tmp_path / "two" / f"take{k}" / "out.wav").read_bytes()
+    assert [r["status"] for r in json.loads((tmp_path / "two" / "summary.json").read_text())] == ["done"] * 3

@@ -7,7 +7,7 @@ the editable constants and calls :func:`run_task`. The command never branches on
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -17,6 +17,7 @@ from ..cli import describe_device, parse_args
 from ..distributed import choose_threads, from_environment
 from ..errors import PnfError
 from .langevin import anneal_segments, window_plan
+from .many import expand_inputs, my_share, run_inputs
 from .noise_schedule import AnnealingSchedule
 from ..outputs import OutputDir
 from .priors import Prior
@@ -83,7 +84,9 @@ class TaskCommand:
     ``priors``: the docopt names of the prior folders, one per source; ``resolve(args,
     constants)``: the task's own values (flags over constants), checked; ``check(settings,
     args)``: refuse a preset or combination of flags before any prior is read;
-    ``jobs(args, settings)``: the jobs, made lazily (inputs are read job by job).
+    ``jobs(args, settings)``: the jobs, made lazily (inputs are read job by job); ``many``: the
+    docopt name of the input that may also be a folder of files or a list file (see
+    :mod:`~wavenet_vocoder.pnf.many`), one output folder each.
     """
 
     name: str
@@ -95,6 +98,7 @@ class TaskCommand:
     priors: Tuple[str, ...]
     jobs: Callable[[dict, object], Iterable[Job]]
     constants: Dict[str, str] = field(default_factory=dict)
+    many: Optional[str] = None
     resolve: Callable[[dict, dict], dict] = lambda args, constants: {}
     check: Callable[[object, dict], None] = lambda settings, args: None
 
@@ -105,7 +109,13 @@ class TaskCommand:
         shown = " ".join(f"{k}={constants[k]!r}" if isinstance(constants[k], str) else f"{k}={constants[k]}"
                          for k in list(SHARED_CONSTANTS) + list(self.constants) if k in constants)
         options = (self.options.rstrip("\n") + "\n" if self.options else "") + COMMON_OPTIONS
-        return f"{self.summary}\n\nUsage:\n{lines}\n\n{self.details.strip()}\n\nOptions:\n{options}\nConstants: {shown}\n"
+        details = self.details.strip()
+        if self.many:
+            details += (f"\n\n{self.many} may also be a folder of audio files or a .txt list of them: each is\n"
+                        "run as alone, into its own folder under <output-dir>, with summary.csv and\n"
+                        "summary.json beside them; inputs already done are skipped; under torchrun each\n"
+                        "process takes its share.")
+        return f"{self.summary}\n\nUsage:\n{lines}\n\n{details}\n\nOptions:\n{options}\nConstants: {shown}\n"
 
 
 def run_task(command, constants, argv=None):
@@ -116,15 +126,30 @@ def run_task(command, constants, argv=None):
     prog = os.path.basename(sys.argv[0]) if argv is None else None
     args = parse_args(command.usage_text(constants, prog if prog and prog.startswith(("pnf-", "sgld_")) else None),
                       argv)
-    threads, _ = choose_threads(args["--threads"], from_environment())
+    processes = from_environment()
+    threads, _ = choose_threads(args["--threads"], processes)
     torch.set_num_threads(threads)
     settings = settings_from_args(args, constants, command.resolve(args, constants))
+    if processes.distributed and torch.device(settings.sampler.device).type == "cuda":
+        # One GPU per process under torchrun: its local rank's.
+        settings = replace(settings, sampler=replace(settings.sampler, device=f"cuda:{processes.local_rank}"))
     command.check(settings, args)
+    inputs = expand_inputs(args[command.many]) if command.many and args.get(command.many) else None
     priors = [Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]
     for prior in priors:
         prior.require(settings.hparams.sigmas)
-    for job in command.jobs(args, settings):
-        run_job(command, job, priors, settings, args)
+
+    def run_one(one_args):
+        for job in command.jobs(one_args, settings):
+            run_job(command, job, priors, settings, one_args)
+
+    if inputs is None:
+        run_one(args)
+        return 0
+    failed = run_inputs(inputs, command.many, args, run_one, processes)
+    if failed:
+        raise PnfError(f"{failed} of the {len(my_share(inputs, processes))} inputs of this process failed "
+                       f"(each named above): see {os.path.join(args['<output-dir>'], 'summary.csv')}")
     return 0
 
 

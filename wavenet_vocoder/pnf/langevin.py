@@ -189,8 +189,9 @@ def scored_span(task, rf, schedule):
 
 
 def _parallel(net, device):
-    """DataParallel over the visible GPUs on CUDA; the module itself on the CPU."""
-    return nn.DataParallel(net) if device.type == "cuda" else net
+    """DataParallel over the visible GPUs for device "cuda"; the module itself on one named GPU
+    ("cuda:N", as each process of a torchrun job has) or on the CPU."""
+    return nn.DataParallel(net) if device.type == "cuda" and device.index is None else net
 
 
 def _conditioning(task, source, model, device):

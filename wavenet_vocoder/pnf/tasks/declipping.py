@@ -108,6 +108,7 @@ COMMAND = TaskCommand(
             "the output and the clipped input (the baseline) with the original.",
     options=OPTIONS,
     priors=("<checkpoint>",),
+    many="<input-file>",
     constants={"CLIP": "--clip"},
     resolve=resolve,
     jobs=jobs,

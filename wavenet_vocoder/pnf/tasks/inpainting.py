@@ -156,6 +156,7 @@ COMMAND = TaskCommand(
     details=DETAILS,
     options=OPTIONS,
     priors=("<checkpoint>",),
+    many="<input-file>",
     constants={"GAP": None},
     resolve=resolve,
     jobs=jobs,

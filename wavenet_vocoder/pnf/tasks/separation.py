@@ -184,6 +184,7 @@ COMMAND = TaskCommand(
     details=DETAILS,
     options=OPTIONS,
     priors=("<checkpoint0>", "<checkpoint1>"),
+    many="--mixture",
     constants={"GAMMA_SCALE": "--gamma-scale", "MIX_PEAK": "--mix-peak"},
     resolve=resolve,
     check=check,

@@ -242,6 +242,7 @@ COMMAND = TaskCommand(
     details=DETAILS,
     options=OPTIONS,
     priors=("<checkpoint>",),
+    many="<input-file>",
     constants={"OBS_WEIGHT": "--obs-weight"},
     resolve=resolve,
     jobs=jobs,
