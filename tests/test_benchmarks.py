@@ -179,3 +179,16 @@ def test_compare_priors_reads_a_chain_and_a_noise_conditional_prior_at_equal_tim
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| sigma | chain | nc at 80 s |" and lines[2] == "| 8 | 5.000 | 4.700 |"
     assert lines[4] == "| training steps | 40 | 40 |"
+
+
+def test_workers_benchmark_prints_both_tables(tmp_path, capsys):
+    workers = runpy.run_path(os.path.join(REPO, "benchmarks", "workers.py"), run_name="workers")
+    hp = tiny_hparams()
+    root, preset = make_root(tmp_path / "tiny", hp)
+    piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
+    assert workers["main"]([f"--prior={root}", f"--preset={preset}", f"--input={piano}", "--seconds=0.05",
+                            "--n-steps=1", "--files=2", f"--out={tmp_path / 'w'}"]) == 0
+    out = capsys.readouterr().out
+    assert "| threads | alone | beside one busy process |" in out and out.count("| 1 |") == 1
+    assert "| torchrun, 2 processes x 1 thread |" in out
+    assert "wrote the same out.wav for every file: True" in out
