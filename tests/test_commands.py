@@ -145,3 +145,47 @@ def test_spectrogram_notes_features_that_are_not_normalised(tmp_path, capsys):
     np.save(feats, np.load(feats) * 0.3 - 3.0)                          # as raw log10 magnitudes look
     assert sgld_spectrogram_descent.main(argv[:2] + [str(tmp_path / "out2")] + argv[3:]) == 0
     assert "the mel features" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["superres", "antialias", "inpainting", "separation", "spectrogram", "declipping"])
+def test_every_task_starts_warm_from_its_plain_estimate(tmp_path, capsys, task):
+    from conftest import make_dump
+    from wavenet_vocoder.pnf import sgld_inpainting, sgld_spectrogram_descent
+    hp = tiny_hparams(conditional=task == "spectrogram", input_type="linear-quantize" if task == "separation" else
+                      "mulaw-quantize", sigmas="[20.0,4.0,1.0]")
+    root, preset = make_root(tmp_path / "prior", hp)
+    src = tone(tmp_path / "in.wav", seconds=0.2)
+    out = tmp_path / "out"
+    warm = ["--init=baseline", "--start-sigma=5", "--level-steps=1,2,3"]
+    if task == "spectrogram":
+        np.save(os.path.join(root, "meanvar.npy"), np.stack([np.full(5, -2.0), np.ones(5)]))
+        dump = make_dump(tmp_path / "dump", frames=200)
+        argv, main = [root, dump, str(out), f"--preset={preset}", "--sample-size=400"], sgld_spectrogram_descent.main
+    elif task == "separation":
+        other = tone(tmp_path / "other.wav", 900, seconds=0.2)
+        argv, main = [root, root, src, other, str(out), f"--preset={preset}", "--implicit-mixture"], sgld_separation.main
+    elif task == "inpainting":
+        argv, main = [root, src, str(out), f"--preset={preset}", "--gap=0.05,0.1"], sgld_inpainting.main
+    elif task == "declipping":
+        argv, main = [root, src, str(out), f"--preset={preset}", "--clip=0.5"], declipping.main
+    else:
+        argv, main = [root, src, str(out), f"--preset={preset}"] + (["--antialias"] if task == "antialias" else []), \
+            sgld_superres.main
+    assert main(argv + FAST + warm) == 0
+    assert "from the plain estimate at sigma 4" in capsys.readouterr().err
+    report = json.loads((out / "run.json").read_text())
+    assert report["init"] == "baseline" and report["sigmas"] == [4.0, 1.0] and report["level_steps"] == [2, 3]
+    assert [level["sigma"] for level in report["levels"]] == [4.0, 1.0]
+    assert not (out / "out_20.0.wav").exists() and not (out / "out0_20.0.wav").exists()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--init=warm", "--init=warm: use noise or baseline"),
+    ("--start-sigma=0.1", "--start-sigma=0.1 lies below every level"),
+    ("--level-steps=1,2,3", "--level-steps=1,2,3: give a positive count for each of the 2 levels"),
+])
+def test_bad_warm_start_flags_are_one_line(tmp_path, mulaw, capsys, flag, message):
+    root, preset = mulaw
+    code, err = run_cli(sgld_superres.main, [root, tone(tmp_path / "in.wav"), str(tmp_path / "o"),
+                                             f"--preset={preset}", flag] + FAST, capsys)
+    assert code == 2 and err == [f"error: {message}" + err[0][len(f"error: {message}"):]] and message in err[0]

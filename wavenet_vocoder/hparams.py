@@ -89,6 +89,8 @@ _DEFAULTS = {
     # Not in the published presets: one noise-conditional model for every level (see wavenet.py).
     "noise_conditional": False,
     "noise_embedding_channels": 64,
+    # Not in the published presets: moves per sample at each level of sigmas (empty: --n-steps at all).
+    "level_steps": [],
 }
 
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")
@@ -280,6 +282,8 @@ def _check_value(key, value, where):
             raise bad
     if key == "sigmas":
         value = _check_sigmas(value, where)
+    if key == "level_steps" and not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value):
+        raise PresetError(f"{where}: level_steps={value!r} must be a list of positive integers, one per level")
     if key == "input_type" and value not in INPUT_TYPES:
         raise PresetError(f"{where}: input_type={value!r} is not supported: use one of {', '.join(INPUT_TYPES)}")
     return value
@@ -300,6 +304,9 @@ def _check_consistency(values, where):
                 "kernel_size", "out_channels", "sample_rate", "hop_size", "num_mels", "noise_embedding_channels"):
         if values[key] <= 0:
             raise PresetError(f"{where}: {key}={values[key]} must be positive")
+    if values["level_steps"] and len(values["level_steps"]) != len(values["sigmas"]):
+        raise PresetError(f"{where}: level_steps has {len(values['level_steps'])} counts for {len(values['sigmas'])} "
+                          "levels of sigmas: give one per level, or none")
     if values["layers"] % values["stacks"] != 0:
         raise PresetError(f"{where}: layers={values['layers']} must be a multiple of stacks={values['stacks']}")
     if values["gate_channels"] % 2 != 0:

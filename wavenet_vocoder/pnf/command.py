@@ -18,7 +18,6 @@ from ..distributed import choose_threads, from_environment
 from ..errors import PnfError
 from .langevin import anneal_segments, window_plan
 from .many import expand_inputs, my_share, run_inputs
-from .noise_schedule import AnnealingSchedule
 from ..outputs import OutputDir
 from .priors import Prior
 from .report import run_report
@@ -111,8 +110,9 @@ class TaskCommand:
         options = (self.options.rstrip("\n") + "\n" if self.options else "") + COMMON_OPTIONS
         details = self.details.strip()
         if self.many:
-            details += (f"\n\n{self.many} may also be a folder of audio files or a .txt list of them: each is\n"
-                        "run as alone, into its own folder under <output-dir>, with summary.csv and\n"
+            # (no line may start with "-": docopt would read it as an option)
+            details += (f"\n\nWhere {self.many} goes, a folder of audio files or a .txt list of them may go: each\n"
+                        "is run as alone, into its own folder under <output-dir>, with summary.csv and\n"
                         "summary.json beside them; inputs already done are skipped; under torchrun each\n"
                         "process takes its share.")
         return f"{self.summary}\n\nUsage:\n{lines}\n\n{details}\n\nOptions:\n{options}\nConstants: {shown}\n"
@@ -137,7 +137,7 @@ def run_task(command, constants, argv=None):
     inputs = expand_inputs(args[command.many]) if command.many and args.get(command.many) else None
     priors = [Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]
     for prior in priors:
-        prior.require(settings.hparams.sigmas)
+        prior.require(settings.schedule.sigmas)
 
     def run_one(one_args):
         for job in command.jobs(one_args, settings):
@@ -181,7 +181,7 @@ def sample(make_task, bounds, priors, settings, outputs, out):
     is written (segment by segment, complete or not at all); the returned audio is the
     final outputs, the segments joined.
     """
-    schedule = AnnealingSchedule(tuple(settings.hparams.sigmas), settings.step_scale)
+    schedule = settings.schedule
     tasks = [make_task(a, b) for a, b in bounds]
     sampled = [(k, task) for k, task in enumerate(tasks) if task is not None]
     length = bounds[-1][1]
@@ -243,5 +243,6 @@ def _describe(settings, tasks, bounds, length):
         what = (f"{length} samples in {len(bounds)} independent segments of up to "
                 f"{max(b - a for a, b in bounds)} samples ({len(tasks)} with anything to sample), "
                 f"{sampler.schedule} windows of up to {max(w for _, _, w in plans)}")
-    print(f"sampling on {describe_device(sampler.device)}; {len(settings.hparams.sigmas)} levels, {what}, "
+    start = "" if sampler.init == "noise" else f", from the plain estimate at sigma {settings.schedule.sigmas[0]:g}"
+    print(f"sampling on {describe_device(sampler.device)}; {len(settings.schedule)} levels{start}, {what}, "
           f"{sampler.precision} gradients", file=sys.stderr)

@@ -40,6 +40,12 @@ class SamplerConfig:
     device: str = "cpu"
     progress: bool = True
     precision: str = "fp32"
+    init: str = "noise"
+
+
+#: Where sampling starts (``--init``): the task's own initial state ("noise": uniform, or silence in
+#: gaps, as published), or its plain estimate plus noise of the first level's sigma ("baseline").
+INITS = ("noise", "baseline")
 
 
 @dataclass
@@ -78,12 +84,24 @@ class _Chain:
     beside others (the segments of a long file) gives the same state.
     """
 
-    def __init__(self, task, seed, device):
+    def __init__(self, task, seed, device, init="noise", first_sigma=None):
         self.task = task
         self.noise_gen = torch.Generator(device=device).manual_seed(seed)
         self.window_gen = torch.Generator().manual_seed(seed + 1)
-        self.x = task.initial_state(torch.Generator().manual_seed(seed + 2)).to(device, torch.float32)
-        self.movable = task.movable().to(device, torch.float32)
+        start_gen = torch.Generator().manual_seed(seed + 2)
+        x = task.initial_state(start_gen).float()
+        movable = task.movable().bool()
+        if init == "baseline":
+            estimate = task.baseline()
+            if estimate is None:
+                raise PnfError(f"--init baseline: the {type(task).__name__} task has no plain estimate to start "
+                               "from: use --init noise")
+            noisy = estimate.float() + first_sigma * torch.randn(x.shape, generator=start_gen)
+            x = torch.where(movable, noisy, x)
+        elif init != "noise":
+            raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
+        self.x = x.to(device, torch.float32)
+        self.movable = movable.to(device, torch.float32)
 
 
 def anneal_segments(tasks, priors, schedule, config, on_level=None):
@@ -99,7 +117,7 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
         if len(priors) != task.n_sources:
             raise ValueError(f"the task has {task.n_sources} sources but {len(priors)} priors were given")
     device = torch.device(config.device)
-    chains = [_Chain(task, config.seed, device) for task in tasks]
+    chains = [_Chain(task, config.seed, device, config.init, schedule.sigmas[0]) for task in tasks]
     reports = []
     for level, sigma in enumerate(schedule):
         models, scorers = zip(*(prior.level(sigma, config.precision) for prior in priors))
@@ -109,8 +127,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
         plans = []
         for chain in chains:
             offset, span, window = window_plan(chain.task, rf, config)
-            windows = make_windows(config.schedule, span, window, config.windows_per_step, config.n_steps,
-                                   chain.window_gen)
+            windows = make_windows(config.schedule, span, window, config.windows_per_step,
+                                   schedule.moves(level, config.n_steps), chain.window_gen)
             plans.append((offset, window, windows))
         bar = tqdm(total=sum(len(w) for _, _, w in plans), desc=f"level {level + 1}/{len(schedule)} sigma={sigma:g}",
                    disable=not config.progress, leave=True, dynamic_ncols=True)

@@ -12,7 +12,8 @@ from ..audio import audio_channels, audio_rate, load_audio
 from ..cli import parse_float, parse_int, resolve_device
 from ..errors import PnfError
 from ..hparams import load_preset
-from .langevin import SamplerConfig
+from .langevin import INITS, SamplerConfig
+from .noise_schedule import AnnealingSchedule
 from .priors import SAMPLER_PRECISIONS
 from .segments import MIN_SEGMENT, segment_bounds
 from .windows import SCHEDULES
@@ -28,6 +29,13 @@ COMMON_OPTIONS = """\
   --crop-then-scale      Crop to --sample-size first, then scale to peak 1, as the published code
                          does; by default the whole file is scaled to peak 1, then cropped.
   --step-scale=<c>       Langevin step size eta = c * sigma^2 (STEP_SCALE).
+  --level-steps=<list>   Moves of each sample at each level, one count per level of sigmas
+                         (e.g. 4,4,8,16,32,32); default: the preset's level_steps, else --n-steps.
+  --start-sigma=<s>      Begin the schedule at its first level at or below s (quantised units),
+                         skipping the levels above; with --init baseline, a warm start.
+  --init=<how>           Where sampling starts: noise (the published start) or baseline (the
+                         task's plain estimate plus noise of the first level's sigma)
+                         [default: noise].
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
   --seed=<n>             Random seed [default: 0].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
@@ -60,13 +68,16 @@ class RunSettings:
     ``sample_size``: samples of the input to use (-1: all); ``step_scale``: eta = step_scale *
     sigma^2 (quantised units squared); ``segment_seconds``: length of independent segments
     (None: the whole input is one state); ``crop_then_scale``: the published order of
-    cropping and peak scaling; ``task``: the task's own resolved values (name -> value).
+    cropping and peak scaling; ``task``: the task's own resolved values (name -> value);
+    ``schedule``: the levels sampled (the preset's, from ``--start-sigma`` on), their step size
+    and moves per level.
     """
 
     hparams: object
     sampler: SamplerConfig
     sample_size: int
     step_scale: float
+    schedule: AnnealingSchedule = None
     segment_seconds: float = None
     crop_then_scale: bool = False
     plot: bool = False
@@ -92,6 +103,9 @@ def settings_from_args(args, constants, task_values=None):
     precision = args["--precision"]
     if precision not in SAMPLER_PRECISIONS:
         raise PnfError(f"--precision={precision}: use one of {', '.join(SAMPLER_PRECISIONS)}")
+    init = args.get("--init") or "noise"
+    if init not in INITS:
+        raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
     sampler = SamplerConfig(
         n_steps=parse_int(pick(args, "--n-steps", constants, "N_STEPS"), "--n-steps", 1),
         window=parse_int(pick(args, "--sgld-window", constants, "SGLD_WINDOW"), "--sgld-window", 2),
@@ -101,19 +115,44 @@ def settings_from_args(args, constants, task_values=None):
         device=resolve_device(args["--device"]),
         progress=not args["--no-progress"],
         precision=precision,
+        init=init,
     )
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
     step_scale = parse_float(pick(args, "--step-scale", constants, "STEP_SCALE"), "--step-scale")
+    schedule = annealing_schedule(args, hp, step_scale)
     segment = None
     if args.get("--segment") is not None:
         segment = parse_float(args["--segment"], "--segment")
         if not segment * hp.sample_rate >= MIN_SEGMENT:
             raise PnfError(f"--segment={args['--segment']}: give a length in seconds of at least "
                            f"{MIN_SEGMENT} samples ({MIN_SEGMENT / hp.sample_rate:.4f} s)")
-    return RunSettings(hp, sampler, sample_size, step_scale, segment, bool(args.get("--crop-then-scale")),
+    return RunSettings(hp, sampler, sample_size, step_scale, schedule, segment, bool(args.get("--crop-then-scale")),
                        bool(args.get("--plot")), dict(task_values or {}))
+
+
+def annealing_schedule(args, hp, step_scale):
+    """The levels sampled: the preset's sigmas with --level-steps (or the preset's level_steps), from
+    --start-sigma on."""
+    steps = list(hp.level_steps) or None
+    if args.get("--level-steps"):
+        try:
+            steps = [int(v) for v in args["--level-steps"].split(",") if v.strip()]
+        except ValueError:
+            raise PnfError(f"--level-steps={args['--level-steps']}: give whole numbers, e.g. 4,8,16") from None
+        if len(steps) != len(hp.sigmas) or min(steps) < 1:
+            raise PnfError(f"--level-steps={args['--level-steps']}: give a positive count for each of the "
+                           f"{len(hp.sigmas)} levels of sigmas")
+    schedule = AnnealingSchedule(tuple(hp.sigmas), step_scale, None if steps is None else tuple(steps))
+    if args.get("--start-sigma"):
+        start = parse_float(args["--start-sigma"], "--start-sigma")
+        try:
+            schedule = schedule.starting_at(start)
+        except ValueError:
+            raise PnfError(f"--start-sigma={start:g} lies below every level (the lowest is "
+                           f"{min(hp.sigmas):g})") from None
+    return schedule
 
 
 def load_input(path, settings):

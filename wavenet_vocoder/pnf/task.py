@@ -48,14 +48,20 @@ class Task(Protocol):
     def conditioning(self, source: int) -> Optional[torch.Tensor]:
         """(cin, N) mel frames of ``source`` with cin_pad context frames at each end, or None."""
 
+    def baseline(self) -> Optional[torch.Tensor]:
+        """(n_sources, length) the task's plain estimate in quantised units (band-limited interpolation,
+        LPC across gaps, half the mixture, Griffin-Lim), where ``--init baseline`` starts; or None."""
+
 
 class TaskBase:
     """Defaults of the optional answers: one source, silence 127, no extra terms, nothing
-    implicit, every sample in play, no mel conditioning. Subclasses set ``length`` and define
-    ``initial_state`` and ``movable``."""
+    implicit, every sample in play, no mel conditioning, and the plain estimate ``estimate``
+    ((n_sources, length) quantised units) when a subclass was given one. Subclasses set
+    ``length`` and define ``initial_state`` and ``movable``."""
 
     n_sources = 1
     silence = silence_units()
+    estimate = None
 
     def extra_gradient(self, x, sigma):
         return None
@@ -68,3 +74,8 @@ class TaskBase:
 
     def conditioning(self, source):
         return None
+
+    def baseline(self):
+        if self.estimate is None:
+            return None
+        return torch.as_tensor(self.estimate, dtype=torch.float32).reshape(self.n_sources, self.length)

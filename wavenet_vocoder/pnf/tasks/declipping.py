@@ -40,6 +40,7 @@ class Declipping(TaskBase):
         self.low, self.high = float(low), float(high)
         self.upper = self.observed >= self.high
         self.lower = self.observed <= self.low
+        self.estimate = self.observed            # the plain estimate: the clipped signal itself
 
     def initial_state(self, generator):
         return self.observed.clone().unsqueeze(0)

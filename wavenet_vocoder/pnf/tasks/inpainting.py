@@ -6,12 +6,12 @@ Command: :data:`COMMAND` (``pnf-inpainting``, ``wavenet_vocoder/pnf/sgld_inpaint
 import numpy as np
 import torch
 
-from ...baselines import inpaint_linear
+from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
 from ...errors import PnfError
 from ...gaps import find_dropouts, merge_gaps, parse_gap, read_gaps_file
 from ...metrics import score, snr
-from ...quantize import dequantize, quantize, requantize, silence_units
+from ...quantize import dequantize, quantize, requantize, silence_units, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
@@ -21,10 +21,13 @@ class Inpainting(TaskBase):
     """Samples inside the gaps start as silence and move; everything else stays as observed.
 
     ``observed``: (T,) quantised units; ``gaps``: (start, end) samples, end exclusive;
-    ``silence``: the quantised value the gaps start from (and the context before the signal).
+    ``silence``: the quantised value the gaps start from (and the context before the signal);
+    ``estimate``: (T,) the plain estimate in quantised units (LPC extrapolation across each gap),
+    for a warm start.
     """
 
-    def __init__(self, observed, gaps, silence=silence_units()):
+    def __init__(self, observed, gaps, silence=silence_units(), estimate=None):
+        self.estimate = estimate
         self.observed = torch.as_tensor(observed, dtype=torch.float32).reshape(-1)
         self.length = self.observed.numel()
         self.gaps = [(int(a), int(b)) for a, b in gaps]
@@ -105,9 +108,19 @@ def jobs(args, settings):
     degraded = clean.copy()
     degraded[mask] = dequantize(silence, hp.input_type, hp.quantize_channels)
 
+    estimate = None
+    if settings.sampler.init == "baseline":            # LPC extrapolation from both sides of each gap
+        filled = clean.astype(np.float64)
+        for a, b in gaps:
+            filled = inpaint_lpc(filled, a, b)
+        estimate = to_units(torch.as_tensor(filled), hp.input_type, hp.quantize_channels).numpy()
+
     def make_task(start, end):
         inside = [(max(a, start) - start, min(b, end) - start) for a, b in gaps if a < end and b > start]
-        return Inpainting(observed[start:end], inside, silence=silence) if inside else None
+        if not inside:
+            return None
+        return Inpainting(observed[start:end], inside, silence=silence,
+                          estimate=None if estimate is None else estimate[start:end])
 
     def outputs(state, start, end):
         # Outside the gaps the input is returned bit for bit, not through the quantiser.

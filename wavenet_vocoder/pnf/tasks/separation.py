@@ -43,6 +43,10 @@ class Separation(TaskBase):
     def movable(self):
         return torch.ones(2, self.length, dtype=torch.bool)
 
+    def baseline(self):
+        """Half the mixture each: in units, each source is half the mixture's (Z * m / 2 + Z = (Z * m + 2 Z) / 2)."""
+        return torch.stack([self.mixture / 2, self.mixture / 2])
+
     def extra_gradient(self, x, sigma):
         if self.implicit:
             return None

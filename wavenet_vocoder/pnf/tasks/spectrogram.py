@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from ...errors import PnfError
-from ...mel_dumps import find_utterances, load_mel
-from ...quantize import dequantize
+from ...baselines import spectrogram_griffin_lim
+from ...mel_dumps import denormalize, find_utterances, load_mel
+from ...quantize import dequantize, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..task import TaskBase
 
@@ -20,9 +21,11 @@ class SpectrogramConditioned(TaskBase):
     """Audio for mel frames ``mel`` (cin, N) with cin_pad context frames at each end.
 
     The signal has ``(N - 2 * cin_pad) * hop_size`` samples, all free, starting uniform in [0, 256).
+    ``estimate``: the plain estimate in quantised units (Griffin-Lim of the frames), for a warm start.
     """
 
-    def __init__(self, mel, cin_pad, hop_size):
+    def __init__(self, mel, cin_pad, hop_size, estimate=None):
+        self.estimate = estimate
         self.mel = torch.as_tensor(mel, dtype=torch.float32)
         frames = self.mel.size(1) - 2 * cin_pad
         if frames <= 0:
@@ -94,12 +97,29 @@ def jobs(args, settings):
         original = None
         if wave is not None:
             original = dequantize(np.load(wave)[:length], hp.input_type, hp.quantize_channels)
-        yield _job(folder, name, feats, wave, mel, length, original, hp)
+        estimate = griffin_lim_units(mel, hp, args["<checkpoint>"], length) if settings.sampler.init == "baseline" else None
+        yield _job(folder, name, feats, wave, mel, length, original, hp, estimate)
 
 
-def _job(folder, name, feats, wave, mel, length, original, hp):
+def griffin_lim_units(mel, hp, prior_root, length):
+    """Griffin-Lim audio of the normalised frames ``mel`` (cin, N + 2 cin_pad), in quantised units:
+    the frames are de-normalised with the prior's ``meanvar.npy``."""
+    stats = os.path.join(prior_root, "meanvar.npy")
+    if not os.path.isfile(stats):
+        raise PnfError(f"--init baseline needs the prior's training statistics {stats} to turn the frames back "
+                       "into magnitudes for Griffin-Lim: use --init noise, or put meanvar.npy there")
+    frames = mel[:, hp.cin_pad:mel.shape[1] - hp.cin_pad].T
+    audio = spectrogram_griffin_lim(denormalize(frames, np.load(stats)), hp)[:length]
+    audio = np.pad(audio, (0, max(0, length - audio.size)))
+    peak = np.max(np.abs(audio))
+    audio = audio / peak if peak > 0 else audio
+    return to_units(torch.as_tensor(audio), hp.input_type, hp.quantize_channels).numpy()
+
+
+def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None):
     def make_task(start, end):
-        return SpectrogramConditioned(segment_frames(mel, start, end, hp), hp.cin_pad, hp.hop_size)
+        return SpectrogramConditioned(segment_frames(mel, start, end, hp), hp.cin_pad, hp.hop_size,
+                                      None if estimate is None else estimate[start:end])
 
     def outputs(state, start, end):
         return {"out": dequantize(state[0], hp.input_type, hp.quantize_channels)}

@@ -24,14 +24,16 @@ from ..task import TaskBase
 
 class SuperResolution(TaskBase):
     """Every ``interval``-th sample of ``observed`` (T,) quantised units is kept fixed; the others
-    start uniform in [0, 256)."""
+    start uniform in [0, 256). ``estimate``: (T,) the plain estimate in quantised units (the
+    band-limited interpolation of the kept samples), for a warm start."""
 
-    def __init__(self, observed, interval):
+    def __init__(self, observed, interval, estimate=None):
         if interval < 2:
             raise ValueError("the downsample interval must be at least 2")
         self.observed = torch.as_tensor(observed, dtype=torch.float32).reshape(-1)
         self.interval = int(interval)
         self.length = self.observed.numel()
+        self.estimate = estimate
 
     def kept(self):
         """(length,) bool: the observed low-rate samples x[::interval]."""
@@ -78,6 +80,7 @@ class LowRateSuperResolution(TaskBase):
         self.taps = antialias_filter(self.ratio)
         self.scale = (channels - 1) / 2.0
         self.norm = self._operator_norm()
+        self.estimate = self.initial_state(None)          # the band-limited interpolation, where it starts
 
     def _operator_norm(self):
         """||A||^2, the largest eigenvalue of A A^T, by power iteration (about 1 / ratio)."""
@@ -164,8 +167,9 @@ def jobs(args, settings):
         described = f"input: every {interval}th sample, band-limited interpolation"
 
         def make_task(start, end):
-            return SuperResolution(observed[start:end], interval)
+            return SuperResolution(observed[start:end], interval, estimate_units[start:end])
     baseline = superres_bandlimited(low, interval, clean.size)
+    estimate_units = to_units(torch.as_tensor(baseline), hp.input_type, hp.quantize_channels).numpy()
 
     def outputs(state, start, end):
         y = dequantize(state[0], hp.input_type, hp.quantize_channels)
