@@ -19,8 +19,9 @@ def test_presets_hold_the_published_values_plus_sigmas(name):
     expected = PUBLISHED_SPECTROGRAM_SIGMAS if name.endswith("spectrogram") else PUBLISHED_SIGMAS
     assert ours["sigmas"] == list(expected)
     hp = load_preset(preset_path(name))
-    # Our one extension beyond sigmas, off unless a preset turns it on: the noise-conditional model.
-    assert hp.to_dict() == {**ours, "noise_conditional": False, "noise_embedding_channels": 64}
+    # Our extensions beyond sigmas, off unless a preset turns them on: the noise-conditional model,
+    # and moves per level (empty: --n-steps at every level).
+    assert hp.to_dict() == {**ours, "noise_conditional": False, "noise_embedding_channels": 64, "level_steps": []}
 
 
 def test_published_schedules():
