@@ -192,3 +192,20 @@ def test_workers_benchmark_prints_both_tables(tmp_path, capsys):
     assert "| threads | alone | beside one busy process |" in out and out.count("| 1 |") == 1
     assert "| torchrun, 2 processes x 1 thread |" in out
     assert "wrote the same out.wav for every file: True" in out
+
+
+def test_steps_benchmark_writes_both_starts_at_every_budget(tmp_path, capsys):
+    steps = runpy.run_path(os.path.join(REPO, "benchmarks", "steps.py"), run_name="steps")
+    models = tiny_models(tmp_path / "models")
+    piano, voice = tone(tmp_path / "piano.wav", 440, seconds=0.3), tone(tmp_path / "voice.wav", 900, seconds=0.3)
+    out = tmp_path / "steps"
+    assert steps["main"]([f"--models={models}", f"--piano={piano}", f"--voice={voice}", "--seconds=0.1",
+                          "--budgets=2,4", "--start-sigma=1.5", "--gap-ms=20", "--threads=1", f"--out={out}"]) == 0
+    rows = list(csv.DictReader((out / "steps.csv").open()))
+    assert {(r["task"], r["start"], r["budget"]) for r in rows} == {
+        (t, s, b) for t in ("superres", "inpainting", "separation", "spectrogram") for s in ("cold", "warm")
+        for b in ("2", "4")}
+    # tiny presets have levels 4.0 and 1.0: cold runs both, warm (from sigma 1.5) only the last
+    assert {r["levels"] for r in rows if r["start"] == "cold"} == {"2"} and {r["levels"] for r in rows if r["start"] == "warm"} == {"1"}
+    assert all(np.isfinite(float(r["value"])) for r in rows)
+    assert (out / "steps.png").is_file() and "| warm |" in (out / "steps.md").read_text()
