@@ -440,6 +440,17 @@ def _load_dumps(hp, dump_dir):
             DumpData(os.path.join(dump_dir, "dev"), conditional))
 
 
+def _start(hp, dump_dir, root, run):
+    """Load the dumps (train, dev); the main process makes ``root`` and writes the resolved preset there
+    (``config.json``), and every process waits for it."""
+    train, dev = _load_dumps(hp, dump_dir)
+    if run.processes.main:
+        os.makedirs(root, exist_ok=True)
+        _write_json(os.path.join(root, "config.json"), hp.to_dict())
+    barrier(run.processes)
+    return train, dev
+
+
 def _write_json(path, value):
     text = json.dumps(value, indent=2) + "\n"
     write_atomically(path, lambda f: f.write(text), mode="w")
@@ -451,12 +462,8 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
     ``init``: a checkpoint to start the first level from (when it has no checkpoint yet).
     ``run.steps`` is ignored: ``first_steps`` for the first level, ``steps`` for the others.
     """
-    train, dev = _load_dumps(hp, dump_dir)
+    train, dev = _start(hp, dump_dir, root, run)
     main = run.processes.main
-    if main:
-        os.makedirs(root, exist_ok=True)
-        _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    barrier(run.processes)
     log(f"training on {describe_run(run)}, {run.precision}: {len(train.waves)} train and "
         f"{len(dev.waves)} dev utterances")
     history = _previous_summaries(os.path.join(root, "training.json"))
@@ -503,12 +510,8 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     if not hp.noise_conditional:
         hp = hp.replace(noise_conditional=True)
     draw_sigma = sigma_sampler(hp.sigmas, sampling)          # a bad --sigma-sampling fails before any output
-    train, dev = _load_dumps(hp, dump_dir)
+    train, dev = _start(hp, dump_dir, root, run)
     main = run.processes.main
-    if main:
-        os.makedirs(root, exist_ok=True)
-        _write_json(os.path.join(root, "config.json"), hp.to_dict())
-    barrier(run.processes)
     log(f"training one noise-conditional model on {describe_run(run)}, {run.precision}: {len(train.waves)} train and "
         f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling})")
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
