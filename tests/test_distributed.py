@@ -156,3 +156,15 @@ def test_two_workers_write_what_one_writes(tmp_path):
         assert (tmp_path / "one" / f"take{k}" / "out.wav").read_bytes() == \
             (tmp_path / "two" / f"take{k}" / "out.wav").read_bytes()
     assert [r["status"] for r in json.loads((tmp_path / "two" / "summary.json").read_text())] == ["done"] * 3
+
+
+def test_torchrun_trains_a_per_level_chain(tmp_path, dump):
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps(training_hparams().replace(sigmas=[8.0, 2.0]).to_dict()))
+    root = tmp_path / "chain"
+    done = torchrun(2, [str(dump / "dump"), str(root), f"--preset={preset}", "--steps=3", "--first-steps=4",
+                        "--eval-interval=2", "--no-progress"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((root / "training.json").read_text())
+    assert [(level["sigma"], level["steps"]) for level in record["levels"]] == [(8.0, 4), (2.0, 3)]
+    assert all(os.path.isfile(root / f"checkpoints{s}" / "checkpoint_latest_ema.pth") for s in ("8pt0", "2pt0"))
