@@ -7,7 +7,7 @@ import torch
 from conftest import preset_path, tiny_hparams
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
-from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal, windows_gradient
+from wavenet_vocoder.pnf.langevin import SamplerConfig, StepWindows, anneal, windows_gradient
 from wavenet_vocoder.pnf.priors import WindowLogProb, log_prob_module
 from wavenet_vocoder.pnf.task import Task, TaskBase
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
@@ -146,7 +146,7 @@ def test_engine_scores_spans_no_longer_than_the_window_whatever_the_signal_lengt
         seen.clear()
         x = torch.rand(length) * 255
         batches = [torch.arange(0, length, 64)[i:i + 4] for i in range(0, len(range(0, length, 64)), 4)]
-        grad, count, _, targets = windows_gradient(Recording(), x, None, batches, 64, rf, 1.0, True, 127.5,
+        grad, count, _, targets = windows_gradient(Recording(), x, None, StepWindows(batches, 64, rf, True), 1.0, 127.5,
                                                    torch.Generator().manual_seed(0))
         assert max(shape[0] for shape in seen) <= 4 and {shape[2] for shape in seen} == {64 + rf}
         assert targets == length and bool((count == 1).all()) and bool(torch.isfinite(grad).all())

@@ -11,7 +11,8 @@ from wavenet_vocoder.pnf.tasks.inpainting import Inpainting
 from wavenet_vocoder.pnf.tasks.separation import Separation
 from wavenet_vocoder.pnf.tasks.spectrogram import SpectrogramConditioned
 from wavenet_vocoder.pnf.tasks.superres import SuperResolution
-from wavenet_vocoder.pnf.langevin import SamplerConfig, SamplingDiverged, anneal, anneal_segments, scored_span, windows_gradient
+from wavenet_vocoder.pnf.langevin import (SamplerConfig, SamplingDiverged, StepWindows, anneal, anneal_segments, scored_span,
+                                         windows_gradient)
 from wavenet_vocoder.pnf.priors import Prior, WindowLogProb
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.pnf.windows import RandomWindows, TiledWindows
@@ -103,7 +104,7 @@ def test_tiled_gradient_is_the_whole_signal_gradient(tmp_path, window, batch_siz
     tiles = TiledWindows(500, window, batch_size, n_steps=1)
     (batches,) = list(tiles)
     grad, count, log_p, targets = windows_gradient(
-        WindowLogProb(model), signal, None, batches, window, rf, 3.0, True, 127.0, torch.Generator())
+        WindowLogProb(model), signal, None, StepWindows(batches, window, rf, True), 3.0, 127.0, torch.Generator())
     assert torch.equal(count, torch.ones(500, dtype=torch.float64)) and targets == 500
     # Direct: the whole signal after rf samples of context, all 500 terms, autograd.
     x = signal.clone().requires_grad_(True)
@@ -126,7 +127,8 @@ def test_random_window_gradient_holds_the_context_fixed(tmp_path):
     rf = model.receptive_field
     signal = torch.rand(300, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 255
     grad, count, _, targets = windows_gradient(
-        WindowLogProb(model), signal, None, [torch.tensor([100])], 50, rf, 3.0, False, 127.0, torch.Generator())
+        WindowLogProb(model), signal, None, StepWindows([torch.tensor([100])], 50, rf, False), 3.0, 127.0,
+        torch.Generator())
     assert targets == 50
     assert torch.equal(count.nonzero().flatten(), torch.arange(100, 150))
     assert (grad[:100] == 0).all() and (grad[150:] == 0).all()
@@ -242,7 +244,7 @@ def test_tiled_inpainting_scores_only_the_terms_the_gap_reaches():
     assert scored_span(task, rf, "random") == (0, 600)
 
     def gradient(starts, window):
-        g, n, _, _ = windows_gradient(net, x, None, [starts], window, rf, 2.0, True, 127.0,
+        g, n, _, _ = windows_gradient(net, x, None, StepWindows([starts], window, rf, True), 2.0, 127.0,
                                       torch.Generator().manual_seed(0))
         return g, n
 
@@ -325,9 +327,7 @@ def test_a_warm_start_reaches_the_cold_start_law(tmp_path, start):
     assert abs(samples.var().item() / expected_var - 1) < 0.1
 
 
-def test_a_warm_start_begins_at_the_estimate_plus_the_first_levels_noise(tmp_path):
-    hp = tiny_hparams(sigmas="[4.0]")
-    prior = write_levels(tmp_path, hp)
+def test_a_warm_start_begins_at_the_estimate_plus_the_first_levels_noise():
     estimate = torch.linspace(50, 200, 2000)
     task = Inpainting(torch.full((2000,), 127.0), [(500, 1500)], estimate=estimate)
     from wavenet_vocoder.pnf.langevin import _Chain

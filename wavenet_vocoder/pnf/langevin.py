@@ -48,6 +48,18 @@ class SamplerConfig:
 INITS = ("noise", "baseline")
 
 
+@dataclass(frozen=True)
+class StepWindows:
+    """The windows one Langevin step scores: ``batches`` (lists of LongTensor window starts, samples),
+    each window ``length`` samples long and scored with ``rf`` samples of context before it;
+    ``exact``: whether the gradient reaching the context flows into the samples there."""
+
+    batches: list
+    length: int
+    rf: int
+    exact: bool
+
+
 @dataclass
 class LevelReport:
     """What one noise level did, over all the tasks sampled together: steps taken, mean per-sample
@@ -136,8 +148,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
         for index, (chain, (offset, window, windows)) in enumerate(zip(chains, plans)):
             conds = [_conditioning(chain.task, s, m, device) for s, m in enumerate(models)]
             for step, batches in enumerate(windows):
-                log_p, targets = _step(chain, nets, conds, [b + offset for b in batches], window, rf, sigma, eta,
-                                       windows.exact_gradient)
+                step_windows = StepWindows([b + offset for b in batches], window, rf, windows.exact_gradient)
+                log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta)
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
@@ -159,15 +171,14 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
     return [chain.x.detach().cpu() for chain in chains], reports
 
 
-def _step(chain, nets, conds, batches, window, rf, sigma, eta, exact):
-    """One Langevin step of ``chain`` over the windows ``batches``; returns (mean log p per term, terms)."""
+def _step(chain, nets, conds, windows, sigma, eta):
+    """One Langevin step of ``chain`` over ``windows`` (:class:`StepWindows`); returns (mean log p per term, terms)."""
     x, task = chain.x, chain.task
     grad = torch.zeros_like(x)
     count = torch.zeros_like(x)
     step_log_p, step_targets = 0.0, 0
     for s, net in enumerate(nets):
-        g, n, lp, targets = windows_gradient(net, x[s], conds[s], batches, window, rf,
-                                             sigma, exact, task.silence, chain.noise_gen)
+        g, n, lp, targets = windows_gradient(net, x[s], conds[s], windows, sigma, task.silence, chain.noise_gen)
         grad[s], count[s] = g, n
         step_log_p += lp
         step_targets += targets
@@ -223,10 +234,10 @@ def _conditioning(task, source, model, device):
         raise PnfError(str(e)) from None
 
 
-def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, generator):
+def windows_gradient(net, x, c, windows, sigma, silence, generator):
     """Gradient of the windows' log-likelihood terms with respect to one source's samples.
 
-    x: (T,) state; c: a :class:`WindowConditioning` or None; batches: lists of window starts.
+    x: (T,) state; c: a :class:`WindowConditioning` or None; windows: a :class:`StepWindows`.
     Each window [s, s + W) is scored as the span of samples [s - rf, s + W): its terms
     for the targets s..s+W-1 (those inside the signal) are summed.  Samples before the
     signal are noisy silence, ``silence + sigma * N(0, 1)``.  With ``exact`` the
@@ -234,6 +245,7 @@ def windows_gradient(net, x, c, batches, window, rf, sigma, exact, silence, gene
     signal's gradient); otherwise only the window's own samples get a gradient.
     Returns (grad (T,), windows covering each sample (T,), sum of terms, number of terms).
     """
+    batches, window, rf, exact = windows.batches, windows.length, windows.rf, windows.exact
     length = x.numel()
     device = x.device
     end = max(int(b.max()) for b in batches) + window
