@@ -22,9 +22,9 @@ Options:
   --out=<dir>            Output folder [default: bench_outputs].
   --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
   --seconds=<s>          Seconds of each file to use [default: 1.0].
-  --offset=<s>           Where in each file they start: seconds, or "loudest" for the excerpt of
-                         --seconds with the highest RMS (a file that opens with silence is then not
-                         measured on its silence) [default: 0].
+  --offset=<s>           Where in each file they start: seconds, or "loudest" for the start of the
+                         loudest excerpt that long (highest RMS; a file that opens with silence is
+                         then not measured on its silence) [default: 0].
   --factors=<list>       Super-resolution factors [default: 2,4,8].
   --antialias-factors=<list>  Super-resolution factors of the anti-aliased observation
                          model, "" for none [default: 4].

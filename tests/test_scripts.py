@@ -348,6 +348,12 @@ def test_usage_texts_define_each_option_once():
     for module in (synthesis, preprocess, train):
         names = [o.long for o in parse_defaults(module.__doc__)]
         assert len(names) == len(set(names)), module.__name__
+    import ast
+    import glob
+    for path in glob.glob(os.path.join(REPO, "benchmarks", "*.py")):
+        doc = ast.get_docstring(ast.parse(open(path).read())) or ""
+        names = [o.long for o in parse_defaults(doc)]
+        assert len(names) == len(set(names)), path
 
 
 def test_separation_with_the_implicit_mixture_step(tmp_path):
