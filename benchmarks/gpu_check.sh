@@ -50,7 +50,7 @@ for k in range(6):
 PY
 pnf-preprocess "$out/audio" "$data" --preset=egs/pnf_small/mulaw_piano.json --name=t > "$out/log_preprocess.txt" 2>&1
 train_nc() {  # steps (python -m: `which pnf-train` may be a pyenv shim, which torchrun cannot run)
-  torchrun --nproc_per_node "$gpus" -m wavenet_vocoder.train "$data/dump" "$out/nc" --preset=egs/pnf_small/mulaw_piano.json \
+  torchrun --standalone --nproc_per_node "$gpus" -m wavenet_vocoder.train "$data/dump" "$out/nc" --preset=egs/pnf_small/mulaw_piano.json \
     --noise-conditional --steps="$1" --eval-interval=100 --no-progress --device="$device"
 }
 export -f train_nc

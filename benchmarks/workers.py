@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import soundfile as sf
 from docopt import docopt
 
@@ -97,8 +96,7 @@ def main(argv=None):
         start = (k * n) % max(1, audio.shape[0] - n)
         sf.write(os.path.join(folder, f"part{k}.wav"), audio[start:start + n], rate)
     one = timed(task + [folder, os.path.join(out, "one_process")] + flags, timeout)
-    port = 29500 + os.getpid() % 1000
-    two = timed([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+    two = timed([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                  "-m", "wavenet_vocoder.pnf.sgld_superres", args["--prior"], folder, os.path.join(out, "two_processes")]
                 + flags, timeout, {"OMP_NUM_THREADS": "1"})
     same = all(open(os.path.join(out, "one_process", f"part{k}", "out.wav"), "rb").read()
