@@ -95,7 +95,7 @@ def test_torchrun_trains_and_resumes_with_another_number_of_processes(tmp_path, 
     argv = [str(dump / "dump"), str(root), f"--preset={preset}", "--noise-conditional", "--eval-interval=2",
             "--no-progress"]
     done = torchrun(2, argv + ["--steps=4"])
-    assert done.returncode == 0, done.stderr[:3000]
+    assert done.returncode == 0, done.stderr
     record = json.loads((root / "training.json").read_text())
     assert record["steps"] == 4 and [p["step"] for p in record["curve"]] == [2, 4]
     assert done.stderr.count("training one noise-conditional model on 2 processes") == 1    # rank 0 logs alone
@@ -103,7 +103,7 @@ def test_torchrun_trains_and_resumes_with_another_number_of_processes(tmp_path, 
     from wavenet_vocoder.train import main as train_main
     assert train_main(argv + ["--steps=6", "--threads=1"]) == 0
     again = torchrun(2, argv + ["--steps=8"])
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, again.stderr
     record = json.loads((root / "training.json").read_text())
     assert record["steps"] == 8 and [p["step"] for p in record["curve"]] == [2, 4, 6, 8]
 

@@ -201,3 +201,17 @@ def test_max_seconds_stops_a_run_that_counts_the_time_it_resumed(tmp_path, dump,
                                             run_settings(steps=1000, eval_interval=1000, max_seconds=55.0),
                                             log=lambda line: None)
     assert more["steps"] == 5                  # 40 s counted from the earlier run: 2 more steps reach 55 s
+
+
+def test_a_loss_that_is_not_finite_stops_training_with_one_line(tmp_path, dump, monkeypatch):
+    hp = training_hparams()
+    real = training.Trainer.train_step
+
+    def diverging(self, *args):
+        loss = real(self, *args)
+        return float("nan") if self.step == 2 else loss
+
+    monkeypatch.setattr(training.Trainer, "train_step", diverging)
+    with pytest.raises(PnfError, match="training diverged at step 2"):
+        training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "m"), [8.0], 5, 5, run_settings(),
+                                log=lambda line: None)

@@ -60,8 +60,10 @@ def start(processes, device):
 
 
 def stop(processes):
-    """Leave the process group (after the last collective)."""
+    """Wait for every process, then leave the process group: a process that left while another was
+    still writing its last checkpoint could abort at exit (gloo's threads torn down under it)."""
     if processes.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

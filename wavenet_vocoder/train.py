@@ -363,10 +363,16 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     def out_of_time():
         return run.max_seconds is not None and trainer.seconds >= run.max_seconds
 
+    loss = 0.0
     try:
         while True:
-            interrupted, done = any_process(processes, [run.stop is not None and run.stop.requested,
-                                                        finished(trainer, run)], trainer.device)
+            # Decided by all processes together (one all-reduce): stop asked, budget reached, a loss not finite.
+            interrupted, done, diverged = any_process(
+                processes, [run.stop is not None and run.stop.requested, finished(trainer, run),
+                            not math.isfinite(loss)], trainer.device)
+            if diverged:
+                raise PnfError(f"training diverged at step {trainer.step} ({desc}): lower the learning "
+                               "rate (--hparams \"optimizer_params={...}\") or set clip_thresh")
             if interrupted:
                 raise KeyboardInterrupt
             if done:
@@ -374,8 +380,7 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
             q, c = train.crops(hp.batch_size, length, gen, hop, hp.cin_pad)
             loss = trainer.train_step(q, c, draw_sigma(hp.batch_size, sigma_gen), noise_gen)
             if not math.isfinite(loss):
-                raise PnfError(f"training diverged at step {trainer.step} ({desc}): lower the learning "
-                               "rate (--hparams \"optimizer_params={...}\") or set clip_thresh")
+                continue                                 # raised above, by every process at once
             running = loss if running is None else 0.98 * running + 0.02 * loss
             now = tick()
             if processes.main and (trainer.step % run.eval_interval == 0 or trainer.step == run.steps
