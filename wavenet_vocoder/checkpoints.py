@@ -180,10 +180,11 @@ def check_checkpoints(paths, hparams):
 
     Raises :class:`CheckpointError` naming the first file that cannot be read (truncated,
     not a checkpoint, not loadable with ``weights_only``), does not fit ``hparams``, or holds
-    NaN or infinite weights; returns None when all are usable.
+    NaN or infinite weights; returns None when all are usable. Each file is read once, however
+    many levels it serves (a noise-conditional prior's one file serves all of them).
     """
     expected = WaveNet.from_hparams(hparams).state_dict()
-    for path in paths:
+    for path in dict.fromkeys(paths):
         state_dict, path = read_state_dict(path)
         fitted = fit_state_dict(state_dict, expected, f"checkpoint {path}")
         bad = next((k for k, v in fitted.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
