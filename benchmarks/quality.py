@@ -9,7 +9,11 @@ estimate against the clean signal with wavenet_vocoder.metrics: super-resolution
 factor (keeping every r-th sample, and, for --antialias-factors, low-passing and decimating
 as a resampler makes a low-rate file), inpainting of a gap of each length centred at --gap-at, separation of each
 piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
-the clean file's mel frames.
+the clean file's mel frames. Super-resolution and inpainting run on the piano files with
+the mulaw_piano prior and on the voice files with mulaw_voice (skipped, with a note, where the
+models folder has none). With --steps-sweep, super-resolution 4x of the piano files (else
+the first factor) also runs at each number of steps per level, to show what more compute
+buys.
 Writes <out>/results.md (one table per case, mean over files), <out>/results.csv (one
 row per file and method), each run's outputs and comparison.png under <out>/<case>/.
 
@@ -18,7 +22,8 @@ Options:
                          [default: egs/sample_piano.wav].
   --voice=<path>         Clean voice file, or a folder of them [default: egs/sample_voice.wav].
   --models=<dir>         Folder with the priors mulaw_piano, linear_piano, linear_voice and
-                         mel_voice, each beside its <name>.json preset [default: egs/pnf_small].
+                         mel_voice (and, optionally, mulaw_voice), each beside its <name>.json
+                         preset [default: egs/pnf_small].
   --out=<dir>            Output folder [default: bench_outputs].
   --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
   --seconds=<s>          Seconds of each file to use [default: 1.0].
@@ -31,6 +36,8 @@ Options:
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
+  --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
+                         per level, e.g. 8,16,32,64; "" for none [default: ].
   --step-scale=<c>       PnF step size eta = c * sigma^2 [default: 1.0].
   --seed=<n>             Seed of every run [default: 0].
   --readme=<file>        Also replace the results block of this README (between the
@@ -141,14 +148,15 @@ class Benchmark:
         self.seconds = parse_float(args["--seconds"], "--seconds")
         self.seed = parse_int(args["--seed"], "--seed", 0)
         self.step_scale = parse_float(args["--step-scale"], "--step-scale")
-        self.sampler_flags = ["--n-steps", str(parse_int(args["--n-steps"], "--n-steps", 1)),
-                              "--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
+        self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
+        self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
+        self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
         self.pictures = {}      # case -> comparison.png of its first file
 
     def model(self, name):
         root, preset = os.path.join(self.models, name), os.path.join(self.models, name + ".json")
-        if not os.path.isdir(root) or not os.path.isfile(preset):
+        if not self.has_model(name):
             raise PnfError(f"--models={self.models} has no {name}/ beside {name}.json: train it with "
                            "egs/pnf_small/run.sh or point --models elsewhere")
         return root, preset
@@ -161,45 +169,75 @@ class Benchmark:
         if folder is not None and case not in self.pictures and os.path.isfile(os.path.join(folder, "comparison.png")):
             self.pictures[case] = os.path.join(folder, "comparison.png")
 
-    def _run_task(self, task, argv, folder):
-        """Run a task module's command with this benchmark's settings; returns its run.json."""
+    def has_model(self, name):
+        root = os.path.join(self.models, name)
+        return os.path.isdir(root) and os.path.isfile(root + ".json")
+
+    def _run_task(self, task, argv, folder, n_steps=None):
+        """Run a task module's command with this benchmark's settings (``n_steps`` per level, None:
+        --n-steps); returns its run.json."""
         if os.path.isdir(folder):
             shutil.rmtree(folder)
         print(f"[bench] {task.COMMAND.name} -> {folder}", file=sys.stderr, flush=True)
+        steps = self.n_steps if n_steps is None else n_steps
         run_task(task.COMMAND, TASK_SETTINGS[task.COMMAND.name],
-                 argv + self.sampler_flags + ["--step-scale", str(self.step_scale)])
+                 argv + ["--n-steps", str(steps)] + self.sampler_flags + ["--step-scale", str(self.step_scale)])
         with open(os.path.join(folder, "run.json")) as f:
             return json.load(f)
 
-    def superres(self, files, factors, antialias=False):
-        root, preset = self.model("mulaw_piano")
+    def mulaw_prior(self, source):
+        """(root, preset) of ``mulaw_<source>``, or None (noted) when --models has none for the voice."""
+        name = f"mulaw_{source}"
+        if source != "piano" and not self.has_model(name):
+            note = f"no {name} prior in {self.models}: {source} super-resolution and inpainting skipped"
+            if note not in self.notes:
+                self.notes.append(note)
+                print(f"[bench] {note}", file=sys.stderr, flush=True)
+            return None
+        return self.model(name)
+
+    def superres(self, files, factors, source, antialias=False, n_steps=None):
+        """Super-resolution of ``files`` (all of ``source``: piano or voice) at each factor; with
+        ``n_steps``, one run per factor at that many steps per level, named in the method column."""
+        prior = self.mulaw_prior(source)
+        if prior is None:
+            return
+        root, preset = prior
         for r in factors:
-            case = f"super-resolution {r}x" + (", anti-aliased" if antialias else "")
+            case = f"super-resolution {r}x, {source}" + (", anti-aliased" if antialias else "")
+            if n_steps is not None:
+                case += ": steps per level"
+            tag = f"superres_{r}x" + ("_antialias" if antialias else "") + (f"_{n_steps}steps" if n_steps else "")
             for path in files:
-                folder = os.path.join(self.out, f"superres_{r}x" + ("_antialias" if antialias else ""), stem(path))
+                folder = os.path.join(self.out, tag, source, stem(path))
                 report = self._run_task(superres, [root, path, folder, f"--preset={preset}",
                                                       f"--downsample_interval={r}",
                                                       f"--sample-size={self.samples(preset)}"]
-                                          + (["--antialias"] if antialias else []), folder)
+                                          + (["--antialias"] if antialias else []), folder, n_steps)
                 clean = read(os.path.join(folder, "x_original.wav"))
                 sr = load_preset(preset).sample_rate
-                self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), sr),
+                method = "PnF" if n_steps is None else f"PnF, {n_steps} steps"
+                self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder)
                 low = decimate(clean, r) if antialias else clean[::r]
-                for method, fn in (("band-limited interpolation", superres_bandlimited),
-                                   ("cubic spline", superres_cubic)):
+                baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic))
+                for method, fn in baselines if n_steps is None else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)
                     self.add(case, path, method, score(clean, estimate, sr), time.perf_counter() - started)
 
-    def inpainting(self, files, gaps_ms, gap_at):
-        root, preset = self.model("mulaw_piano")
+    def inpainting(self, files, gaps_ms, gap_at, source):
+        """Inpainting of a gap of each length in ``files`` (all of ``source``)."""
+        prior = self.mulaw_prior(source)
+        if prior is None:
+            return
+        root, preset = prior
         sr = load_preset(preset).sample_rate
         for ms in gaps_ms:
-            case = f"inpainting {ms:g} ms"
+            case = f"inpainting {ms:g} ms, {source}"
             start_s, end_s = gap_at - ms / 2000, gap_at + ms / 2000
             for path in files:
-                folder = os.path.join(self.out, f"inpainting_{ms:g}ms", stem(path))
+                folder = os.path.join(self.out, f"inpainting_{ms:g}ms", source, stem(path))
                 report = self._run_task(inpainting, [root, path, folder, f"--preset={preset}",
                                                      f"--gap={start_s:.6f},{end_s:.6f}",
                                                      f"--sample-size={self.samples(preset)}"], folder)
@@ -319,11 +357,11 @@ def readme_pictures(pictures):
     chosen = {}
     superres = [case for case in pictures if case.startswith("super-resolution")]
     if superres:
-        case = "super-resolution 4x" if "super-resolution 4x" in superres else superres[0]
+        case = "super-resolution 4x, piano" if "super-resolution 4x, piano" in superres else superres[0]
         chosen["superres.png"] = (case, pictures[case])
     gaps = [case for case in pictures if case.startswith("inpainting")]
     if gaps:
-        case = max(gaps, key=lambda c: float(c.split()[1]))
+        case = max(gaps, key=lambda c: float(c.split()[1]))    # "inpainting <ms> ms, <source>"
         chosen["inpainting.png"] = (case, pictures[case])
     return chosen
 
@@ -356,12 +394,24 @@ def main(argv=None):
     pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
     voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()
+    factors = parse_list(args["--factors"], "--factors", int)
+    sweep_text = args["--steps-sweep"] or ""          # docopt gives None for the empty default
+    sweep = parse_list(sweep_text, "--steps-sweep", int) if sweep_text.strip() else []
+    if any(n < 1 for n in sweep):
+        raise PnfError(f"--steps-sweep={sweep_text}: steps per level must be at least 1")
+    sources = (("piano", pianos), ("voice", voices))
     if "superres" in tasks:
-        bench.superres(pianos, parse_list(args["--factors"], "--factors", int))
-        if args["--antialias-factors"].strip():
-            bench.superres(pianos, parse_list(args["--antialias-factors"], "--antialias-factors", int), antialias=True)
+        for source, files in sources:
+            bench.superres(files, factors, source)
+            if args["--antialias-factors"].strip():
+                bench.superres(files, parse_list(args["--antialias-factors"], "--antialias-factors", int), source,
+                               antialias=True)
+        for n_steps in sweep:
+            bench.superres(pianos, [4 if 4 in factors else factors[0]], "piano", n_steps=n_steps)
     if "inpainting" in tasks:
-        bench.inpainting(pianos, parse_list(args["--gaps-ms"], "--gaps-ms"), parse_float(args["--gap-at"], "--gap-at"))
+        for source, files in sources:
+            bench.inpainting(files, parse_list(args["--gaps-ms"], "--gaps-ms"),
+                             parse_float(args["--gap-at"], "--gap-at"), source)
     if "separation" in tasks:
         bench.separation(pianos, voices)
     if "spectrogram" in tasks:
@@ -371,8 +421,9 @@ def main(argv=None):
     n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
-             f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: {' '.join(bench.sampler_flags[:2])}, step scale "
-             f"{bench.step_scale:g}, tiled windows, separation with --implicit-mixture, seed {bench.seed}).\n\n" + markdown(summary, n_files))
+             f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: --n-steps {bench.n_steps}, step scale "
+             f"{bench.step_scale:g}, tiled windows, separation with --implicit-mixture, seed {bench.seed})."
+             + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)
     buffer = io.StringIO()

@@ -18,7 +18,7 @@ def test_load_audio_mixes_down_resamples_and_normalises(tmp_path):
     sf.write(path, stereo, 44100, subtype="FLOAT")
     x = load_audio(path, 22050)
     assert x.shape == (22050,) and x.dtype == np.float32
-    assert abs(np.max(np.abs(x)) - 1.0) < 1e-6
+    assert abs(np.max(np.abs(x)) - 1.0) < 1e-6  # float32 rounding of the scaled peak
     # The tone is still a 440 Hz tone after resampling.
     spectrum = np.abs(np.fft.rfft(x))
     assert abs(np.argmax(spectrum) * 22050 / len(x) - 440) < 2
@@ -44,7 +44,7 @@ def test_save_wav_is_atomic_and_refuses_nan(tmp_path):
     save_wav(path, np.array([0.0, 0.5, -2.0]), 22050)
     data, rate = sf.read(path)
     assert rate == 22050
-    np.testing.assert_allclose(data, [0.0, 0.5, -1.0], atol=1 / 32768)
+    np.testing.assert_allclose(data, [0.0, 0.5, -1.0], atol=1 / 32768)  # one 16-bit step
     with pytest.raises(ValueError, match="NaN"):
         save_wav(path, np.array([0.0, np.nan]), 22050)
     np.testing.assert_allclose(sf.read(path)[0], data)          # the old file is intact
@@ -63,7 +63,7 @@ def test_logmelspectrogram_matches_direct_computation():
     magnitude = np.abs(np.fft.rfft(frames, axis=1))
     basis = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmin=125, fmax=7600)
     expected = np.log10(np.maximum(magnitude @ basis.T, 1e-10))
-    np.testing.assert_allclose(mel, expected, atol=1e-3)
+    np.testing.assert_allclose(mel, expected, atol=1e-3)  # log10 units: librosa's float32 STFT against float64
 
 
 def test_trim_silence():

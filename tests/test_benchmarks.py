@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import runpy
+import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ def quality():
 
 
 def tiny_models(folder):
-    for name, hp in (("mulaw_piano", tiny_hparams()),
+    for name, hp in (("mulaw_piano", tiny_hparams()), ("mulaw_voice", tiny_hparams()),
                      ("linear_piano", tiny_hparams(input_type="linear-quantize")),
                      ("linear_voice", tiny_hparams(input_type="linear-quantize")),
                      ("mel_voice", tiny_hparams(conditional=True))):
@@ -35,7 +36,7 @@ def test_quality_benchmark_measures_the_loudest_excerpt_when_asked(tmp_path, qua
     (loudest,) = quality["excerpts"]([str(tmp_path / "late.wav")], str(tmp_path / "a"), 1.0, "loudest")
     data, rate = sf.read(loudest)
     # Starts at the loud second (the 0.1 s grid hits it exactly) and runs to the file's end.
-    assert rate == sr and data.size == 2 * sr and np.abs(data[:sr]).max() == pytest.approx(0.5, abs=1e-6)
+    assert rate == sr and data.size == 2 * sr and np.abs(data[:sr]).max() == pytest.approx(0.5, abs=1e-6)  # float wav
     (start,) = quality["excerpts"]([str(tmp_path / "late.wav")], str(tmp_path / "b"), 1.0, "0")
     np.testing.assert_array_equal(sf.read(start)[0], signal.astype(np.float32))
 
@@ -48,29 +49,45 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
     out = tmp_path / "bench"
     assert quality["main"]([f"--piano={piano}", f"--voice={voice}", f"--models={models}", f"--out={out}",
                             "--seconds=0.2", "--factors=2,4", "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1",
-                            f"--readme={readme}"]) == 0
+                            "--steps-sweep=1,2", f"--readme={readme}"]) == 0
     table = (out / "results.md").read_text()
-    for case in ("super-resolution 2x", "super-resolution 4x", "super-resolution 4x, anti-aliased",
-                 "inpainting 10 ms", "separation, piano",
-                 "separation, voice", "mel-conditioned generation"):
+    for source in ("piano", "voice"):
+        for case in ("super-resolution 2x", "super-resolution 4x", "inpainting 10 ms"):
+            assert f"**{case}, {source}**" in table
+        assert f"**super-resolution 4x, {source}, anti-aliased**" in table
+    for case in ("super-resolution 4x, piano: steps per level", "separation, piano", "separation, voice",
+                 "mel-conditioned generation"):
         assert f"**{case}**" in table
     for method in ("PnF", "band-limited interpolation", "cubic spline", "linear interpolation",
                    "LPC extrapolation, both sides", "half the mixture", "Griffin-Lim (60 iterations)",
-                   "ancestral WaveNet sampling"):
+                   "ancestral WaveNet sampling", "PnF, 1 steps", "PnF, 2 steps"):
         assert f"| {method} |" in table
     rows = list(csv.DictReader((out / "results.csv").open()))
-    assert len(rows) == 3 * 3 + 3 + 2 * 2 + 3
+    # per source: 3 super-resolution cases x 3 methods, inpainting x 3; the sweep's 2 runs;
+    # separation 2 sources x 2 methods; mel-conditioned generation x 3
+    assert len(rows) == 2 * (3 * 3 + 3) + 2 + 2 * 2 + 3
     assert all(np.isfinite(float(r["snr"])) for r in rows)
     # The baselines' numbers are those of the run's own files: band-limited 2x on the tone is good.
-    bandlimited = [r for r in rows if r["case"] == "super-resolution 2x" and r["method"].startswith("band")]
+    bandlimited = [r for r in rows if r["case"] == "super-resolution 2x, piano" and r["method"].startswith("band")]
     assert float(bandlimited[0]["snr"]) > 20
-    assert (out / "superres_2x" / "piano" / "comparison.png").is_file()
+    sweep = [r for r in rows if r["case"].endswith("steps per level")]
+    assert [r["method"] for r in sweep] == ["PnF, 1 steps", "PnF, 2 steps"]
+    assert (out / "superres_2x" / "piano" / "piano" / "comparison.png").is_file()
+    assert (out / "superres_4x_2steps" / "piano" / "piano" / "out.wav").is_file()
     text = readme.read_text()
     assert "old" not in text and "| PnF |" in text and text.startswith("intro\n") and text.endswith("rest\n")
     for picture in ("superres.png", "inpainting.png"):
         assert (tmp_path / "docs" / "results" / picture).is_file() and f"(docs/results/{picture})" in text
-    assert "![super-resolution 4x]" in text and "![inpainting 10 ms]" in text
+    assert "![super-resolution 4x, piano]" in text and "![inpainting 10 ms, " in text
     json.loads((out / "separation" / "piano+voice" / "run.json").read_text())
+
+
+def test_quality_benchmark_notes_a_missing_voice_prior(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    shutil.rmtree(os.path.join(models, "mulaw_voice"))
+    bench = quality["Benchmark"](quality["parse_args"](quality["__doc__"], [f"--models={models}"]))
+    assert bench.mulaw_prior("voice") is None and bench.mulaw_prior("piano")[0].endswith("mulaw_piano")
+    assert bench.notes == [f"no mulaw_voice prior in {models}: voice super-resolution and inpainting skipped"]
 
 
 def test_prior_likelihood_table(tmp_path, capsys):
@@ -95,7 +112,7 @@ def test_prior_likelihood_table(tmp_path, capsys):
     x = x + 4.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = float(model.smoothed_log_prob(x.view(1, 1, -1), 4.0).mean())
-    assert values[0] == pytest.approx(expected, abs=0.006)
+    assert values[0] == pytest.approx(expected, abs=0.006)  # the table's 2 decimals, float32
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +138,9 @@ def test_speed_benchmark_reports_every_key_side_by_side(tmp_path, speed, capsys)
         assert key in report
     assert report["device"].startswith("cpu")
     assert set(report["paths"]) == {"reference", "fp32", "bf16"}
-    assert report["fast_path"] == "fp32" and report["fast_grad_rel_err"] < 1e-4
+    assert report["fast_path"] == "fp32" and report["fast_grad_rel_err"] < 1e-4  # float32 vs float64
     assert report["paths"]["bf16"]["grad_rel_err"] > report["fast_grad_rel_err"]
-    assert report["ancestral_max_logit_diff"] < 1e-4
+    assert report["ancestral_max_logit_diff"] < 1e-4  # float32 rounding
     executed = {name: p["executed_positions_per_target"] for name, p in report["paths"].items()}
     assert executed["reference"] == pytest.approx((64 + 13 - 1) / 64)   # the whole span, rf 13
     assert 1 <= executed["fp32"] == executed["bf16"] < executed["reference"]

@@ -54,7 +54,7 @@ def test_published_format_checkpoint_loads_and_matches_independent_reference(tmp
         with torch.no_grad():
             got = model.smoothed_log_prob(x, sigma, c)
         expected = reference_smoothed_log_prob(state, hp, x.double(), sigma, None if c is None else c.double())
-        torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=0)
+        torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=0)  # float32 vs float64
 
 
 def test_bare_state_dict_and_dataparallel_prefix_load(tmp_path, tiny):

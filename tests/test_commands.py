@@ -2,6 +2,8 @@
 mistakes it refuses before any compute, each with one line."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,6 +76,30 @@ def test_usage_names_the_command_it_runs_as(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         sgld_superres.main()
     assert "  pnf-superres <checkpoint> <input-file> <output-dir> [options]" in capsys.readouterr().out
+
+
+HELP_PROBE = """
+import sys
+from wavenet_vocoder.pnf import {script}
+try:
+    {script}.main(["--help"])
+except SystemExit:
+    pass
+heavy = ("torch._C", "scipy.signal._signaltools", "scipy.interpolate._interpolate", "librosa.core",
+         "nnmnkwii.preprocessing.f0", "wavenet_vocoder.wavenet")
+print(",".join(name for name in heavy if name in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("script", ["sgld_superres", "sgld_inpainting", "sgld_separation",
+                                    "sgld_spectrogram_descent"])
+def test_help_answers_before_torch_is_loaded(script):
+    # --help (and a usage mistake) must not wait for torch, scipy.signal and librosa (2-30 s of
+    # imports): in a fresh interpreter, printing the usage leaves all of them unloaded.
+    done = subprocess.run([sys.executable, "-c", HELP_PROBE.format(script=script)], capture_output=True,
+                          text=True, timeout=120)
+    assert "Usage:" in done.stdout
+    assert done.stderr.strip().splitlines()[-1:] in ([], [""]), f"loaded before parsing: {done.stderr}"
 
 
 def test_a_bad_checkpoint_at_a_late_level_fails_before_any_output(tmp_path, mulaw, capsys):

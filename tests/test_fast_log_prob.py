@@ -60,8 +60,8 @@ def test_fp32_path_equals_the_float64_model_in_terms_and_input_gradient(conditio
     terms, grad = terms_and_gradient(fast, spans.float(), 1.5, None if c is None else c.float(), first_term,
                                      weights.float())
     assert terms.shape == ref_terms.shape == (2, 59 - first_term)
-    torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)
-    assert relative_error(grad, ref_grad) < 1e-4
+    torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)  # float32 vs float64
+    assert relative_error(grad, ref_grad) < 1e-4  # float32 vs float64
 
 
 def test_fp32_path_on_a_published_size_layer_stack():
@@ -78,8 +78,8 @@ def test_fp32_path_on_a_published_size_layer_stack():
     fast = FastLogProb(model)
     fast.chunk_rows = 16                        # chunks smaller than the largest dilations
     terms, grad = terms_and_gradient(fast, spans.float(), 0.5, None, rf - 1, weights.float())
-    torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)
-    assert relative_error(grad, ref_grad) < 1e-4
+    torch.testing.assert_close(terms.double(), ref_terms, rtol=0, atol=1e-4)  # float32 vs float64
+    assert relative_error(grad, ref_grad) < 1e-4  # float32 vs float64
 
 
 def test_gradient_matches_finite_differences_of_the_float64_model():
@@ -94,7 +94,7 @@ def test_gradient_matches_finite_differences_of_the_float64_model():
         with torch.no_grad():
             up = model64.smoothed_log_prob(spans + bump, 4.0).sum()
             down = model64.smoothed_log_prob(spans - bump, 4.0).sum()
-        assert float(grad[0, 0, j]) == pytest.approx(float(up - down) / (2 * h), rel=1e-4, abs=1e-6)
+        assert float(grad[0, 0, j]) == pytest.approx(float(up - down) / (2 * h), rel=1e-4, abs=1e-6)  # O(h^2) + float32
 
 
 def test_bf16_path_is_close_but_not_exact():
@@ -184,4 +184,4 @@ def test_engine_gives_the_same_samples_with_the_fast_and_the_plain_gradient(sche
                                precision=precision)
         assert isinstance(PriorAlone(300), Task)
         states[precision], _ = anneal(PriorAlone(300), [_Prior(model)], AnnealingSchedule((4.0, 1.0), 0.05), config)
-    torch.testing.assert_close(states["fp32"], states["reference"], rtol=0, atol=1e-3)
+    torch.testing.assert_close(states["fp32"], states["reference"], rtol=0, atol=1e-3)  # float32 sums, 2 levels

@@ -122,7 +122,7 @@ def test_incremental_step_at_a_level_equals_the_full_forward():
         net = IncrementalWaveNet(model, sigma)
         net.reset(1)
         steps = torch.stack([net.step(x[:, 0, t]) for t in range(x.size(-1))], dim=-1)
-        torch.testing.assert_close(steps, model(x, sigma=sigma), rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(steps, model(x, sigma=sigma), rtol=1e-9, atol=1e-9)  # float64
     with pytest.raises(ValueError, match="noise-conditional"):
         IncrementalWaveNet(model)
 

@@ -23,13 +23,13 @@ def test_quantisers_invert_each_other_within_one_level(input_type):
 def test_linear_quantiser_formula():
     x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     np.testing.assert_array_equal(quantize(x, "linear-quantize"), np.round((x + 1) * 255 / 2))
-    np.testing.assert_allclose(dequantize(np.array([0, 127.5, 255]), "linear-quantize"), [-1, 0, 1])
+    np.testing.assert_allclose(dequantize(np.array([0, 127.5, 255]), "linear-quantize"), [-1, 0, 1])  # float64
 
 
 def test_mulaw_matches_nnmnkwii_and_clips_real_values():
     x = np.linspace(-1, 1, 1001)
     np.testing.assert_array_equal(quantize(x, "mulaw-quantize"), mulaw_quantize(x, 255))
-    np.testing.assert_allclose(dequantize([-10.0, 300.0], "mulaw-quantize"), [-1.0, 1.0])
+    np.testing.assert_allclose(dequantize([-10.0, 300.0], "mulaw-quantize"), [-1.0, 1.0])  # float64
 
 
 def test_requantize_error_is_below_one_level():

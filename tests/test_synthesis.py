@@ -36,7 +36,7 @@ def test_incremental_forward_matches_the_full_forward_on_teacher_forced_input(co
     net = IncrementalWaveNet(model)
     net.reset(3)
     steps = torch.stack([net.step(x[:, 0, t], None if c is None else c[:, :, t]) for t in range(T)], dim=-1)
-    torch.testing.assert_close(steps, full, rtol=0, atol=1e-10)
+    torch.testing.assert_close(steps, full, rtol=0, atol=1e-10)  # float64
 
 
 def test_incremental_forward_on_a_published_size_layer_stack():
@@ -49,7 +49,7 @@ def test_incremental_forward_on_a_published_size_layer_stack():
     net = IncrementalWaveNet(model)
     net.reset(1)
     steps = torch.stack([net.step(x[:, 0, t]) for t in range(T)], dim=-1)
-    torch.testing.assert_close(steps, model(x), rtol=0, atol=1e-10)
+    torch.testing.assert_close(steps, model(x), rtol=0, atol=1e-10)  # float64
 
 
 def test_reset_forgets_the_past():

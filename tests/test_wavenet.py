@@ -40,7 +40,7 @@ def test_smoothed_log_prob_equals_direct_computation_from_logits(tiny):
             total = sum(probs[b, k, t].item() * math.exp(-0.5 * ((target - k) / sigma) ** 2)
                         / (sigma * math.sqrt(2 * math.pi)) for k in range(256))
             expected[b, t] = math.log(total)
-    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)  # float64
 
 
 def test_smoothed_density_integrates_to_one(tiny):
@@ -53,14 +53,14 @@ def test_smoothed_density_integrates_to_one(tiny):
     x = torch.cat([x, grid.view(-1, 1, 1)], dim=2)
     with torch.no_grad():
         density = model.smoothed_log_prob(x, sigma)[:, -1].exp()
-    assert abs(torch.trapezoid(density, grid).item() - 1.0) < 1e-6
+    assert abs(torch.trapezoid(density, grid).item() - 1.0) < 1e-6  # trapezoid error
 
 
 def test_gradient_matches_finite_differences(tiny):
     model = make_model(tiny)
     x = random_signal(1, 30).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v: model.smoothed_log_prob(v, 2.0).sum(), (x,),
-                                    eps=1e-6, atol=1e-6, rtol=1e-4)
+                                    eps=1e-6, atol=1e-6, rtol=1e-4)  # gradcheck's float64 defaults
 
 
 def test_conditional_gradient_matches_finite_differences(tiny_conditional):
@@ -71,7 +71,7 @@ def test_conditional_gradient_matches_finite_differences(tiny_conditional):
     x = random_signal(1, frames * hop + 1).requires_grad_(True)
     assert model.smoothed_log_prob(x, 2.0, c).shape == (1, frames * hop)
     assert torch.autograd.gradcheck(lambda v: model.smoothed_log_prob(v, 2.0, c).sum(), (x,),
-                                     eps=1e-6, atol=1e-6, rtol=1e-4)
+                                     eps=1e-6, atol=1e-6, rtol=1e-4)  # gradcheck's float64 defaults
 
 
 def test_causality_and_receptive_field_by_gradient(tiny):
@@ -132,7 +132,7 @@ def test_head_matches_logsumexp_identity():
     logits[0, 100, 0] = 50.0                              # all mass on class 100
     got = smoothed_log_prob_from_logits(logits, torch.tensor([[103.0]], dtype=torch.float64), 2.0)
     expected = -0.5 * (3.0 / 2.0) ** 2 - math.log(2.0 * math.sqrt(2 * math.pi))
-    torch.testing.assert_close(got, torch.tensor([[expected]], dtype=torch.float64), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(got, torch.tensor([[expected]], dtype=torch.float64), rtol=1e-9, atol=1e-9)  # float64
 
 
 @pytest.mark.parametrize("conditional", [False, True])
@@ -145,4 +145,4 @@ def test_model_matches_independent_reference(conditional):
     c = torch.randn(2, 5, frames + 2 * hp.cin_pad, dtype=torch.float64) if conditional else None
     with torch.no_grad():
         got = model.smoothed_log_prob(x, 2.5, c)
-    torch.testing.assert_close(got, reference_smoothed_log_prob(state, hp, x, 2.5, c), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(got, reference_smoothed_log_prob(state, hp, x, 2.5, c), rtol=1e-9, atol=1e-9)  # float64

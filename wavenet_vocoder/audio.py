@@ -6,11 +6,13 @@ Audio arrays are float in [-1, 1], mono, shape (T,) in samples at the preset's
 import os
 import tempfile
 
-import librosa
+import lazy_loader as lazy
 import numpy as np
 import soundfile as sf
 
 from .errors import AudioError
+
+librosa = lazy.load("librosa")
 
 
 def load_audio(path, sample_rate, normalize=True):

@@ -2,15 +2,17 @@
 
 Audio arrays are (T,) floats in [-1, 1]; positions and lengths are in samples.
 """
-import librosa
+import lazy_loader as lazy
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.signal import lfilter, lfiltic, resample_poly
+
+librosa = lazy.load("librosa")
+scipy_interpolate = lazy.load("scipy.interpolate", suppress_warning=True)
+scipy_signal = lazy.load("scipy.signal", suppress_warning=True)
 
 
 def superres_bandlimited(kept, interval, length):
     """Band-limited (polyphase FIR) interpolation of ``kept = x[::interval]`` back to ``length`` samples."""
-    up = resample_poly(np.asarray(kept, dtype=np.float64), interval, 1)
+    up = scipy_signal.resample_poly(np.asarray(kept, dtype=np.float64), interval, 1)
     if up.size < length:
         up = np.pad(up, (0, length - up.size))
     return up[:length]
@@ -39,7 +41,7 @@ def superres_cubic(kept, interval, length):
     kept = np.asarray(kept, dtype=np.float64)
     if kept.size < 2:
         return np.full(length, kept[0] if kept.size else 0.0)
-    spline = CubicSpline(np.arange(kept.size) * interval, kept, bc_type="not-a-knot")
+    spline = scipy_interpolate.CubicSpline(np.arange(kept.size) * interval, kept, bc_type="not-a-knot")
     return spline(np.arange(length, dtype=np.float64))
 
 
@@ -57,8 +59,8 @@ def _ar_extrapolate(context, count, order):
     if np.any(outside):                                # reflect into the unit circle: a stable filter
         poles[outside] = 1.0 / np.conj(poles[outside])
         a = np.real(np.poly(poles))
-    state = lfiltic([1.0], a, y=context[::-1][:order])
-    continued, _ = lfilter([1.0], a, np.zeros(count), zi=state)
+    state = scipy_signal.lfiltic([1.0], a, y=context[::-1][:order])
+    continued, _ = scipy_signal.lfilter([1.0], a, np.zeros(count), zi=state)
     return continued
 
 

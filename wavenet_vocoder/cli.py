@@ -3,10 +3,12 @@ import math
 import re
 import sys
 
-import torch
+import lazy_loader as lazy
 from docopt import DocoptExit, docopt, parse_defaults
 
 from .errors import PnfError
+
+torch = lazy.load("torch")
 
 #: Exit status for a mistake the user can fix (bad flag, missing file, ...).
 EXIT_USAGE = 2

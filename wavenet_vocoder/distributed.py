@@ -8,10 +8,11 @@ CPU ones. Threads per process: :func:`choose_threads`.
 import os
 from dataclasses import dataclass
 
-import torch
-import torch.distributed as dist
+import lazy_loader as lazy
 
 from .errors import PnfError
+
+torch = lazy.load("torch")
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,17 @@ def start(processes, device):
         backend = "nccl"
     else:
         backend = "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend)
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend)
     return device
 
 
 def stop(processes):
     """Wait for every process, then leave the process group: a process that left while another was
     still writing its last checkpoint could abort at exit (gloo's threads torn down under it)."""
-    if processes.distributed and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if processes.distributed and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def any_process(processes, flags, device="cpu"):
@@ -73,14 +74,14 @@ def any_process(processes, flags, device="cpu"):
     if not processes.distributed:
         return [bool(f) for f in flags]
     value = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
     return [bool(v > 0) for v in value.tolist()]
 
 
 def barrier(processes):
     """Wait until every process reaches this point."""
     if processes.distributed:
-        dist.barrier()
+        torch.distributed.barrier()
 
 
 def choose_threads(flag, processes):

@@ -5,17 +5,18 @@ sinc, beta 5, cutoff at the low rate's Nyquist frequency, 20 r + 1 taps), applie
 with zeros beyond the ends, so that :func:`decimate` equals that call.  Real files were
 made by other resamplers (sox, ffmpeg): their filters differ in detail, not in kind.
 """
+import lazy_loader as lazy
 import numpy as np
-import torch
-import torch.nn.functional as F
-from scipy.signal import firwin
+
+torch = lazy.load("torch")
+scipy_signal = lazy.load("scipy.signal", suppress_warning=True)
 
 
 def antialias_filter(ratio):
     """The low-pass FIR (numpy float64, 20 * ratio + 1 taps, unit gain at 0 Hz) for decimation by ``ratio``."""
     if ratio < 2:
         raise ValueError(f"the decimation ratio must be at least 2, got {ratio}")
-    return firwin(20 * ratio + 1, 1.0 / ratio, window=("kaiser", 5.0))
+    return scipy_signal.firwin(20 * ratio + 1, 1.0 / ratio, window=("kaiser", 5.0))
 
 
 def decimate(x, ratio, taps=None):
@@ -28,5 +29,5 @@ def decimate(x, ratio, taps=None):
     taps = antialias_filter(ratio) if taps is None else taps
     kernel = torch.as_tensor(taps, dtype=signal.dtype, device=signal.device).view(1, 1, -1)
     half = (kernel.size(-1) - 1) // 2
-    low = F.conv1d(signal.view(1, 1, -1), kernel, padding=half, stride=ratio).view(-1)
+    low = torch.nn.functional.conv1d(signal.view(1, 1, -1), kernel, padding=half, stride=ratio).view(-1)
     return low.numpy() if as_numpy else low

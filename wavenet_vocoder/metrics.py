@@ -13,8 +13,10 @@
 Spectrogram metrics are computed ``BLOCK_FRAMES`` frames at a time, so their memory does
 not grow with the signal beyond a padded copy of it (equal to the whole-signal formula).
 """
-import librosa
+import lazy_loader as lazy
 import numpy as np
+
+librosa = lazy.load("librosa")
 
 _EPS = 1e-20
 LSD_N_FFT, LSD_HOP = 2048, 512

@@ -7,11 +7,13 @@ clip them to [0, mu] first.
 """
 import math
 
+import lazy_loader as lazy
 import numpy as np
-import torch
-from nnmnkwii.preprocessing import inv_mulaw_quantize, mulaw_quantize
 
 from .hparams import INPUT_TYPES
+
+torch = lazy.load("torch")
+nnmnkwii_preprocessing = lazy.load("nnmnkwii.preprocessing", suppress_warning=True)
 
 
 def _check_type(input_type):
@@ -40,7 +42,7 @@ def quantize(x, input_type, channels=256):
     mu = channels - 1
     x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
     if input_type == "mulaw-quantize":
-        return np.asarray(mulaw_quantize(x, mu), dtype=np.int64)
+        return np.asarray(nnmnkwii_preprocessing.mulaw_quantize(x, mu), dtype=np.int64)
     return np.round((x + 1.0) * mu / 2.0).astype(np.int64)
 
 
@@ -50,7 +52,7 @@ def dequantize(q, input_type, channels=256):
     mu = channels - 1
     q = np.clip(np.asarray(q, dtype=np.float64), 0.0, mu)
     if input_type == "mulaw-quantize":
-        return np.asarray(inv_mulaw_quantize(q, mu), dtype=np.float64)
+        return np.asarray(nnmnkwii_preprocessing.inv_mulaw_quantize(q, mu), dtype=np.float64)
     return q * 2.0 / mu - 1.0
 
 

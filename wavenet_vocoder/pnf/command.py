@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ..cli import describe_device, parse_args
 from ..distributed import choose_threads, from_environment
@@ -19,9 +19,12 @@ from ..errors import PnfError
 from .langevin import anneal_segments, window_plan
 from .many import expand_inputs, my_share, run_inputs
 from ..outputs import OutputDir
-from .priors import Prior
 from .report import run_report
 from .settings import COMMON_OPTIONS, SHARED_CONSTANTS, fit_window, output_folder, segments, settings_from_args
+
+torch = lazy.load("torch")
+# Checkpoint loading (torch, the model) is read only once the flags are parsed.
+priors_module = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
 
 
 @dataclass
@@ -135,7 +138,7 @@ def run_task(command, constants, argv=None):
         settings = replace(settings, sampler=replace(settings.sampler, device=f"cuda:{processes.local_rank}"))
     command.check(settings, args)
     inputs = expand_inputs(args[command.many]) if command.many and args.get(command.many) else None
-    priors = [Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]
+    priors = [priors_module.Prior(args[name], settings.hparams, settings.sampler.device) for name in command.priors]
     for prior in priors:
         prior.require(settings.schedule.sigmas)
 

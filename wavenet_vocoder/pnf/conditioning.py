@@ -8,7 +8,9 @@ whole-signal upsampling exactly (tested).
 """
 import math
 
-import torch
+import lazy_loader as lazy
+
+torch = lazy.load("torch")
 
 
 class WindowConditioning:
@@ -44,7 +46,6 @@ class WindowConditioning:
         first, last = int(positions[0]), int(positions[-1]) + 1
         return self._upsample(first, last)[:, positions - first]
 
-    @torch.no_grad()
     def _upsample(self, first, last):
         """(cin, last - first) conditioning of samples first..last-1 (inside the signal)."""
         if self.model.upsample_net is None:
@@ -52,6 +53,7 @@ class WindowConditioning:
         frames_total = self.frames.size(-1) - 2 * self.pad
         f0 = max(0, first // self.hop - self.margin)
         f1 = min(frames_total, -(-last // self.hop) + self.margin)
-        up = self.model.upsample_conditioning(self.frames[:, :, f0:f1 + 2 * self.pad])[0]
+        with torch.no_grad():
+            up = self.model.upsample_conditioning(self.frames[:, :, f0:f1 + 2 * self.pad])[0]
         offset = f0 * self.hop
         return up[:, first - offset:last - offset]

@@ -13,13 +13,14 @@ extra likelihood terms and mel conditioning; the loop never branches on the task
 import time
 from dataclasses import dataclass, field
 
-import torch
-from torch import nn
+import lazy_loader as lazy
 from tqdm import tqdm
 
 from ..errors import PnfError
 from .conditioning import WindowConditioning
 from .windows import make_windows, window_length
+
+torch = lazy.load("torch")
 
 
 class SamplingDiverged(PnfError):
@@ -220,7 +221,7 @@ def scored_span(task, rf, schedule):
 def _parallel(net, device):
     """DataParallel over the visible GPUs for device "cuda"; the module itself on one named GPU
     ("cuda:N", as each process of a torchrun job has) or on the CPU."""
-    return nn.DataParallel(net) if device.type == "cuda" and device.index is None else net
+    return torch.nn.DataParallel(net) if device.type == "cuda" and device.index is None else net
 
 
 def _conditioning(task, source, model, device):

@@ -6,6 +6,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
+import lazy_loader as lazy
 import numpy as np
 
 from ..audio import audio_channels, audio_rate, load_audio
@@ -14,9 +15,11 @@ from ..errors import PnfError
 from ..hparams import load_preset
 from .langevin import INITS, SamplerConfig
 from .noise_schedule import AnnealingSchedule
-from .priors import SAMPLER_PRECISIONS
 from .segments import MIN_SEGMENT, segment_bounds
 from .windows import SCHEDULES
+
+# Checkpoint loading (torch, the model) is read only once the flags are parsed.
+priors = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
 
 #: Options every task command accepts (appended to each task's own options in its usage).
 COMMON_OPTIONS = """\
@@ -101,8 +104,8 @@ def settings_from_args(args, constants, task_values=None):
     if schedule not in SCHEDULES:
         raise PnfError(f"--schedule={schedule}: use {' or '.join(SCHEDULES)}")
     precision = args["--precision"]
-    if precision not in SAMPLER_PRECISIONS:
-        raise PnfError(f"--precision={precision}: use one of {', '.join(SAMPLER_PRECISIONS)}")
+    if precision not in priors.SAMPLER_PRECISIONS:
+        raise PnfError(f"--precision={precision}: use one of {', '.join(priors.SAMPLER_PRECISIONS)}")
     init = args.get("--init") or "noise"
     if init not in INITS:
         raise PnfError(f"--init={init}: use {' or '.join(INITS)}")

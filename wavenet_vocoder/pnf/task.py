@@ -7,11 +7,15 @@ subclass of :class:`TaskBase`, which answers the optional ones with "nothing"), 
 :class:`~wavenet_vocoder.pnf.command.TaskCommand` when it should be a command (see
 ``wavenet_vocoder/pnf/tasks/declipping.py`` for a short complete example).
 """
+from __future__ import annotations
+
 from typing import Optional, Protocol, Tuple, runtime_checkable
 
-import torch
+import lazy_loader as lazy
 
 from ..quantize import silence_units
+
+torch = lazy.load("torch")
 
 
 @runtime_checkable

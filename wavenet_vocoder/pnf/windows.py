@@ -6,7 +6,9 @@ samples of left context before it.
 """
 import math
 
-import torch
+import lazy_loader as lazy
+
+torch = lazy.load("torch")
 
 #: The window schedules (``--schedule``): the published random windows, or tiles.
 SCHEDULES = ("random", "tiled")

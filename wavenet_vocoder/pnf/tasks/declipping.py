@@ -6,8 +6,8 @@ task is this module: the constraint object :class:`Declipping` and the command :
 
     python -m wavenet_vocoder.pnf.tasks.declipping <checkpoint> <input-file> <output-dir> --clip=0.5 --preset=...
 """
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ...cli import parse_float, run
 from ...errors import PnfError
@@ -16,6 +16,8 @@ from ...quantize import dequantize, quantize, to_units
 from ..command import Job, JobResult, TaskCommand, run_task
 from ..settings import load_input
 from ..task import TaskBase
+
+torch = lazy.load("torch")
 
 SAMPLE_SIZE = -1        # samples of the input to use; -1: the whole file
 SGLD_WINDOW = 20000     # samples per Langevin window

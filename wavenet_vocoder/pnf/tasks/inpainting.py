@@ -3,8 +3,8 @@
 Constraint object: :class:`Inpainting` (samples inside the gaps move, the rest stays as observed).
 Command: :data:`COMMAND` (``pnf-inpainting``, ``wavenet_vocoder/pnf/sgld_inpainting.py``).
 """
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
@@ -15,6 +15,8 @@ from ...quantize import dequantize, quantize, requantize, silence_units, to_unit
 from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
+
+torch = lazy.load("torch")
 
 
 class Inpainting(TaskBase):

@@ -3,8 +3,8 @@
 Constraint object: :class:`Separation` (both sources move; a mixture term ties their sum).
 Command: :data:`COMMAND` (``pnf-separation``, ``wavenet_vocoder/pnf/sgld_separation.py``).
 """
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ...baselines import separate_half
 from ...cli import parse_float
@@ -14,6 +14,8 @@ from ...quantize import linear_zero, requantize
 from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
+
+torch = lazy.load("torch")
 
 
 class Separation(TaskBase):

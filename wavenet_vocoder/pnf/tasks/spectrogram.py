@@ -6,8 +6,8 @@ Command: :data:`COMMAND` (``pnf-spectrogram``, ``wavenet_vocoder/pnf/sgld_spectr
 import os
 import sys
 
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ...errors import PnfError
 from ...baselines import spectrogram_griffin_lim
@@ -15,6 +15,8 @@ from ...mel_dumps import denormalize, find_utterances, load_mel
 from ...quantize import dequantize, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..task import TaskBase
+
+torch = lazy.load("torch")
 
 
 class SpectrogramConditioned(TaskBase):

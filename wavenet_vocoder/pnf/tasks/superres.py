@@ -6,9 +6,8 @@ Command: :data:`COMMAND` (``pnf-superres``, ``wavenet_vocoder/pnf/sgld_superres.
 """
 import sys
 
-import librosa
+import lazy_loader as lazy
 import numpy as np
-import torch
 
 from ...audio import audio_rate, load_audio
 from ...baselines import superres_bandlimited
@@ -20,6 +19,9 @@ from ...quantize import dequantize, from_units, quantize, requantize, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
+
+librosa = lazy.load("librosa")
+torch = lazy.load("torch")
 
 
 class SuperResolution(TaskBase):
