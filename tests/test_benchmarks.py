@@ -226,3 +226,25 @@ def test_steps_benchmark_writes_both_starts_at_every_budget(tmp_path, capsys):
     assert {r["levels"] for r in rows if r["start"] == "cold"} == {"2"} and {r["levels"] for r in rows if r["start"] == "warm"} == {"1"}
     assert all(np.isfinite(float(r["value"])) for r in rows)
     assert (out / "steps.png").is_file() and "| warm |" in (out / "steps.md").read_text()
+
+
+def test_fill_level_benchmark_reports_every_level_and_the_priors_continuations(tmp_path, capsys):
+    fill = runpy.run_path(os.path.join(REPO, "benchmarks", "fill_level.py"), run_name="fill")
+    hp = tiny_hparams()
+    root, preset = make_root(tmp_path / "prior", hp)
+    src = tone(tmp_path / "x.wav", 440, seconds=0.3)
+    out = tmp_path / "fill"
+    assert fill["main"]([str(root), src, f"--preset={preset}", "--gap=0.1,0.12", "--settings=1x1.0,2x0.5",
+                         "--continuations=2", f"--out={out}"]) == 0
+    table = (out / "fill_level.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 1 x 1 |") or line.startswith("| 2 x 0.5 |")]
+    assert len(rows) == 2
+    cells = rows[0].strip("| ").split(" | ")
+    assert len(cells) == 2 + len(hp.sigmas) + 3           # setting, seed, each level, final, gap SNR, time
+    assert all(np.isfinite(float(c.strip("*"))) for c in cells[2:])
+    # The final fill is the last level's (the output is the state after the last level).
+    assert cells[1 + len(hp.sigmas)] == cells[2 + len(hp.sigmas)].strip("*")
+    assert "LPC extrapolation from both sides" in table and "continuations of the context" in table
+    assert fill["level_db"](0.5 * np.ones(10), np.ones(10)) == pytest.approx(-6.0206, abs=1e-4)   # 20 log10 0.5
+    with pytest.raises(Exception, match="STEPSxSCALE"):
+        fill["parse_settings"]("32")

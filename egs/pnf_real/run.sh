@@ -16,6 +16,10 @@
 #      in all (it resumes: run it again, with more hours, to train on), one thread
 #   4  (only with --stop-stage 4) the architecture sweep: five sizes of the mu-law piano prior,
 #      ten minutes each (README "Choosing the architecture")
+#   5  (only with --stage 5) the held-out samples into $WORK/heldout: Joplin's Maple Leaf Rag
+#      (music21 corpus; no Joplin in training) through fluidsynth with another piano, the
+#      MuseScore General soundfont (Debian), and the LibriSpeech clip 198-209-0000 (CC BY 4.0)
+#      from shared/eval (SPEECH=path elsewhere); the first 4 s of each, peak 1, 22.05 kHz
 #
 # Audio, dumps and checkpoints in training go to $WORK (default egs/pnf_real/work, not committed);
 # the trained priors are $WORK/models/<name>/ with <name>.json beside them, the layout the quality
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
+[ "$stop_stage" -lt "$stage" ] && stop_stage=$stage     # --stage 5 alone runs stage 5
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 prompts=/usr/share/asterisk/sounds/en
 russian=/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav
@@ -95,4 +100,14 @@ fi
 if run_stage 4; then
   echo "stage 4: architecture sweep into $work/sweep"
   bash "$here/local/arch_sweep.sh" "$work/data/mulaw_piano/dump" "$work/sweep" 600
+fi
+
+if run_stage 5; then
+  echo "stage 5: held-out samples into $work/heldout"
+  if ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/MuseScore_General_Full.sf2 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth musescore-general-soundfont-lossless
+  fi
+  python -c "import music21" 2>/dev/null || pip install -q music21
+  python "$here/local/heldout.py" "$work/heldout" --speech="${SPEECH:-$here/../../shared/eval/198-209-0000.ogg}"
 fi
