@@ -4,6 +4,8 @@ import struct
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 LOCAL = os.path.join(REPO, "egs", "pnf_small", "local")
@@ -105,3 +107,39 @@ def test_bundled_models_run_their_tasks(tmp_path):
     report = _one_step(sgld_spectrogram_descent, [f"{small}/mel_voice", f"{small}/mel_voice/dump_norm/dev",
                                                   f"--preset={small}/mel_voice.json"], tmp_path / "spectrogram")
     assert report["samples"] == 3000 // 256 * 256
+
+
+def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
+    import runpy
+
+    import numpy as np
+    room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
+    rate, rt60 = 22050, 0.8
+    response = room["room_response"](rate, rt60, 6.0, 0.01, np.random.default_rng(0))
+    assert response[0] == 1.0 and not response[1:int(0.01 * rate)].any()      # direct, then the pre-delay
+    tail = response[int(round(0.01 * rate)):]
+    assert 10 * np.log10(1.0 / np.sum(tail ** 2)) == pytest.approx(6.0, abs=1e-9)   # the DRR, by construction; float64
+    low, _ = room["bands"](tail, rate)
+
+    def energy_db(x, at):                                                    # 50 ms window at ``at`` s
+        a = int(at * rate)
+        return 10 * np.log10(np.mean(x[a:a + rate // 20] ** 2))
+    # below 2 kHz: -60 dB per rt60, so -30 dB over rt60 / 2 (noise: ~0.2 dB per window of 1100 samples)
+    assert abs(energy_db(low, 0.1) - energy_db(low, 0.1 + rt60 / 2) - 30) < 2
+    # above: twice as fast (measured above 5 kHz, where the slower low band does not leak in)
+    from scipy.signal import butter, sosfilt
+    top = sosfilt(butter(8, 5000, "high", fs=rate, output="sos"), tail)
+    assert abs(energy_db(top, 0.05) - energy_db(top, 0.05 + rt60 / 4) - 30) < 2
+
+
+def test_room_parameters_follow_the_seed_and_the_file():
+    import runpy
+
+    import numpy as np
+    room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
+    assert room["draw"](1, "bach-a")[0] == room["draw"](1, "bach-a")[0]
+    assert room["draw"](1, "bach-a")[0] != room["draw"](1, "bach-b")[0] != room["draw"](2, "bach-b")[0]
+    params, rng = room["draw"](1, "bach-a")
+    x = np.sin(np.arange(4000) / 5.0)
+    wet = room["in_room"](x, 22050, params, rng)
+    assert wet.size > x.size and np.isfinite(wet).all() and abs(np.abs(wet).max() - 0.9) < 1e-12   # float64

