@@ -37,12 +37,12 @@ import torch
 
 from wavenet_vocoder.audio import load_audio, write_atomically
 from wavenet_vocoder.baselines import inpaint_lpc
-from wavenet_vocoder.checkpoints import load_model, require_checkpoints
-from wavenet_vocoder.cli import parse_args, parse_int, run
+from wavenet_vocoder.cli import describe_device, parse_args, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.metrics import snr
 from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf.priors import Prior
 from wavenet_vocoder.pnf.tasks import inpainting
 from wavenet_vocoder.quantize import dequantize, quantize
 from wavenet_vocoder.synthesis import ancestral_sample
@@ -123,7 +123,6 @@ def main(argv=None):
     sample_size = parse_int(args["--sample-size"], "--sample-size", -1)
     out = args["--out"]
     os.makedirs(out, exist_ok=True)
-    print(f"[fill] cpu: {threads} threads" if not torch.cuda.is_available() else "[fill] cuda", file=sys.stderr)
 
     signal = load_audio(args["<audio>"], hp.sample_rate).astype(np.float64)
     if sample_size > 0:
@@ -155,9 +154,9 @@ def main(argv=None):
                   f"(gap SNR {snr(signal[a:b], lpc):.2f} dB)."]
     if n_continuations:
         sigma = min(hp.sigmas)
-        (path,) = set(require_checkpoints(args["<prior>"], hp, [sigma]))
-        model = load_model(path, hp).eval()
-        print(f"[fill] {n_continuations} ancestral continuations at sigma {sigma:g}", file=sys.stderr)
+        model = Prior(args["<prior>"], hp).load(sigma)
+        print(f"[fill] {n_continuations} ancestral continuations at sigma {sigma:g} on {describe_device('cpu')}",
+              file=sys.stderr)
         levels = continuations(model, hp, signal, a, b, sigma, n_continuations)
         lines.append(f"The prior's own continuations of the context before the gap (ancestral, sigma {sigma:g}, "
                      f"{n_continuations} seeds): {np.mean(levels):+.1f} dB (from {min(levels):+.1f} to "

@@ -19,7 +19,7 @@ from .segments import MIN_SEGMENT, segment_bounds
 from .windows import SCHEDULES
 
 # Checkpoint loading (torch, the model) is read only once the flags are parsed.
-priors = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
+priors_module = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
 
 #: Options every task command accepts (appended to each task's own options in its usage).
 COMMON_OPTIONS = """\
@@ -104,8 +104,8 @@ def settings_from_args(args, constants, task_values=None):
     if schedule not in SCHEDULES:
         raise PnfError(f"--schedule={schedule}: use {' or '.join(SCHEDULES)}")
     precision = args["--precision"]
-    if precision not in priors.SAMPLER_PRECISIONS:
-        raise PnfError(f"--precision={precision}: use one of {', '.join(priors.SAMPLER_PRECISIONS)}")
+    if precision not in priors_module.SAMPLER_PRECISIONS:
+        raise PnfError(f"--precision={precision}: use one of {', '.join(priors_module.SAMPLER_PRECISIONS)}")
     init = args.get("--init") or "noise"
     if init not in INITS:
         raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
