@@ -389,29 +389,30 @@ def main(argv=None):
     unknown = set(tasks) - {"superres", "inpainting", "separation", "spectrogram"}
     if unknown:
         raise PnfError(f"--tasks: unknown task(s) {', '.join(sorted(unknown))}")
+    factors = parse_list(args["--factors"], "--factors", int)
+    antialias = (parse_list(args["--antialias-factors"], "--antialias-factors", int)
+                 if args["--antialias-factors"].strip() else [])
+    gaps_ms, gap_at = parse_list(args["--gaps-ms"], "--gaps-ms"), parse_float(args["--gap-at"], "--gap-at")
+    sweep_text = args["--steps-sweep"] or ""          # docopt gives None for the empty default
+    sweep = parse_list(sweep_text, "--steps-sweep", int) if sweep_text.strip() else []
+    if any(n < 1 for n in sweep):
+        raise PnfError(f"--steps-sweep={sweep_text}: steps per level must be at least 1")
     bench = Benchmark(args)
     offset = args["--offset"]
     pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
     voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()
-    factors = parse_list(args["--factors"], "--factors", int)
-    sweep_text = args["--steps-sweep"] or ""          # docopt gives None for the empty default
-    sweep = parse_list(sweep_text, "--steps-sweep", int) if sweep_text.strip() else []
-    if any(n < 1 for n in sweep):
-        raise PnfError(f"--steps-sweep={sweep_text}: steps per level must be at least 1")
     sources = (("piano", pianos), ("voice", voices))
     if "superres" in tasks:
         for source, files in sources:
             bench.superres(files, factors, source)
-            if args["--antialias-factors"].strip():
-                bench.superres(files, parse_list(args["--antialias-factors"], "--antialias-factors", int), source,
-                               antialias=True)
+            if antialias:
+                bench.superres(files, antialias, source, antialias=True)
         for n_steps in sweep:
             bench.superres(pianos, [4 if 4 in factors else factors[0]], "piano", n_steps=n_steps)
     if "inpainting" in tasks:
         for source, files in sources:
-            bench.inpainting(files, parse_list(args["--gaps-ms"], "--gaps-ms"),
-                             parse_float(args["--gap-at"], "--gap-at"), source)
+            bench.inpainting(files, gaps_ms, gap_at, source)
     if "separation" in tasks:
         bench.separation(pianos, voices)
     if "spectrogram" in tasks:
