@@ -19,7 +19,6 @@ setup(
         "docopt>=0.6.2",
         "tqdm>=4.60",
         "nnmnkwii>=0.1.2",
-        "lazy_loader>=0.4",
         "gdown>=5.2",
         "matplotlib>=3.5",
     ],

@@ -33,7 +33,13 @@ step() {  # title, seconds, command (an exported shell function is run in a subs
   tail -n 25 "$out/log_$(echo "$title" | tr ' /' '__').txt" >> "$report"
   echo '```' >> "$report"
 }
-python -m pip install -q -r requirements.txt >/dev/null 2>&1 && python -m pip install -q -e . >/dev/null 2>&1
+# Keep the machine's own CUDA build of torch (requirements.txt pins the CPU build CI uses). A lent
+# machine that reaches no package index needs the other packages carried as wheels and installed
+# first (with PYTHONPATH pointing at them), and the package on PYTHONPATH; then nothing is installed.
+if ! python -c "import librosa, soundfile, docopt, nnmnkwii, tqdm, wavenet_vocoder" 2>/dev/null; then
+  grep -v '^torch' requirements.txt > "$out/requirements_no_torch.txt"
+  python -m pip install -q -r "$out/requirements_no_torch.txt" >/dev/null 2>&1 && python -m pip install -q --no-deps -e . >/dev/null 2>&1
+fi
 step "CUDA tests" 120 python -m pytest -q tests/test_cuda.py
 step "speed on CUDA" 120 python benchmarks/speed.py --device "$device" --window 4000 --batch-size 4 --repeats 3
 step "training throughput on CUDA" 90 python benchmarks/train_speed.py --device "$device" --steps 20 --repeats 1 --loss-steps 0

@@ -39,7 +39,8 @@ Options:
   --error-inputs=<n>       Inputs (seeds) the gradient error is measured on [default: 5].
   --error-window=<n>       Targets per window in the error measurement [default: 1000].
   --ancestral-samples=<n>  Samples per ancestral measurement, 0 to skip [default: 200].
-  --precisions=<list>      Fast-path precisions to measure [default: fp32,bf16].
+  --precisions=<list>      Fast-path precisions to measure (on a GPU the engine's fp32 path, the plain
+                           convolutions in full float32, is measured too) [default: fp32,bf16].
   --no-memory              Skip the peak-memory measurement.
   --matmul-size=<n>        Side of the square matrices the device's matmul peak is measured on
                            [default: 2048].
@@ -48,6 +49,7 @@ Options:
   --json                   Print one JSON object instead of the table.
   -h, --help               Show this help.
 """
+import contextlib
 import copy
 import json
 import math
@@ -64,7 +66,8 @@ from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.pnf.priors import WindowLogProb
+from wavenet_vocoder.pnf.langevin import full_float32
+from wavenet_vocoder.pnf.priors import ConvLogProb, WindowLogProb
 from wavenet_vocoder.wavenet import WaveNet
 
 
@@ -114,7 +117,9 @@ def make_spans(model, hp, window, batch, sigma, device, seed):
 def gradient(net, spans, sigma, c, first_term):
     """(gradient of the sum of the window terms w.r.t. the spans, number of terms)."""
     spans = spans.detach().requires_grad_(True)
-    with torch.enable_grad():
+    # the engine runs its GPU path in full float32 (no TF32 convolutions); the plain row keeps PyTorch's defaults
+    exact = full_float32(spans.device) if isinstance(net, ConvLogProb) else contextlib.nullcontext()
+    with torch.enable_grad(), exact:
         terms = net(spans, sigma, c, first_term=first_term)
         (grad,) = torch.autograd.grad(terms.sum(), spans)
     return grad, terms.numel()
@@ -128,7 +133,7 @@ def executed_positions_per_target(model, name, window):
     needing it.
     """
     steps = window + model.receptive_field - 1
-    if name == "reference":
+    if name == "reference" or name.startswith("conv-"):
         return steps / window
     starts = FastLogProb(model, name)._layer_starts(model.receptive_field - 1)
     return sum(steps - s for s in starts) / len(starts) / window
@@ -149,8 +154,18 @@ def gradient_errors(model, hp, window, batch, sigma, device, seed, inputs, names
     return errors
 
 
+def path_names(precisions, device):
+    """The gradient paths measured: the plain one, the fast (folded) path at each precision and, on a
+    GPU, the engine's fp32 path there (the plain convolutions in full float32, "conv-fp32")."""
+    return ["reference"] + precisions + (["conv-fp32"] if device.type == "cuda" else [])
+
+
 def path_module(model, name):
-    return WindowLogProb(model) if name == "reference" else FastLogProb(model, name)
+    if name == "reference":
+        return WindowLogProb(model)
+    if name.startswith("conv-"):
+        return ConvLogProb(model)
+    return FastLogProb(model, name)
 
 
 def synchronize(device):
@@ -304,12 +319,12 @@ def measure(args):
     first_term = model.receptive_field - 1
     error_window = parse_int(args["--error-window"], "--error-window", 1)
     errors = gradient_errors(model, hp, error_window, batch, sigma, device, seed,
-                             parse_int(args["--error-inputs"], "--error-inputs", 1), ["reference"] + precisions)
+                             parse_int(args["--error-inputs"], "--error-inputs", 1), path_names(precisions, device))
     flop = flop_per_update(hp)
     settings = dict(preset=preset, checkpoint=args["--checkpoint"], seed=seed, window=window, batch=batch,
                     sigma=sigma, threads=torch.get_num_threads())
     paths = {}
-    for name in ["reference"] + precisions:
+    for name in path_names(precisions, device):
         net = path_module(model, name)
         updates = batch * window
         seconds = time_calls(lambda: gradient(net, spans, sigma, c, first_term), repeats, device)
@@ -353,7 +368,8 @@ def format_table(r):
              f"| gradient path | sample-updates/s | vs plain | GFLOP/s (by the count above) | peak memory (MiB) | "
              f"grad rel. error vs float64, median (max) of {r['error_inputs']} windows of {r['error_window']} |",
              "| --- | --- | --- | --- | --- | --- |"]
-    names = {"reference": "plain (conv1d + autograd, weight norm per call)", "fp32": "fast, fp32", "bf16": "fast, bf16"}
+    names = {"reference": "plain (conv1d + autograd, weight norm per call; PyTorch's defaults)", "fp32": "fast, fp32",
+             "bf16": "fast, bf16", "conv-fp32": "plain convolutions, full fp32 (the engine's fp32 on a GPU)"}
     base = r["paths"]["reference"]["updates_per_s"]
     for name, p in r["paths"].items():
         memory = "-" if p["peak_memory_bytes"] is None else f"{p['peak_memory_bytes'] / 2 ** 20:.0f}"

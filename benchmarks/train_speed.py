@@ -83,10 +83,17 @@ def sigmas_of(hp, noise_conditional, sigma):
     return sigma_sampler(hp.sigmas, "loguniform") if noise_conditional else (lambda batch, gen: sigma)
 
 
+def generators(trainer, seed):
+    """The crop, noise and sigma generators of a run, as pnf-train makes them: the noise is drawn on
+    the trainer's device (a CUDA draw needs a CUDA generator), crops and sigmas on the CPU."""
+    return (torch.Generator().manual_seed(seed), torch.Generator(device=trainer.device).manual_seed(seed + 1),
+            torch.Generator().manual_seed(seed + 2))
+
+
 def throughput(hp, precision, noise_conditional, data, args, folder):
     """Median crop samples per second of --steps training steps."""
     trainer = make_trainer(hp, precision, noise_conditional, args["device"], 0, folder)
-    gen, noise_gen, sigma_gen = (torch.Generator().manual_seed(i) for i in range(3))
+    gen, noise_gen, sigma_gen = generators(trainer, 0)
     draw = sigmas_of(hp, noise_conditional, args["sigma"])
     batch, crop = args["batch"] or hp.batch_size, args["crop"] or hp.max_time_steps
 
@@ -109,7 +116,7 @@ def throughput(hp, precision, noise_conditional, data, args, folder):
 def final_loss(hp, precision, noise_conditional, train, dev, args, seed, folder):
     """Mean held-out loss (nats/sample) after --loss-steps steps from seed ``seed``."""
     trainer = make_trainer(hp, precision, noise_conditional, args["device"], seed, folder)
-    gen, noise_gen, sigma_gen = (torch.Generator().manual_seed(seed + i) for i in range(3))
+    gen, noise_gen, sigma_gen = generators(trainer, seed)
     draw = sigmas_of(hp, noise_conditional, args["sigma"])
     batch, crop = args["batch"] or hp.batch_size, args["crop"] or hp.max_time_steps
     for _ in range(args["loss_steps"]):

@@ -10,9 +10,9 @@ from conftest import make_root, tiny_hparams
 from test_fast_log_prob import inputs, model_with_biases, relative_error, terms_and_gradient
 from wavenet_vocoder import train as training
 from wavenet_vocoder.fast_log_prob import FastLogProb
-from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal
+from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal, full_float32
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
-from wavenet_vocoder.pnf.priors import Prior, WindowLogProb
+from wavenet_vocoder.pnf.priors import ConvLogProb, Prior, WindowLogProb
 from wavenet_vocoder.pnf.tasks.superres import SuperResolution
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -29,6 +29,21 @@ def test_fast_gradient_on_cuda_equals_the_float64_model(conditional):
     terms, grad = terms_and_gradient(fast, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
                                      weights.float().cuda())
     # float32 on the GPU (TF32 off by default for matmuls in PyTorch): the CPU fast path's bound
+    assert relative_error(terms.cpu(), ref_terms) < 1e-5 and relative_error(grad.cpu(), ref_grad) < 1e-4
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_the_engine_gpu_path_in_full_float32_equals_the_float64_model(conditional):
+    hp = tiny_hparams(conditional=conditional)
+    model = model_with_biases(hp)
+    spans, c = inputs(hp, model, batch=2, length=60)
+    weights = torch.randn(2, 59, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 1.5, c, 0, weights)
+    conv = ConvLogProb(copy.deepcopy(model).cuda())
+    with full_float32("cuda"):       # as the engine runs it: cuDNN may not round to TF32
+        terms, grad = terms_and_gradient(conv, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
+                                         weights.float().cuda())
+    # full float32 convolutions: the CPU fast path's bound (TF32 would give about 1e-2)
     assert relative_error(terms.cpu(), ref_terms) < 1e-5 and relative_error(grad.cpu(), ref_grad) < 1e-4
 
 

@@ -252,6 +252,7 @@ def test_train_command_flags(tmp_path, dump, capsys):
         training.Trainer(training_hparams().replace(noise_conditional=True, residual_channels=4),
                          str(tmp_path / "root"), "cpu")
     assert training.resolve_precision("auto", "cpu") == ("bf16" if training.native_bf16("cpu") else "fp32")
+    assert training.resolve_precision("auto", "cuda") == "fp32"     # measured slower in bf16 on an H200
     assert training.resolve_precision("fp32", "cpu") == "fp32"
 
 

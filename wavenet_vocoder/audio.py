@@ -6,13 +6,13 @@ Audio arrays are float in [-1, 1], mono, shape (T,) in samples at the preset's
 import os
 import tempfile
 
-import lazy_loader as lazy
 import numpy as np
 import soundfile as sf
 
+from .deferred import deferred_import
 from .errors import AudioError
 
-librosa = lazy.load("librosa")
+librosa = deferred_import("librosa")
 
 
 def load_audio(path, sample_rate, normalize=True):

@@ -2,12 +2,13 @@
 
 Audio arrays are (T,) floats in [-1, 1]; positions and lengths are in samples.
 """
-import lazy_loader as lazy
 import numpy as np
 
-librosa = lazy.load("librosa")
-scipy_interpolate = lazy.load("scipy.interpolate", suppress_warning=True)
-scipy_signal = lazy.load("scipy.signal", suppress_warning=True)
+from .deferred import deferred_import
+
+librosa = deferred_import("librosa")
+scipy_interpolate = deferred_import("scipy.interpolate")
+scipy_signal = deferred_import("scipy.signal")
 
 
 def superres_bandlimited(kept, interval, length):

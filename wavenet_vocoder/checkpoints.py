@@ -204,6 +204,18 @@ def load_model(path, hparams, device="cpu"):
     return model.to(device).eval()
 
 
+def _on_cpu(value):
+    """``value`` (nested dicts, lists and tensors) with every tensor moved to the CPU, so that a
+    checkpoint written on a GPU loads with a plain ``torch.load`` on a machine without one."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
+
+
 def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, global_test_step=0,
                     hparams=None, train_seconds=None):
     """Write ``model`` in the published format, atomically.
@@ -215,7 +227,7 @@ def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, 
     net = model.module if isinstance(model, torch.nn.DataParallel) else model
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer": _on_cpu(optimizer.state_dict()) if optimizer is not None else None,
         "global_step": int(global_step),
         "global_epoch": int(global_epoch),
         "global_test_step": int(global_test_step),

@@ -3,12 +3,12 @@ import math
 import re
 import sys
 
-import lazy_loader as lazy
 from docopt import DocoptExit, docopt, parse_defaults
 
+from .deferred import deferred_import
 from .errors import PnfError
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 #: Exit status for a mistake the user can fix (bad flag, missing file, ...).
 EXIT_USAGE = 2

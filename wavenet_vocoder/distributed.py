@@ -8,11 +8,11 @@ CPU ones. Threads per process: :func:`choose_threads`.
 import os
 from dataclasses import dataclass
 
-import lazy_loader as lazy
 
+from .deferred import deferred_import
 from .errors import PnfError
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 @dataclass(frozen=True)

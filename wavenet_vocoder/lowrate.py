@@ -5,11 +5,12 @@ sinc, beta 5, cutoff at the low rate's Nyquist frequency, 20 r + 1 taps), applie
 with zeros beyond the ends, so that :func:`decimate` equals that call.  Real files were
 made by other resamplers (sox, ffmpeg): their filters differ in detail, not in kind.
 """
-import lazy_loader as lazy
 import numpy as np
 
-torch = lazy.load("torch")
-scipy_signal = lazy.load("scipy.signal", suppress_warning=True)
+from .deferred import deferred_import
+
+torch = deferred_import("torch")
+scipy_signal = deferred_import("scipy.signal")
 
 
 def antialias_filter(ratio):

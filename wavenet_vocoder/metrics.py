@@ -13,10 +13,11 @@
 Spectrogram metrics are computed ``BLOCK_FRAMES`` frames at a time, so their memory does
 not grow with the signal beyond a padded copy of it (equal to the whole-signal formula).
 """
-import lazy_loader as lazy
 import numpy as np
 
-librosa = lazy.load("librosa")
+from .deferred import deferred_import
+
+librosa = deferred_import("librosa")
 
 _EPS = 1e-20
 LSD_N_FFT, LSD_HOP = 2048, 512

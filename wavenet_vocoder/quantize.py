@@ -7,13 +7,13 @@ clip them to [0, mu] first.
 """
 import math
 
-import lazy_loader as lazy
 import numpy as np
 
+from .deferred import deferred_import
 from .hparams import INPUT_TYPES
 
-torch = lazy.load("torch")
-nnmnkwii_preprocessing = lazy.load("nnmnkwii.preprocessing", suppress_warning=True)
+torch = deferred_import("torch")
+nnmnkwii_preprocessing = deferred_import("nnmnkwii.preprocessing")
 
 
 def _check_type(input_type):

@@ -25,9 +25,9 @@ Options:
   --save-interval=<s>    Also save a checkpoint every this many seconds of training [default: 300].
   --max-seconds=<s>      Stop (evaluate and save) once a model has trained this many seconds in all,
                          counting earlier runs it resumed from; per level for a chain. Default: no limit.
-  --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 where
-                         the device multiplies bfloat16 natively (CUDA with bf16, a CPU with AVX-512
-                         BF16 or AMX), else fp32 [default: auto].
+  --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 on a
+                         CPU that multiplies bfloat16 natively (AVX-512 BF16 or AMX), else fp32 (on
+                         a GPU too, where bf16 measured slower) [default: auto].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
   --threads=<n>          Torch threads of this process; default: OMP_NUM_THREADS when set, else the
@@ -163,10 +163,12 @@ def native_bf16(device):
 
 
 def resolve_precision(flag, device):
-    """The training precision of ``--precision``: "auto" is bf16 where the device has native
-    bfloat16 products (see benchmarks/train_speed.py: same loss, faster), fp32 elsewhere."""
+    """The training precision of ``--precision``: "auto" is bf16 on a CPU with native bfloat16
+    products (benchmarks/train_speed.py: the same loss, 1.5x faster) and fp32 elsewhere, a GPU
+    included: there PyTorch's float32 convolutions already run on TF32 tensor cores, and bfloat16
+    autocast trained at 0.84x to 0.90x of float32's rate on an H200 (README, "Training throughput")."""
     if flag == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
+        return "bf16" if torch.device(device).type == "cpu" and native_bf16(device) else "fp32"
     if flag not in TRAIN_PRECISIONS:
         raise PnfError(f"--precision={flag}: use auto or one of {', '.join(TRAIN_PRECISIONS)}")
     return flag

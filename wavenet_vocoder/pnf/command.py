@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import lazy_loader as lazy
 import numpy as np
 
+from ..deferred import deferred_import
 from ..cli import describe_device, parse_args
 from ..distributed import choose_threads, from_environment
 from ..errors import PnfError
@@ -22,9 +22,9 @@ from ..outputs import OutputDir
 from .report import run_report
 from .settings import COMMON_OPTIONS, SHARED_CONSTANTS, fit_window, output_folder, segments, settings_from_args
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 # Checkpoint loading (torch, the model) is read only once the flags are parsed.
-priors_module = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
+priors_module = deferred_import("wavenet_vocoder.pnf.priors")
 
 
 @dataclass

@@ -8,9 +8,10 @@ whole-signal upsampling exactly (tested).
 """
 import math
 
-import lazy_loader as lazy
+from ..deferred import deferred_import
 
-torch = lazy.load("torch")
+
+torch = deferred_import("torch")
 
 
 class WindowConditioning:

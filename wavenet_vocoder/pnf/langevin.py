@@ -10,17 +10,18 @@ on the samples the window schedule covers, with ``eta = step_scale * sigma^2``. 
 task (the :class:`~wavenet_vocoder.pnf.task.Task` protocol) supplies the initial state, which samples may move,
 extra likelihood terms and mel conditioning; the loop never branches on the task.
 """
+import contextlib
 import time
 from dataclasses import dataclass, field
 
-import lazy_loader as lazy
 from tqdm import tqdm
 
+from ..deferred import deferred_import
 from ..errors import PnfError
 from .conditioning import WindowConditioning
 from .windows import make_windows, window_length
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 class SamplingDiverged(PnfError):
@@ -150,7 +151,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
             conds = [_conditioning(chain.task, s, m, device) for s, m in enumerate(models)]
             for step, batches in enumerate(windows):
                 step_windows = StepWindows([b + offset for b in batches], window, rf, windows.exact_gradient)
-                log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta)
+                with full_float32(device):
+                    log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta)
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
@@ -170,6 +172,22 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
                                    final_log_p=log_p, seconds=seconds,
                                    sample_updates_per_s=updates / max(seconds, 1e-9)))
     return [chain.x.detach().cpu() for chain in chains], reports
+
+
+@contextlib.contextmanager
+def full_float32(device):
+    """Within: float32 convolutions on ``device`` are computed in full float32.  On a GPU, cuDNN
+    may otherwise round their inputs to TF32 (PyTorch's default for convolutions), which put the
+    plain path's gradient 3e-2 (relative) away from float64 on an H100; elsewhere a no-op."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
 
 
 def _step(chain, nets, conds, windows, sigma, eta):

@@ -68,18 +68,19 @@ class Prior:
         """
         model = self.load(sigma)
         if not self.noise_conditional:
-            return model, log_prob_module(model, precision)
+            return model, log_prob_module(model, precision, self.device)
         scorers = self._shared[1]
         if precision not in scorers:
-            scorers[precision] = log_prob_module(model, precision)
+            scorers[precision] = log_prob_module(model, precision, self.device)
         scorer = scorers[precision]
         if isinstance(scorer, FastLogProb):
             scorer.set_level(sigma)
         return model, scorer
 
 
-#: How the sampler computes log p_sigma and its gradient (``--precision``): the fast folded path in
-#: float32 or with bfloat16 products, or "reference", the plain model through autograd.
+#: How the sampler computes log p_sigma and its gradient (``--precision``): "fp32" (the fast folded
+#: path on a CPU, the plain convolutions in full float32 on a GPU), "bf16" (the folded path with
+#: bfloat16 products), or "reference", the plain model through autograd.
 SAMPLER_PRECISIONS = ("fp32", "bf16", "reference")
 
 
@@ -99,10 +100,24 @@ class WindowLogProb(nn.Module):
         return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)[:, first_term:]
 
 
-def log_prob_module(model, precision):
-    """The module the engine scores windows with: :class:`FastLogProb` ('fp32', 'bf16') or the plain one."""
+class ConvLogProb(WindowLogProb):
+    """The plain formulation as the sampler runs it in float32 on a GPU, where its few large cuDNN
+    convolutions beat the folded path's many small products (benchmarks/speed.py).  The engine runs
+    it inside :func:`~wavenet_vocoder.pnf.langevin.full_float32`, so that cuDNN computes in full
+    float32 rather than TF32.  (bfloat16 autocast of the whole model is no option: it rounds the
+    input samples themselves to 8 significant bits, whole quantised units near full scale, and put
+    the gradient about 45% away from float32 in a test; "bf16" keeps the folded path, which keeps
+    the input in float32.)"""
+def log_prob_module(model, precision, device="cpu"):
+    """The module the engine scores windows with on ``device``: for 'fp32' the folded fast path
+    (:class:`FastLogProb`) on a CPU and the plain convolutions (:class:`ConvLogProb`) on a GPU,
+    whichever is the faster there; for 'bf16' the folded path with bfloat16 products; for
+    'reference' the plain module (:class:`WindowLogProb`)."""
     if precision == "reference":
         return WindowLogProb(model)
     if precision not in SAMPLER_PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(SAMPLER_PRECISIONS)}")
+    if precision == "fp32" and torch.device(device).type == "cuda":
+        return ConvLogProb(model)
     return FastLogProb(model, precision)
+

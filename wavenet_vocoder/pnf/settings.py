@@ -6,9 +6,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-import lazy_loader as lazy
 import numpy as np
 
+from ..deferred import deferred_import
 from ..audio import audio_channels, audio_rate, load_audio
 from ..cli import parse_float, parse_int, resolve_device
 from ..errors import PnfError
@@ -19,7 +19,7 @@ from .segments import MIN_SEGMENT, segment_bounds
 from .windows import SCHEDULES
 
 # Checkpoint loading (torch, the model) is read only once the flags are parsed.
-priors_module = lazy.load("wavenet_vocoder.pnf.priors", suppress_warning=True)
+priors_module = deferred_import("wavenet_vocoder.pnf.priors")
 
 #: Options every task command accepts (appended to each task's own options in its usage).
 COMMON_OPTIONS = """\
@@ -44,8 +44,9 @@ COMMON_OPTIONS = """\
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --threads=<n>          Torch threads; default: OMP_NUM_THREADS when set, else the cores this
                          process may use (lower it on a machine shared with other busy work).
-  --precision=<p>        How log p and its gradient are computed: fp32 (fast path, float32,
-                         equal to the plain model to about 1e-5), bf16 (fast path with
+  --precision=<p>        How log p and its gradient are computed: fp32 (float32: the fast path
+                         on a CPU, equal to the plain model to about 1e-5; the plain
+                         convolutions on a GPU, where they are faster), bf16 (fast path with
                          bfloat16 matrix products: faster where the hardware has bf16
                          units, gradients a few percent off) or reference (the plain
                          autograd formulation) [default: fp32].

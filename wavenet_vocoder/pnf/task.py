@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Optional, Protocol, Tuple, runtime_checkable
 
-import lazy_loader as lazy
 
+from ..deferred import deferred_import
 from ..quantize import silence_units
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 @runtime_checkable

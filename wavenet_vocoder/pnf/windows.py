@@ -6,9 +6,10 @@ samples of left context before it.
 """
 import math
 
-import lazy_loader as lazy
+from ..deferred import deferred_import
 
-torch = lazy.load("torch")
+
+torch = deferred_import("torch")
 
 #: The window schedules (``--schedule``): the published random windows, or tiles.
 SCHEDULES = ("random", "tiled")

@@ -6,9 +6,9 @@ task is this module: the constraint object :class:`Declipping` and the command :
 
     python -m wavenet_vocoder.pnf.tasks.declipping <checkpoint> <input-file> <output-dir> --clip=0.5 --preset=...
 """
-import lazy_loader as lazy
 import numpy as np
 
+from ...deferred import deferred_import
 from ...cli import parse_float, run
 from ...errors import PnfError
 from ...metrics import score
@@ -17,7 +17,7 @@ from ..command import Job, JobResult, TaskCommand, run_task
 from ..settings import load_input
 from ..task import TaskBase
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 SAMPLE_SIZE = -1        # samples of the input to use; -1: the whole file
 SGLD_WINDOW = 20000     # samples per Langevin window

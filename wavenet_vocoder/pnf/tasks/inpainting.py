@@ -3,9 +3,9 @@
 Constraint object: :class:`Inpainting` (samples inside the gaps move, the rest stays as observed).
 Command: :data:`COMMAND` (``pnf-inpainting``, ``wavenet_vocoder/pnf/sgld_inpainting.py``).
 """
-import lazy_loader as lazy
 import numpy as np
 
+from ...deferred import deferred_import
 from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
 from ...errors import PnfError
@@ -16,7 +16,7 @@ from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 class Inpainting(TaskBase):

@@ -3,9 +3,9 @@
 Constraint object: :class:`Separation` (both sources move; a mixture term ties their sum).
 Command: :data:`COMMAND` (``pnf-separation``, ``wavenet_vocoder/pnf/sgld_separation.py``).
 """
-import lazy_loader as lazy
 import numpy as np
 
+from ...deferred import deferred_import
 from ...baselines import separate_half
 from ...cli import parse_float
 from ...errors import PnfError
@@ -15,7 +15,7 @@ from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 class Separation(TaskBase):

@@ -6,9 +6,9 @@ Command: :data:`COMMAND` (``pnf-spectrogram``, ``wavenet_vocoder/pnf/sgld_spectr
 import os
 import sys
 
-import lazy_loader as lazy
 import numpy as np
 
+from ...deferred import deferred_import
 from ...errors import PnfError
 from ...baselines import spectrogram_griffin_lim
 from ...mel_dumps import denormalize, find_utterances, load_mel
@@ -16,7 +16,7 @@ from ...quantize import dequantize, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..task import TaskBase
 
-torch = lazy.load("torch")
+torch = deferred_import("torch")
 
 
 class SpectrogramConditioned(TaskBase):

@@ -6,9 +6,9 @@ Command: :data:`COMMAND` (``pnf-superres``, ``wavenet_vocoder/pnf/sgld_superres.
 """
 import sys
 
-import lazy_loader as lazy
 import numpy as np
 
+from ...deferred import deferred_import
 from ...audio import audio_rate, load_audio
 from ...baselines import superres_bandlimited
 from ...cli import parse_float, parse_int
@@ -20,8 +20,8 @@ from ..command import Job, JobResult, TaskCommand
 from ..settings import load_input
 from ..task import TaskBase
 
-librosa = lazy.load("librosa")
-torch = lazy.load("torch")
+librosa = deferred_import("librosa")
+torch = deferred_import("torch")
 
 
 class SuperResolution(TaskBase):
