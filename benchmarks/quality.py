@@ -39,6 +39,10 @@ Options:
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
   --step-scale=<c>       PnF step size eta = c * sigma^2 [default: 1.0].
+  --init=<how>           Where PnF starts: noise, or baseline (the task's plain estimate plus noise of
+                         the first level run; the task scripts' --init) [default: noise].
+  --start-sigma=<s>      Begin the schedule at this level (the task scripts' --start-sigma); default:
+                         the first.
   --seed=<n>             Seed of every run [default: 0].
   --readme=<file>        Also replace the results block of this README (between the
                          "results:begin" and "results:end" markers) and copy two pictures
@@ -150,6 +154,12 @@ class Benchmark:
         self.step_scale = parse_float(args["--step-scale"], "--step-scale")
         self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
         self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
+        self.init, self.start_sigma = args["--init"], args["--start-sigma"]
+        if self.init not in ("noise", "baseline"):
+            raise PnfError(f"--init={self.init}: use noise or baseline")
+        self.sampler_flags += ["--init", self.init]
+        if self.start_sigma is not None:
+            self.sampler_flags += ["--start-sigma", str(parse_float(self.start_sigma, "--start-sigma"))]
         self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
         self.pictures = {}      # case -> comparison.png of its first file
@@ -423,7 +433,10 @@ def main(argv=None):
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: --n-steps {bench.n_steps}, step scale "
-             f"{bench.step_scale:g}, tiled windows, separation with --implicit-mixture, seed {bench.seed})."
+             f"{bench.step_scale:g}, " + ("" if bench.init == "noise" and bench.start_sigma is None else
+                f"starting from {'the baseline' if bench.init == 'baseline' else 'noise'}"
+                f"{'' if bench.start_sigma is None else ' at sigma ' + bench.start_sigma}, ")
+             + f"tiled windows, separation with --implicit-mixture, seed {bench.seed})."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)

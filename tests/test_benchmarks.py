@@ -82,6 +82,23 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
     json.loads((out / "separation" / "piano+voice" / "run.json").read_text())
 
 
+def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
+    out = tmp_path / "bench"
+    sigmas = load_preset(os.path.join(models, "mulaw_piano.json")).sigmas
+    start = sigmas[1]
+    assert quality["main"]([f"--piano={piano}", f"--models={models}", f"--out={out}", "--tasks=superres,inpainting",
+                            "--seconds=0.2", "--factors=2", "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1",
+                            "--n-steps=1", "--init=baseline", f"--start-sigma={start}"]) == 0
+    for run in ("superres_2x/piano/piano", "inpainting_10ms/piano/piano"):
+        report = json.loads((out / run / "run.json").read_text())
+        assert [level["sigma"] for level in report["levels"]] == list(sigmas[1:])      # the levels above skipped
+    assert f"starting from the baseline at sigma {start}" in (out / "results.md").read_text()
+    with pytest.raises(quality["PnfError"], match="--init=zeros"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
+
+
 def test_quality_benchmark_notes_a_missing_voice_prior(tmp_path, quality):
     models = tiny_models(tmp_path / "models")
     shutil.rmtree(os.path.join(models, "mulaw_voice"))

@@ -1,9 +1,12 @@
 """The recipe's helpers: seeded MIDI pieces and sentences (rendering itself needs Debian packages)."""
+import glob
 import os
+import runpy
 import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -110,9 +113,6 @@ def test_bundled_models_run_their_tasks(tmp_path):
 
 
 def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
-    import runpy
-
-    import numpy as np
     room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
     rate, rt60 = 22050, 0.8
     response = room["room_response"](rate, rt60, 6.0, 0.01, np.random.default_rng(0))
@@ -133,9 +133,6 @@ def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
 
 
 def test_room_parameters_follow_the_seed_and_the_file():
-    import runpy
-
-    import numpy as np
     room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
     assert room["draw"](1, "bach-a")[0] == room["draw"](1, "bach-a")[0]
     assert room["draw"](1, "bach-a")[0] != room["draw"](1, "bach-b")[0] != room["draw"](2, "bach-b")[0]
@@ -143,3 +140,41 @@ def test_room_parameters_follow_the_seed_and_the_file():
     x = np.sin(np.arange(4000) / 5.0)
     wet = room["in_room"](x, 22050, params, rng)
     assert wet.size > x.size and np.isfinite(wet).all() and abs(np.abs(wet).max() - 0.9) < 1e-12   # float64
+
+
+PACK_DUMP = os.path.join(REPO, "egs", "pnf_real", "local", "pack_dump.py")
+
+
+def pack_dump(*args):
+    """Run pack_dump.py as a user does (its worker processes import it as a script)."""
+    return subprocess.run([sys.executable, PACK_DUMP, *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_packed_mulaw_dump_unpacks_to_the_same_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    waves = {}
+    for split, count in (("train", 5), ("dev", 2)):
+        os.makedirs(tmp_path / "dump" / split)
+        for i in range(count):
+            # a mu-law-like walk that wraps through 0 and 255 (the differences are taken modulo 256)
+            q = (np.cumsum(rng.integers(-40, 41, 3000)) % 256).astype(np.int16)
+            q[:3] = [0, 255, 0]
+            np.save(tmp_path / "dump" / split / f"x-{i:05d}-wave.npy", q)
+            waves[split, f"x-{i:05d}-wave.npy"] = q
+    assert pack_dump("pack", tmp_path / "dump", tmp_path / "p.pkl", "--train-stride", 2).returncode == 0
+    assert pack_dump("unpack", tmp_path / "p.pkl", tmp_path / "out").returncode == 0
+    got = {(s, os.path.basename(f)) for s in ("train", "dev") for f in glob.glob(str(tmp_path / "out" / s / "*.npy"))}
+    assert got == {("train", "x-00000-wave.npy"), ("train", "x-00002-wave.npy"), ("train", "x-00004-wave.npy"),
+                   ("dev", "x-00000-wave.npy"), ("dev", "x-00001-wave.npy")}      # every 2nd training file
+    for split, name in got:
+        out = np.load(tmp_path / "out" / split / name)
+        assert out.dtype == np.int16 and np.array_equal(out, waves[split, name])
+
+
+def test_packing_refuses_a_linear_dump(tmp_path):
+    for split in ("train", "dev"):
+        os.makedirs(tmp_path / split)
+        np.save(tmp_path / split / "x-00000-wave.npy", np.array([0.5, -0.25], dtype=np.float32))
+    result = pack_dump("pack", tmp_path, tmp_path / "p.pkl")
+    assert result.returncode == 2 and "linear dumps cannot be packed" in result.stderr
+    assert not os.path.exists(tmp_path / "p.pkl")
