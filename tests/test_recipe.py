@@ -112,6 +112,28 @@ def test_bundled_models_run_their_tasks(tmp_path):
     assert report["samples"] == 3000 // 256 * 256
 
 
+def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and_run_warm(tmp_path):
+    """The two real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
+    level, 4093-sample receptive field, and super-resolution from the baseline at sigma 4.1 as the
+    README recommends (one step per level)."""
+    from wavenet_vocoder.checkpoints import load_model
+    from wavenet_vocoder.hparams import load_preset
+    from wavenet_vocoder.pnf import sgld_superres
+
+    real = os.path.join(REPO, "egs", "pnf_real")
+    for name, audio in (("mulaw_piano", "sample_piano.wav"), ("mulaw_voice", "sample_voice.wav")):
+        hp = load_preset(os.path.join(real, f"{name}.json"))
+        path = os.path.join(real, name, "checkpoint_latest_ema.pth")
+        assert hp.noise_conditional and load_model(path, hp).receptive_field == 4093
+        assert os.path.getsize(path) < 2e6
+        report = _one_step(sgld_superres, [os.path.join(real, name), os.path.join(REPO, "egs", audio),
+                                           f"--preset={real}/{name}.json", "--downsample_interval", "4",
+                                           "--init", "baseline", "--start-sigma", "4.1", "--step-scale", "0.3"],
+                           tmp_path / name)
+        assert [level["sigma"] for level in report["levels"]] == [4.1, 1.0, 0.39]
+        assert all(np.isfinite(v) for v in report["metrics"]["pnf"].values())
+
+
 def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
     room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
     rate, rt60 = 22050, 0.8
