@@ -19,31 +19,22 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 
 @pytest.mark.parametrize("conditional", [False, True])
-def test_fast_gradient_on_cuda_equals_the_float64_model(conditional):
+@pytest.mark.parametrize("path", ["fast", "conv"])
+def test_gpu_gradient_paths_equal_the_float64_model(conditional, path):
+    """The folded fast path and the engine's GPU path (plain convolutions, run as the engine runs
+    them: inside full_float32, so that cuDNN does not round to TF32)."""
     hp = tiny_hparams(conditional=conditional)
     model = model_with_biases(hp)
     spans, c = inputs(hp, model, batch=2, length=60)
     weights = torch.randn(2, 59, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 1.5, c, 0, weights)
-    fast = FastLogProb(copy.deepcopy(model).cuda(), "fp32")
-    terms, grad = terms_and_gradient(fast, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
-                                     weights.float().cuda())
-    # float32 on the GPU (TF32 off by default for matmuls in PyTorch): the CPU fast path's bound
-    assert relative_error(terms.cpu(), ref_terms) < 1e-5 and relative_error(grad.cpu(), ref_grad) < 1e-4
-
-
-@pytest.mark.parametrize("conditional", [False, True])
-def test_the_engine_gpu_path_in_full_float32_equals_the_float64_model(conditional):
-    hp = tiny_hparams(conditional=conditional)
-    model = model_with_biases(hp)
-    spans, c = inputs(hp, model, batch=2, length=60)
-    weights = torch.randn(2, 59, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 1.5, c, 0, weights)
-    conv = ConvLogProb(copy.deepcopy(model).cuda())
-    with full_float32("cuda"):       # as the engine runs it: cuDNN may not round to TF32
-        terms, grad = terms_and_gradient(conv, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
+    gpu_model = copy.deepcopy(model).cuda()
+    net = FastLogProb(gpu_model, "fp32") if path == "fast" else ConvLogProb(gpu_model)
+    with full_float32("cuda"):
+        terms, grad = terms_and_gradient(net, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
                                          weights.float().cuda())
-    # full float32 convolutions: the CPU fast path's bound (TF32 would give about 1e-2)
+    # float32 products (TF32 off for matmuls by PyTorch's default, for convolutions by full_float32):
+    # the CPU fast path's bound; TF32 convolutions would give about 1e-2
     assert relative_error(terms.cpu(), ref_terms) < 1e-5 and relative_error(grad.cpu(), ref_grad) < 1e-4
 
 
