@@ -108,6 +108,8 @@ class ConvLogProb(WindowLogProb):
     input samples themselves to 8 significant bits, whole quantised units near full scale, and put
     the gradient about 45% away from float32 in a test; "bf16" keeps the folded path, which keeps
     the input in float32.)"""
+
+
 def log_prob_module(model, precision, device="cpu"):
     """The module the engine scores windows with on ``device``: for 'fp32' the folded fast path
     (:class:`FastLogProb`) on a CPU and the plain convolutions (:class:`ConvLogProb`) on a GPU,
@@ -120,4 +122,3 @@ def log_prob_module(model, precision, device="cpu"):
     if precision == "fp32" and torch.device(device).type == "cuda":
         return ConvLogProb(model)
     return FastLogProb(model, precision)
-
