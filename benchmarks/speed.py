@@ -67,7 +67,7 @@ from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
 from wavenet_vocoder.pnf.langevin import full_float32
-from wavenet_vocoder.pnf.priors import ConvLogProb, WindowLogProb
+from wavenet_vocoder.pnf.priors import WindowLogProb
 from wavenet_vocoder.wavenet import WaveNet
 
 
@@ -114,11 +114,11 @@ def make_spans(model, hp, window, batch, sigma, device, seed):
     return x.view(batch, 1, length).to(device), c
 
 
-def gradient(net, spans, sigma, c, first_term):
-    """(gradient of the sum of the window terms w.r.t. the spans, number of terms)."""
+def gradient(net, spans, sigma, c, first_term, name=None):
+    """(gradient of the sum of the window terms w.r.t. the spans, number of terms).  Path "conv-fp32"
+    runs in full float32 as the engine runs it on a GPU; the plain row keeps PyTorch's defaults."""
     spans = spans.detach().requires_grad_(True)
-    # the engine runs its GPU path in full float32 (no TF32 convolutions); the plain row keeps PyTorch's defaults
-    exact = full_float32(spans.device) if isinstance(net, ConvLogProb) else contextlib.nullcontext()
+    exact = full_float32(spans.device) if name == "conv-fp32" else contextlib.nullcontext()
     with torch.enable_grad(), exact:
         terms = net(spans, sigma, c, first_term=first_term)
         (grad,) = torch.autograd.grad(terms.sum(), spans)
@@ -133,7 +133,7 @@ def executed_positions_per_target(model, name, window):
     needing it.
     """
     steps = window + model.receptive_field - 1
-    if name == "reference" or name.startswith("conv-"):
+    if name in ("reference", "conv-fp32"):
         return steps / window
     starts = FastLogProb(model, name)._layer_starts(model.receptive_field - 1)
     return sum(steps - s for s in starts) / len(starts) / window
@@ -149,7 +149,7 @@ def gradient_errors(model, hp, window, batch, sigma, device, seed, inputs, names
         spans, c = make_spans(model, hp, window, batch, sigma, device, seed + i)
         g64, _ = gradient(WindowLogProb(model64), spans.double(), sigma, None if c is None else c.double(), first_term)
         for name, net in nets.items():
-            grad, _ = gradient(net, spans, sigma, c, first_term)
+            grad, _ = gradient(net, spans, sigma, c, first_term, name)
             errors[name].append(float((grad.double() - g64).norm() / g64.norm()))
     return errors
 
@@ -163,8 +163,8 @@ def path_names(precisions, device):
 def path_module(model, name):
     if name == "reference":
         return WindowLogProb(model)
-    if name.startswith("conv-"):
-        return ConvLogProb(model)
+    if name == "conv-fp32":
+        return WindowLogProb(model)
     return FastLogProb(model, name)
 
 
@@ -232,7 +232,7 @@ def peak_memory(name, model, spans, c, sigma, device, settings):
         synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
-        gradient(net, spans, sigma, c, model.receptive_field - 1)
+        gradient(net, spans, sigma, c, model.receptive_field - 1, name)
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
     context = multiprocessing.get_context("spawn")
@@ -327,7 +327,7 @@ def measure(args):
     for name in path_names(precisions, device):
         net = path_module(model, name)
         updates = batch * window
-        seconds = time_calls(lambda: gradient(net, spans, sigma, c, first_term), repeats, device)
+        seconds = time_calls(lambda: gradient(net, spans, sigma, c, first_term, name), repeats, device)
         memory = None if args["--no-memory"] else peak_memory(name, model, spans, c, sigma, device, settings)
         paths[name] = dict(executed_positions_per_target=executed_positions_per_target(model, name, window),
                            updates_per_s=updates / seconds, seconds_per_call=seconds,

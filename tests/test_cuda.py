@@ -12,24 +12,24 @@ from wavenet_vocoder import train as training
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal, full_float32
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
-from wavenet_vocoder.pnf.priors import ConvLogProb, Prior, WindowLogProb
+from wavenet_vocoder.pnf.priors import Prior, WindowLogProb
 from wavenet_vocoder.pnf.tasks.superres import SuperResolution
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
 @pytest.mark.parametrize("conditional", [False, True])
-@pytest.mark.parametrize("path", ["fast", "conv"])
+@pytest.mark.parametrize("path", ["fast", "plain"])
 def test_gpu_gradient_paths_equal_the_float64_model(conditional, path):
-    """The folded fast path and the engine's GPU path (plain convolutions, run as the engine runs
-    them: inside full_float32, so that cuDNN does not round to TF32)."""
+    """The folded fast path and the engine's GPU path (the plain module, run as the engine runs it:
+    inside full_float32, so that cuDNN does not round to TF32)."""
     hp = tiny_hparams(conditional=conditional)
     model = model_with_biases(hp)
     spans, c = inputs(hp, model, batch=2, length=60)
     weights = torch.randn(2, 59, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     ref_terms, ref_grad = terms_and_gradient(WindowLogProb(copy.deepcopy(model).double()), spans, 1.5, c, 0, weights)
     gpu_model = copy.deepcopy(model).cuda()
-    net = FastLogProb(gpu_model, "fp32") if path == "fast" else ConvLogProb(gpu_model)
+    net = FastLogProb(gpu_model, "fp32") if path == "fast" else WindowLogProb(gpu_model)
     with full_float32("cuda"):
         terms, grad = terms_and_gradient(net, spans.float().cuda(), 1.5, None if c is None else c.float().cuda(), 0,
                                          weights.float().cuda())

@@ -8,7 +8,7 @@ from conftest import preset_path, tiny_hparams
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.pnf.langevin import SamplerConfig, StepWindows, anneal, windows_gradient
-from wavenet_vocoder.pnf.priors import ConvLogProb, WindowLogProb, log_prob_module
+from wavenet_vocoder.pnf.priors import WindowLogProb, log_prob_module
 from wavenet_vocoder.pnf.task import Task, TaskBase
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.wavenet import WaveNet
@@ -129,23 +129,11 @@ def test_fast_module_refuses_bad_arguments():
 def test_the_engine_scores_with_the_folded_path_on_a_cpu_and_the_convolutions_on_a_gpu():
     model = model_with_biases(tiny_hparams())
     assert type(log_prob_module(model, "fp32", "cpu")) is FastLogProb
-    assert type(log_prob_module(model, "fp32", "cuda:0")) is ConvLogProb   # built on the CPU: nothing runs on a GPU
+    assert type(log_prob_module(model, "fp32", "cuda:0")) is WindowLogProb  # built on the CPU: nothing runs on a GPU
     for device in ("cpu", "cuda"):
         bf16 = log_prob_module(model, "bf16", device)
         assert type(bf16) is FastLogProb and bf16.precision == "bf16"
         assert type(log_prob_module(model, "reference", device)) is WindowLogProb
-
-
-@pytest.mark.parametrize("conditional", [False, True])
-def test_the_convolution_path_is_the_plain_formulation(conditional):
-    hp = tiny_hparams(conditional=conditional)
-    model = model_with_biases(hp)
-    spans, c = inputs(hp, model, batch=2, length=60)
-    weights = torch.randn(2, 59 - 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    c32 = None if c is None else c.float()
-    ref_terms, ref_grad = terms_and_gradient(WindowLogProb(model), spans.float(), 1.5, c32, 3, weights.float())
-    terms, grad = terms_and_gradient(ConvLogProb(model), spans.float(), 1.5, c32, 3, weights.float())
-    assert torch.equal(terms, ref_terms) and torch.equal(grad, ref_grad)     # the same operations
 
 
 def test_engine_scores_spans_no_longer_than_the_window_whatever_the_signal_length():

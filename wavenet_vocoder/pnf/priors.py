@@ -90,6 +90,14 @@ class WindowLogProb(nn.Module):
     forward(spans (B, 1, L), sigma, c (B, cin, L - 1) at sample rate or None, first_term)
     -> (B, L - 1 - first_term): the terms of targets spans[:, 0, first_term + 1:].  Every
     term is computed (weight norm applied on every call), as the published code does.
+
+    It is also the sampler's float32 path on a GPU, where its few large cuDNN convolutions beat
+    the folded path's many small products (benchmarks/speed.py: 4.6x on an H200); the engine runs
+    it there inside :func:`~wavenet_vocoder.pnf.langevin.full_float32`, so that cuDNN computes in
+    full float32 rather than TF32.  (bfloat16 autocast of the whole model is no option for "bf16":
+    it rounds the input samples themselves to 8 significant bits, whole quantised units near full
+    scale, and put the gradient about 45% away from float32 in a one-off check on a tiny model;
+    "bf16" keeps the folded path, which keeps the input in float32.)
     """
 
     def __init__(self, model):
@@ -100,25 +108,13 @@ class WindowLogProb(nn.Module):
         return self.model.smoothed_log_prob(spans, sigma, c, c_at_sample_rate=True)[:, first_term:]
 
 
-class ConvLogProb(WindowLogProb):
-    """The plain formulation as the sampler runs it in float32 on a GPU, where its few large cuDNN
-    convolutions beat the folded path's many small products (benchmarks/speed.py).  The engine runs
-    it inside :func:`~wavenet_vocoder.pnf.langevin.full_float32`, so that cuDNN computes in full
-    float32 rather than TF32.  (bfloat16 autocast of the whole model is no option: it rounds the
-    input samples themselves to 8 significant bits, whole quantised units near full scale, and put
-    the gradient about 45% away from float32 in a test; "bf16" keeps the folded path, which keeps
-    the input in float32.)"""
-
-
 def log_prob_module(model, precision, device="cpu"):
     """The module the engine scores windows with on ``device``: for 'fp32' the folded fast path
-    (:class:`FastLogProb`) on a CPU and the plain convolutions (:class:`ConvLogProb`) on a GPU,
+    (:class:`FastLogProb`) on a CPU and the plain module (:class:`WindowLogProb`) on a GPU,
     whichever is the faster there; for 'bf16' the folded path with bfloat16 products; for
-    'reference' the plain module (:class:`WindowLogProb`)."""
-    if precision == "reference":
-        return WindowLogProb(model)
+    'reference' the plain module."""
     if precision not in SAMPLER_PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(SAMPLER_PRECISIONS)}")
-    if precision == "fp32" and torch.device(device).type == "cuda":
-        return ConvLogProb(model)
+    if precision == "reference" or (precision == "fp32" and torch.device(device).type == "cuda"):
+        return WindowLogProb(model)
     return FastLogProb(model, precision)
