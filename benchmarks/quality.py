@@ -75,6 +75,7 @@ from wavenet_vocoder.mel_dumps import denormalize, normalize
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf.langevin import INITS
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import features, find_audio
 from wavenet_vocoder.quantize import dequantize
@@ -154,12 +155,16 @@ class Benchmark:
         self.step_scale = parse_float(args["--step-scale"], "--step-scale")
         self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
         self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
-        self.init, self.start_sigma = args["--init"], args["--start-sigma"]
-        if self.init not in ("noise", "baseline"):
-            raise PnfError(f"--init={self.init}: use noise or baseline")
-        self.sampler_flags += ["--init", self.init]
-        if self.start_sigma is not None:
-            self.sampler_flags += ["--start-sigma", str(parse_float(self.start_sigma, "--start-sigma"))]
+        init, start_sigma = args["--init"], args["--start-sigma"]
+        if init not in INITS:
+            raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
+        self.sampler_flags += ["--init", init]
+        #: how PnF starts, for the results' heading ("" for the published start: noise, every level)
+        self.start = "" if init == "noise" and start_sigma is None else (
+            f"starting from {'the baseline' if init == 'baseline' else 'noise'}"
+            + ("" if start_sigma is None else f" at sigma {start_sigma}") + ", ")
+        if start_sigma is not None:
+            self.sampler_flags += ["--start-sigma", str(parse_float(start_sigma, "--start-sigma"))]
         self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
         self.pictures = {}      # case -> comparison.png of its first file
@@ -433,10 +438,7 @@ def main(argv=None):
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: --n-steps {bench.n_steps}, step scale "
-             f"{bench.step_scale:g}, " + ("" if bench.init == "noise" and bench.start_sigma is None else
-                f"starting from {'the baseline' if bench.init == 'baseline' else 'noise'}"
-                f"{'' if bench.start_sigma is None else ' at sigma ' + bench.start_sigma}, ")
-             + f"tiled windows, separation with --implicit-mixture, seed {bench.seed})."
+             f"{bench.step_scale:g}, {bench.start}tiled windows, separation with --implicit-mixture, seed {bench.seed})."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)
