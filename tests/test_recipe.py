@@ -191,6 +191,9 @@ def test_a_packed_mulaw_dump_unpacks_to_the_same_arrays(tmp_path):
     for split, name in got:
         out = np.load(tmp_path / "out" / split / name)
         assert out.dtype == np.int16 and np.array_equal(out, waves[split, name])
+    again = pack_dump("unpack", tmp_path / "p.pkl", tmp_path / "dump")      # never over an existing dump
+    assert again.returncode == 2 and "already holds a dump" in again.stderr
+    assert np.array_equal(np.load(tmp_path / "dump" / "train" / "x-00001-wave.npy"), waves["train", "x-00001-wave.npy"])
 
 
 def test_packing_refuses_a_linear_dump(tmp_path):

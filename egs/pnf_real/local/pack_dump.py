@@ -10,7 +10,8 @@ array of quantised units 0..255 (`<name>-wave.npy`; unconditional presets need n
 lzma: about 0.49 bytes per sample for the rendered piano and 0.55 for the speech, a quarter of
 the int16 files. `--train-stride N` keeps every N-th training utterance (sorted by name), and
 `--dev-stride` every N-th dev one, to fit a size limit. `unpack` writes the same int16 arrays
-again, exactly (cumulative sums modulo 256). Linear (16-bit) dumps are refused.
+again, exactly (cumulative sums modulo 256), into a folder that holds no dump yet. Linear (16-bit)
+dumps are refused.
 """
 import argparse
 import glob
@@ -41,13 +42,13 @@ def decode(blob):
 
 
 def pack(dump, packed, train_stride=1, dev_stride=1):
-    items = {}
+    files = {}
     for split, stride in zip(SPLITS, (train_stride, dev_stride)):
-        files = sorted(glob.glob(os.path.join(dump, split, "*-wave.npy")))[::stride]
-        if not files:
+        files[split] = sorted(glob.glob(os.path.join(dump, split, "*-wave.npy")))[::stride]
+        if not files[split]:
             raise ValueError(f"{os.path.join(dump, split)} holds no *-wave.npy files: pass a pnf-preprocess dump")
-        with ProcessPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-            items[split] = list(pool.map(encode, files))
+    with ProcessPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        items = {split: list(pool.map(encode, paths)) for split, paths in files.items()}
     tmp = packed + ".part"
     with open(tmp, "wb") as f:
         pickle.dump(items, f, protocol=4)
@@ -56,6 +57,9 @@ def pack(dump, packed, train_stride=1, dev_stride=1):
 
 
 def unpack(packed, dump):
+    for split in SPLITS:
+        if glob.glob(os.path.join(dump, split, "*-wave.npy")):
+            raise ValueError(f"{os.path.join(dump, split)} already holds a dump: unpack into a new folder")
     with open(packed, "rb") as f:
         items = pickle.load(f)
     for split, files in items.items():
