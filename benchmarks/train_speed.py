@@ -44,7 +44,7 @@ from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.quantize import quantize
-from wavenet_vocoder.train import TRAIN_PRECISIONS, DumpData, Trainer, sigma_sampler
+from wavenet_vocoder.train import TRAIN_PRECISIONS, DumpData, Trainer, sigma_sampler, step_generators
 
 
 class SynthesisedData:
@@ -83,17 +83,10 @@ def sigmas_of(hp, noise_conditional, sigma):
     return sigma_sampler(hp.sigmas, "loguniform") if noise_conditional else (lambda batch, gen: sigma)
 
 
-def generators(trainer, seed):
-    """The crop, noise and sigma generators of a run, as pnf-train makes them: the noise is drawn on
-    the trainer's device (a CUDA draw needs a CUDA generator), crops and sigmas on the CPU."""
-    return (torch.Generator().manual_seed(seed), torch.Generator(device=trainer.device).manual_seed(seed + 1),
-            torch.Generator().manual_seed(seed + 2))
-
-
 def throughput(hp, precision, noise_conditional, data, args, folder):
     """Median crop samples per second of --steps training steps."""
     trainer = make_trainer(hp, precision, noise_conditional, args["device"], 0, folder)
-    gen, noise_gen, sigma_gen = generators(trainer, 0)
+    gen, noise_gen, sigma_gen = step_generators(trainer, 0)
     draw = sigmas_of(hp, noise_conditional, args["sigma"])
     batch, crop = args["batch"] or hp.batch_size, args["crop"] or hp.max_time_steps
 
@@ -116,7 +109,7 @@ def throughput(hp, precision, noise_conditional, data, args, folder):
 def final_loss(hp, precision, noise_conditional, train, dev, args, seed, folder):
     """Mean held-out loss (nats/sample) after --loss-steps steps from seed ``seed``."""
     trainer = make_trainer(hp, precision, noise_conditional, args["device"], seed, folder)
-    gen, noise_gen, sigma_gen = generators(trainer, seed)
+    gen, noise_gen, sigma_gen = step_generators(trainer, seed)
     draw = sigmas_of(hp, noise_conditional, args["sigma"])
     batch, crop = args["batch"] or hp.batch_size, args["crop"] or hp.max_time_steps
     for _ in range(args["loss_steps"]):

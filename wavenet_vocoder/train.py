@@ -335,6 +335,13 @@ def finished(trainer, run):
     return trainer.step >= run.steps or (run.max_seconds is not None and trainer.seconds >= run.max_seconds)
 
 
+def step_generators(trainer, base):
+    """The generators of a run's training steps, seeded from ``base``: crops (CPU), the input noise
+    (on the trainer's device: a CUDA draw needs a CUDA generator) and the crops' sigmas (CPU)."""
+    return (torch.Generator().manual_seed(base), torch.Generator(device=trainer.device).manual_seed(base + 1),
+            torch.Generator().manual_seed(base + 2))
+
+
 def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     """Train ``trainer`` up to ``run.steps`` steps, or until it has trained ``run.max_seconds``
     seconds in all; returns (running train loss, last evaluation).
@@ -345,10 +352,7 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     """
     hp, processes = trainer.hp, run.processes
     length, hop = crop_length(hp)
-    base = run.seed + trainer.step + RANK_SEED_STRIDE * processes.rank
-    gen = torch.Generator().manual_seed(base)
-    noise_gen = torch.Generator(device=trainer.device).manual_seed(base + 1)
-    sigma_gen = torch.Generator().manual_seed(base + 2)
+    gen, noise_gen, sigma_gen = step_generators(trainer, run.seed + trainer.step + RANK_SEED_STRIDE * processes.rank)
     bar = tqdm(total=run.steps, initial=trainer.step, desc=desc, disable=not run.progress or not processes.main,
                dynamic_ncols=True)
     running, evaluation, evaluated_at = None, None, None
