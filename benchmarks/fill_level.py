@@ -48,7 +48,7 @@ from wavenet_vocoder.quantize import dequantize, quantize
 from wavenet_vocoder.synthesis import ancestral_sample
 
 #: The inpainting script's constants (steps and step scale come from --settings).
-INPAINTING = dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, GAP=(1.1, 1.3))
+INPAINTING = dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3))
 
 
 def level_db(estimate, reference):

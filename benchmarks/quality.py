@@ -21,9 +21,10 @@ Options:
   --piano=<path>         Clean piano file, or a folder of them (searched recursively)
                          [default: egs/sample_piano.wav].
   --voice=<path>         Clean voice file, or a folder of them [default: egs/sample_voice.wav].
-  --models=<dir>         Folder with the priors mulaw_piano, linear_piano, linear_voice and
-                         mel_voice (and, optionally, mulaw_voice), each beside its <name>.json
-                         preset [default: egs/pnf_small].
+  --models=<dirs>        Folders (comma-separated) with the priors mulaw_piano, linear_piano,
+                         linear_voice and mel_voice (and, optionally, mulaw_voice), each beside
+                         its <name>.json preset; each prior is taken from the first folder that
+                         has it [default: egs/pnf_real,egs/pnf_small].
   --out=<dir>            Output folder [default: bench_outputs].
   --tasks=<list>         Tasks to run [default: superres,inpainting,separation,spectrogram].
   --seconds=<s>          Seconds of each file to use [default: 1.0].
@@ -38,11 +39,12 @@ Options:
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
-  --step-scale=<c>       PnF step size eta = c * sigma^2 [default: 1.0].
-  --init=<how>           Where PnF starts: noise, or baseline (the task's plain estimate plus noise of
-                         the first level run; the task scripts' --init) [default: noise].
+  --step-scale=<c>       PnF step size eta = c * sigma^2; default: each prior's preset's step_scale
+                         (else the task scripts' STEP_SCALE), as the task scripts do.
+  --init=<how>           Where PnF starts: baseline (the task's plain estimate plus noise of the
+                         first level run) or noise; the task scripts' --init [default: baseline].
   --start-sigma=<s>      Begin the schedule at this level (the task scripts' --start-sigma); default:
-                         the first.
+                         with --init baseline each preset's warm_start_sigma, else the first.
   --seed=<n>             Seed of every run [default: 0].
   --readme=<file>        Also replace the results block of this README (between the
                          "results:begin" and "results:end" markers) and copy two pictures
@@ -86,11 +88,11 @@ HEADERS = {"snr": "SNR (dB)", "si_sdr": "SI-SDR (dB)", "lsd": "LSD", "mel_distan
 #: The sampler settings each task runs with here (those of the task scripts; steps, step scale, schedule,
 #: seed and sample size come from this benchmark's flags).
 TASK_SETTINGS = {
-    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, OBS_WEIGHT=1.0),
-    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, GAP=(1.1, 1.3)),
-    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05,
+    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", OBS_WEIGHT=1.0),
+    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3)),
+    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise",
                        GAMMA_SCALE=15.0, MIX_PEAK=1.4),
-    "spectrogram": dict(SAMPLE_SIZE=256 * 200, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1),
+    "spectrogram": dict(SAMPLE_SIZE=256 * 200, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1, INIT="noise"),
 }
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -148,33 +150,35 @@ class Benchmark:
     """Runs the cases and collects one row per (case, file, method)."""
 
     def __init__(self, args):
-        self.models = args["--models"]
+        self.models = [m for m in args["--models"].split(",") if m]
+        if not self.models:
+            raise PnfError("--models is empty: give a folder of priors, e.g. egs/pnf_small")
         self.out = args["--out"]
         self.seconds = parse_float(args["--seconds"], "--seconds")
         self.seed = parse_int(args["--seed"], "--seed", 0)
-        self.step_scale = parse_float(args["--step-scale"], "--step-scale")
+        self.step_scale = None if args["--step-scale"] is None else parse_float(args["--step-scale"], "--step-scale")
         self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
         self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
         init, start_sigma = args["--init"], args["--start-sigma"]
         if init not in INITS:
             raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
         self.sampler_flags += ["--init", init]
-        #: how PnF starts, for the results' heading ("" for the published start: noise, every level)
-        self.start = "" if init == "noise" and start_sigma is None else (
-            f"starting from {'the baseline' if init == 'baseline' else 'noise'}"
-            + ("" if start_sigma is None else f" at sigma {start_sigma}") + ", ")
         if start_sigma is not None:
             self.sampler_flags += ["--start-sigma", str(parse_float(start_sigma, "--start-sigma"))]
+        if self.step_scale is not None:
+            self.sampler_flags += ["--step-scale", str(self.step_scale)]
+        #: prior folder -> how PnF ran on it (start, first level, step scale), from run.json
+        self.how = OrderedDict()
         self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
         self.pictures = {}      # case -> comparison.png of its first file
 
     def model(self, name):
-        root, preset = os.path.join(self.models, name), os.path.join(self.models, name + ".json")
-        if not self.has_model(name):
-            raise PnfError(f"--models={self.models} has no {name}/ beside {name}.json: train it with "
-                           "egs/pnf_small/run.sh or point --models elsewhere")
-        return root, preset
+        folder = self.folder_of(name)
+        if folder is None:
+            raise PnfError(f"--models={','.join(self.models)} has no {name}/ beside {name}.json: train it "
+                           "with egs/pnf_small/run.sh or point --models elsewhere")
+        return os.path.join(folder, name), os.path.join(folder, name + ".json")
 
     def samples(self, preset):
         return int(round(self.seconds * load_preset(preset).sample_rate))
@@ -184,9 +188,16 @@ class Benchmark:
         if folder is not None and case not in self.pictures and os.path.isfile(os.path.join(folder, "comparison.png")):
             self.pictures[case] = os.path.join(folder, "comparison.png")
 
+    def folder_of(self, name):
+        """The first of --models holding the prior ``name`` (its folder and its preset), or None."""
+        for folder in self.models:
+            root = os.path.join(folder, name)
+            if os.path.isdir(root) and os.path.isfile(root + ".json"):
+                return folder
+        return None
+
     def has_model(self, name):
-        root = os.path.join(self.models, name)
-        return os.path.isdir(root) and os.path.isfile(root + ".json")
+        return self.folder_of(name) is not None
 
     def _run_task(self, task, argv, folder, n_steps=None):
         """Run a task module's command with this benchmark's settings (``n_steps`` per level, None:
@@ -196,15 +207,18 @@ class Benchmark:
         print(f"[bench] {task.COMMAND.name} -> {folder}", file=sys.stderr, flush=True)
         steps = self.n_steps if n_steps is None else n_steps
         run_task(task.COMMAND, TASK_SETTINGS[task.COMMAND.name],
-                 argv + ["--n-steps", str(steps)] + self.sampler_flags + ["--step-scale", str(self.step_scale)])
+                 argv + ["--n-steps", str(steps)] + self.sampler_flags)
         with open(os.path.join(folder, "run.json")) as f:
-            return json.load(f)
+            report = json.load(f)
+        start = "the plain estimate" if report["init"] == "baseline" else "noise"
+        self.how[argv[0]] = f"from {start} at sigma {report['sigmas'][0]:g}, step scale {report['step_scale']:g}"
+        return report
 
     def mulaw_prior(self, source):
         """(root, preset) of ``mulaw_<source>``, or None (noted) when --models has none for the voice."""
         name = f"mulaw_{source}"
         if source != "piano" and not self.has_model(name):
-            note = f"no {name} prior in {self.models}: {source} super-resolution and inpainting skipped"
+            note = f"no {name} prior in {','.join(self.models)}: {source} super-resolution and inpainting skipped"
             if note not in self.notes:
                 self.notes.append(note)
                 print(f"[bench] {note}", file=sys.stderr, flush=True)
@@ -437,8 +451,9 @@ def main(argv=None):
     n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
-             f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; PnF: --n-steps {bench.n_steps}, step scale "
-             f"{bench.step_scale:g}, {bench.start}tiled windows, separation with --implicit-mixture, seed {bench.seed})."
+             f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
+             f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}; "
+             + "; ".join(f"`{root}` {how}" for root, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)

@@ -46,11 +46,11 @@ from wavenet_vocoder.mel_dumps import normalize
 
 #: The sampler settings of each task (those of the task scripts), as in benchmarks/quality.py.
 CONSTANTS = {
-    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, OBS_WEIGHT=1.0),
-    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, GAP=(1.1, 1.3)),
-    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05,
+    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", OBS_WEIGHT=1.0),
+    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3)),
+    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise",
                        GAMMA_SCALE=15.0, MIX_PEAK=1.4),
-    "spectrogram": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1),
+    "spectrogram": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1, INIT="noise"),
 }
 MEASURE = {"superres": "LSD (lower is better)", "inpainting": "gap SNR, dB", "separation": "SI-SDR, dB",
            "spectrogram": "mel distance, dB (lower is better)"}
@@ -103,8 +103,7 @@ def main(argv=None):
                 steps = max(1, round(budget / len(levels)))
                 folder = os.path.join(out, name, f"{how}_{budget}")
                 flags = [f"--preset={preset(prior_names[0])}", f"--n-steps={steps}"] + common
-                if how == "warm":
-                    flags += ["--init=baseline", f"--start-sigma={start}"]
+                flags += ["--init=baseline", f"--start-sigma={start}"] if how == "warm" else ["--init=noise"]
                 if name == "superres":
                     report = run(superres, CONSTANTS[name], roots + [args["--piano"], folder, "--downsample_interval=4",
                                                                      f"--sample-size={n}"] + flags, folder)

@@ -94,7 +94,8 @@ def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, qualit
     for run in ("superres_2x/piano/piano", "inpainting_10ms/piano/piano"):
         report = json.loads((out / run / "run.json").read_text())
         assert [level["sigma"] for level in report["levels"]] == list(sigmas[1:])      # the levels above skipped
-    assert f"starting from the baseline at sigma {start}" in (out / "results.md").read_text()
+    assert f"`{models}/mulaw_piano` from the plain estimate at sigma {start:g}, step scale 0.05" in \
+        (out / "results.md").read_text()
     with pytest.raises(quality["PnfError"], match="--init=zeros"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
 
@@ -105,6 +106,20 @@ def test_quality_benchmark_notes_a_missing_voice_prior(tmp_path, quality):
     bench = quality["Benchmark"](quality["parse_args"](quality["__doc__"], [f"--models={models}"]))
     assert bench.mulaw_prior("voice") is None and bench.mulaw_prior("piano")[0].endswith("mulaw_piano")
     assert bench.notes == [f"no mulaw_voice prior in {models}: voice super-resolution and inpainting skipped"]
+
+
+def test_quality_benchmark_takes_each_prior_from_the_first_models_folder_that_has_it(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copytree(os.path.join(models, "mulaw_piano"), first / "mulaw_piano")
+    shutil.copy(os.path.join(models, "mulaw_piano.json"), first / "mulaw_piano.json")
+    bench = quality["Benchmark"](quality["parse_args"](quality["__doc__"], [f"--models={first},{models}"]))
+    assert bench.model("mulaw_piano") == (str(first / "mulaw_piano"), str(first / "mulaw_piano.json"))
+    assert bench.model("linear_voice") == (os.path.join(models, "linear_voice"), os.path.join(models, "linear_voice.json"))
+    shutil.rmtree(os.path.join(models, "mel_voice"))
+    with pytest.raises(quality["PnfError"], match=f"--models={first},{models} has no mel_voice/"):
+        bench.model("mel_voice")
 
 
 def test_prior_likelihood_table(tmp_path, capsys):

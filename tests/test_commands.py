@@ -205,6 +205,58 @@ def test_every_task_starts_warm_from_its_plain_estimate(tmp_path, capsys, task):
     assert not (out / "out_20.0.wav").exists() and not (out / "out0_20.0.wav").exists()
 
 
+@pytest.mark.parametrize("flags, init, sigmas", [
+    ([], "baseline", [4.0, 1.0]),                           # the scripts' default: warm from warm_start_sigma
+    (["--init=noise"], "noise", [20.0, 4.0, 1.0]),           # the published start: every level, from noise
+    (["--start-sigma=25"], "baseline", [20.0, 4.0, 1.0]),    # the flag over the preset
+    (["--hparams=warm_start_sigma=null"], "baseline", [20.0, 4.0, 1.0]),
+])
+def test_scripts_start_warm_from_the_presets_warm_start_sigma_by_default(tmp_path, flags, init, sigmas):
+    hp = tiny_hparams(sigmas="[20.0,4.0,1.0]").replace(warm_start_sigma=10.0)
+    root, preset = make_root(tmp_path / "prior", hp)
+    out = tmp_path / "out"
+    assert sgld_superres.main([root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}"] + FAST + flags) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert report["init"] == init and report["sigmas"] == sigmas
+    assert [level["sigma"] for level in report["levels"]] == sigmas
+
+
+@pytest.mark.parametrize("preset_scale, flags, expected", [
+    (None, [], 0.05),                    # the script's STEP_SCALE (the published value)
+    (0.3, [], 0.3),                      # the preset's step_scale over the constant
+    (0.3, ["--step-scale=0.7"], 0.7),    # the flag over both
+])
+def test_step_scale_comes_from_the_flag_then_the_preset_then_the_script(tmp_path, preset_scale, flags, expected):
+    root, preset = make_root(tmp_path / "prior", tiny_hparams().replace(step_scale=preset_scale))
+    out = tmp_path / "out"
+    argv = [root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}", "--init=noise"]
+    assert sgld_superres.main(argv + FAST + flags) == 0
+    assert json.loads((out / "run.json").read_text())["step_scale"] == expected
+
+
+def test_a_warm_start_sigma_below_every_level_is_a_preset_error(tmp_path):
+    from wavenet_vocoder.hparams import PresetError, load_preset
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps({"sigmas": [4.0, 1.0], "warm_start_sigma": 0.5}))
+    with pytest.raises(PresetError, match="warm_start_sigma=0.5 lies below every level"):
+        load_preset(str(preset))
+
+
+def test_spectrogram_without_statistics_starts_from_noise_by_default_and_says_so(tmp_path, capsys):
+    from conftest import make_dump
+    from wavenet_vocoder.pnf import sgld_spectrogram_descent
+    root, preset = make_root(tmp_path / "prior", tiny_hparams(conditional=True).replace(warm_start_sigma=1.0))
+    argv = [root, make_dump(tmp_path / "dump", frames=50), str(tmp_path / "out"), f"--preset={preset}"] + FAST
+    assert sgld_spectrogram_descent.main(argv) == 0
+    assert "meanvar.npy is missing" in capsys.readouterr().err
+    report = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert report["init"] == "noise" and report["sigmas"] == [4.0, 1.0]
+    # asked for, the warm start is refused with the reason instead
+    code, err = run_cli(sgld_spectrogram_descent.main, argv[:2] + [str(tmp_path / "o2")] + argv[3:] + ["--init=baseline"],
+                        capsys)
+    assert code == 2 and "meanvar.npy" in err[-1]
+
+
 @pytest.mark.parametrize("flag, message", [
     ("--init=warm", "--init=warm: use noise or baseline"),
     ("--start-sigma=0.1", "--start-sigma=0.1 lies below every level"),

@@ -286,7 +286,8 @@ def test_spectrogram_dump_without_features(tmp_path, capsys):
     np.save(tmp_path / "dump" / "utt-00001-wave.npy", np.zeros(100, dtype=np.int16))
     code, err = run_cli(sgld_spectrogram_descent.main, [root, str(tmp_path / "dump"), str(tmp_path / "o"),
                                                          f"--preset={preset}"], capsys)
-    assert code == 2 and "no *-feats.npy" in err[0]
+    # (after the note that, without meanvar.npy, the default warm start falls back to noise)
+    assert code == 2 and "no *-feats.npy" in err[-1] and "meanvar.npy is missing" in err[0]
 
 
 def test_short_input_shrinks_the_window_and_says_so(tmp_path, mulaw, capsys):

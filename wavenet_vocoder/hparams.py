@@ -91,6 +91,12 @@ _DEFAULTS = {
     "noise_embedding_channels": 64,
     # Not in the published presets: moves per sample at each level of sigmas (empty: --n-steps at all).
     "level_steps": [],
+    # Not in the published presets: where a warm start (--init baseline) begins the schedule, in
+    # quantised units (its first level at or below it); None: the schedule's first level.
+    "warm_start_sigma": None,
+    # Not in the published presets: the Langevin step size eta = step_scale * sigma^2 that suits this
+    # prior (None: the task script's STEP_SCALE, the published 0.05 or 0.1); --step-scale comes first.
+    "step_scale": None,
 }
 
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")
@@ -307,6 +313,13 @@ def _check_consistency(values, where):
     if values["level_steps"] and len(values["level_steps"]) != len(values["sigmas"]):
         raise PresetError(f"{where}: level_steps has {len(values['level_steps'])} counts for {len(values['sigmas'])} "
                           "levels of sigmas: give one per level, or none")
+    if values["step_scale"] is not None and not values["step_scale"] > 0:
+        raise PresetError(f"{where}: step_scale={values['step_scale']} must be positive, or null for the task "
+                          "script's STEP_SCALE")
+    start = values["warm_start_sigma"]
+    if start is not None and not (start > 0 and start * (1 + 1e-9) >= min(values["sigmas"])):
+        raise PresetError(f"{where}: warm_start_sigma={start} lies below every level of sigmas (the lowest is "
+                          f"{min(values['sigmas']):g}): give one at or above the lowest, or null")
     if values["layers"] % values["stacks"] != 0:
         raise PresetError(f"{where}: layers={values['layers']} must be a multiple of stacks={values['stacks']}")
     if values["gate_channels"] % 2 != 0:

@@ -88,7 +88,9 @@ class TaskCommand:
     args)``: refuse a preset or combination of flags before any prior is read;
     ``jobs(args, settings)``: the jobs, made lazily (inputs are read job by job); ``many``: the
     docopt name of the input that may also be a folder of files or a list file (see
-    :mod:`~wavenet_vocoder.pnf.many`), one output folder each.
+    :mod:`~wavenet_vocoder.pnf.many`), one output folder each; ``baseline_missing(args)``: why
+    the task's plain estimate cannot be made for these inputs (None: it can), read when INIT is
+    "baseline" and no --init is given, which then falls back to noise.
     """
 
     name: str
@@ -103,6 +105,7 @@ class TaskCommand:
     many: Optional[str] = None
     resolve: Callable[[dict, dict], dict] = lambda args, constants: {}
     check: Callable[[object, dict], None] = lambda settings, args: None
+    baseline_missing: Callable[[dict], Optional[str]] = lambda args: None
 
     def usage_text(self, constants, prog=None):
         """The docopt usage of this command, with the script's constants listed at the end."""
@@ -132,6 +135,7 @@ def run_task(command, constants, argv=None):
     processes = from_environment()
     threads, _ = choose_threads(args["--threads"], processes)
     torch.set_num_threads(threads)
+    constants = default_init(command, args, constants)
     settings = settings_from_args(args, constants, command.resolve(args, constants))
     if processes.distributed and torch.device(settings.sampler.device).type == "cuda":
         # One GPU per process under torchrun: its local rank's.
@@ -154,6 +158,18 @@ def run_task(command, constants, argv=None):
         raise PnfError(f"{failed} of the {len(my_share(inputs, processes))} inputs of this process failed "
                        f"(each named above): see {os.path.join(args['<output-dir>'], 'summary.csv')}")
     return 0
+
+
+def default_init(command, args, constants):
+    """The constants, with INIT "noise" where the script's "baseline" is only the default (no
+    --init given) and the task cannot make its plain estimate for these inputs (said on stderr)."""
+    if args.get("--init") is not None or constants["INIT"] != "baseline":
+        return constants
+    why = command.baseline_missing(args)
+    if why is None:
+        return constants
+    print(f"note: {why}: starting from noise at every level (--init noise)", file=sys.stderr)
+    return {**constants, "INIT": "noise"}
 
 
 def run_job(command, job, priors, settings, args):

@@ -31,14 +31,16 @@ COMMON_OPTIONS = """\
   --sample-size=<n>      Use the first n samples of the input, -1 for all (SAMPLE_SIZE).
   --crop-then-scale      Crop to --sample-size first, then scale to peak 1, as the published code
                          does; by default the whole file is scaled to peak 1, then cropped.
-  --step-scale=<c>       Langevin step size eta = c * sigma^2 (STEP_SCALE).
+  --step-scale=<c>       Langevin step size eta = c * sigma^2; default: the preset's step_scale,
+                         when it has one, else STEP_SCALE.
   --level-steps=<list>   Moves of each sample at each level, one count per level of sigmas
                          (e.g. 4,4,8,16,32,32); default: the preset's level_steps, else --n-steps.
   --start-sigma=<s>      Begin the schedule at its first level at or below s (quantised units),
                          skipping the levels above; with --init baseline, a warm start.
-  --init=<how>           Where sampling starts: noise (the published start) or baseline (the
-                         task's plain estimate plus noise of the first level's sigma)
-                         [default: noise].
+                         Default: with --init baseline the preset's warm_start_sigma, when it
+                         has one; else the first level.
+  --init=<how>           Where sampling starts: baseline (the task's plain estimate plus noise
+                         of the first level's sigma) or noise (the published start) (INIT).
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
   --seed=<n>             Random seed [default: 0].
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
@@ -52,8 +54,9 @@ COMMON_OPTIONS = """\
                          autograd formulation) [default: fp32].
   --segment=<s>          Cut the input into independent segments of this many seconds and
                          sample each one exactly as a run on that segment alone would (same
-                         seed; silence before it): memory and results per segment do not
-                         depend on the file's length.  Default: the whole file is one state.
+                         seed; silence before it; a warm start starts from the whole file's
+                         plain estimate there): memory and results per segment do not depend
+                         on the file's length.  Default: the whole file is one state.
   --no-progress          Hide the progress bars.
   --plot                 Also write comparison.png: spectrograms of the original, the
                          degraded input and the output (matplotlib).
@@ -62,7 +65,7 @@ COMMON_OPTIONS = """\
 
 #: The editable constants every task script defines, and the flags that override them.
 SHARED_CONSTANTS = {"SAMPLE_SIZE": "--sample-size", "SGLD_WINDOW": "--sgld-window", "BATCH_SIZE": "--batch-size",
-                    "N_STEPS": "--n-steps", "STEP_SCALE": "--step-scale"}
+                    "N_STEPS": "--n-steps", "STEP_SCALE": "--step-scale", "INIT": "--init"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def settings_from_args(args, constants, task_values=None):
     precision = args["--precision"]
     if precision not in priors_module.SAMPLER_PRECISIONS:
         raise PnfError(f"--precision={precision}: use one of {', '.join(priors_module.SAMPLER_PRECISIONS)}")
-    init = args.get("--init") or "noise"
+    init = pick(args, "--init", constants, "INIT")
     if init not in INITS:
         raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
     sampler = SamplerConfig(
@@ -124,8 +127,9 @@ def settings_from_args(args, constants, task_values=None):
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
-    step_scale = parse_float(pick(args, "--step-scale", constants, "STEP_SCALE"), "--step-scale")
-    schedule = annealing_schedule(args, hp, step_scale)
+    preferred = dict(constants, STEP_SCALE=constants["STEP_SCALE"] if hp.step_scale is None else hp.step_scale)
+    step_scale = parse_float(pick(args, "--step-scale", preferred, "STEP_SCALE"), "--step-scale")
+    schedule = annealing_schedule(args, hp, step_scale, init)
     segment = None
     if args.get("--segment") is not None:
         segment = parse_float(args["--segment"], "--segment")
@@ -136,9 +140,9 @@ def settings_from_args(args, constants, task_values=None):
                        bool(args.get("--plot")), dict(task_values or {}))
 
 
-def annealing_schedule(args, hp, step_scale):
+def annealing_schedule(args, hp, step_scale, init="noise"):
     """The levels sampled: the preset's sigmas with --level-steps (or the preset's level_steps), from
-    --start-sigma on."""
+    --start-sigma on (by default, for ``init`` "baseline", from the preset's warm_start_sigma)."""
     steps = list(hp.level_steps) or None
     if args.get("--level-steps"):
         try:
@@ -152,10 +156,13 @@ def annealing_schedule(args, hp, step_scale):
     if args.get("--start-sigma"):
         start = parse_float(args["--start-sigma"], "--start-sigma")
         try:
-            schedule = schedule.starting_at(start)
+            return schedule.starting_at(start)
         except ValueError:
             raise PnfError(f"--start-sigma={start:g} lies below every level (the lowest is "
                            f"{min(hp.sigmas):g})") from None
+    if init == "baseline" and hp.warm_start_sigma is not None:
+        # (the preset's value is checked against its sigmas when it is loaded)
+        return schedule.starting_at(hp.warm_start_sigma)
     return schedule
 
 

@@ -11,13 +11,15 @@ SGLD_WINDOW = 50000     # samples per Langevin window
 BATCH_SIZE = 1          # windows per step
 N_STEPS = 256           # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
+INIT = "baseline"       # start: "baseline" (the plain estimate, noised; warm from the preset's
+                        # warm_start_sigma) or "noise" (every level from noise, as published)
 GAP = (1.1, 1.3)        # start and end of the gap, seconds (when no --gap is given)
 
 
 def main(argv=None):
     return run_task(inpainting.COMMAND, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS,
-        STEP_SCALE=STEP_SCALE, GAP=GAP), argv)
+        STEP_SCALE=STEP_SCALE, INIT=INIT, GAP=GAP), argv)
 
 
 def cli():

@@ -11,6 +11,8 @@ SGLD_WINDOW = 20000     # samples per Langevin window
 BATCH_SIZE = 2          # windows per step
 N_STEPS = 256           # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
+INIT = "baseline"       # start: "baseline" (the plain estimate, noised; warm from the preset's
+                        # warm_start_sigma) or "noise" (every level from noise, as published)
 GAMMA_SCALE = 15.0      # weight of the mixture term, gamma = GAMMA_SCALE / sigma^2
 MIX_PEAK = 1.4          # the mixture is scaled to this peak (keeps each source inside the quantiser)
 
@@ -18,7 +20,7 @@ MIX_PEAK = 1.4          # the mixture is scaled to this peak (keeps each source 
 def main(argv=None):
     return run_task(separation.COMMAND, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS,
-        STEP_SCALE=STEP_SCALE, GAMMA_SCALE=GAMMA_SCALE, MIX_PEAK=MIX_PEAK), argv)
+        STEP_SCALE=STEP_SCALE, INIT=INIT, GAMMA_SCALE=GAMMA_SCALE, MIX_PEAK=MIX_PEAK), argv)
 
 
 def cli():

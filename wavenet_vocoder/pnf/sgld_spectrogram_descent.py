@@ -11,12 +11,14 @@ SGLD_WINDOW = 32000      # samples per Langevin window (a multiple of the hop si
 BATCH_SIZE = 2           # windows per step
 N_STEPS = 256            # moves of each sample per noise level
 STEP_SCALE = 0.1         # eta = STEP_SCALE * sigma^2
+INIT = "baseline"        # start: "baseline" (the plain estimate, noised; warm from the preset's
+                         # warm_start_sigma) or "noise" (every level from noise, as published)
 
 
 def main(argv=None):
     return run_task(spectrogram.COMMAND, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS,
-        STEP_SCALE=STEP_SCALE), argv)
+        STEP_SCALE=STEP_SCALE, INIT=INIT), argv)
 
 
 def cli():

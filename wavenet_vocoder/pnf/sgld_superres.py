@@ -11,13 +11,15 @@ SGLD_WINDOW = 20000     # samples per Langevin window
 BATCH_SIZE = 2          # windows per step
 N_STEPS = 256           # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
+INIT = "baseline"       # start: "baseline" (the plain estimate, noised; warm from the preset's
+                        # warm_start_sigma) or "noise" (every level from noise, as published)
 OBS_WEIGHT = 1.0        # low-rate observation term: gamma = OBS_WEIGHT / sigma^2
 
 
 def main(argv=None):
     return run_task(superres.COMMAND, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS,
-        STEP_SCALE=STEP_SCALE, OBS_WEIGHT=OBS_WEIGHT), argv)
+        STEP_SCALE=STEP_SCALE, INIT=INIT, OBS_WEIGHT=OBS_WEIGHT), argv)
 
 
 def cli():

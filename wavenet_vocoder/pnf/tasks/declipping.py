@@ -24,6 +24,8 @@ SGLD_WINDOW = 20000     # samples per Langevin window
 BATCH_SIZE = 2          # windows per step
 N_STEPS = 64            # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
+INIT = "noise"          # start: "noise" (every level from noise, as published) or "baseline" (the
+                        # clipped signal, noised; not yet measured against noise for declipping)
 CLIP = 0.5              # clip level, a fraction of the input's peak
 
 
@@ -120,7 +122,7 @@ COMMAND = TaskCommand(
 
 def main(argv=None):
     return run_task(COMMAND, dict(SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE,
-                                  N_STEPS=N_STEPS, STEP_SCALE=STEP_SCALE, CLIP=CLIP), argv)
+                                  N_STEPS=N_STEPS, STEP_SCALE=STEP_SCALE, INIT=INIT, CLIP=CLIP), argv)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,12 @@ def jobs(args, settings):
         yield _job(folder, name, feats, wave, mel, length, original, hp, estimate)
 
 
+def statistics_missing(args):
+    """Why Griffin-Lim cannot start these runs (the prior has no meanvar.npy), or None."""
+    stats = os.path.join(args["<checkpoint>"], "meanvar.npy")
+    return None if os.path.isfile(stats) else f"{stats} is missing, so the frames cannot be turned back into a waveform"
+
+
 def griffin_lim_units(mel, hp, prior_root, length):
     """Griffin-Lim audio of the normalised frames ``mel`` (cin, N + 2 cin_pad), in quantised units:
     the frames are de-normalised with the prior's ``meanvar.npy``."""
@@ -151,4 +157,5 @@ COMMAND = TaskCommand(
     priors=("<checkpoint>",),
     check=check,
     jobs=jobs,
+    baseline_missing=statistics_missing,
 )
