@@ -267,3 +267,13 @@ def test_bad_warm_start_flags_are_one_line(tmp_path, mulaw, capsys, flag, messag
     code, err = run_cli(sgld_superres.main, [root, tone(tmp_path / "in.wav"), str(tmp_path / "o"),
                                              f"--preset={preset}", flag] + FAST, capsys)
     assert code == 2 and err == [f"error: {message}" + err[0][len(f"error: {message}"):]] and message in err[0]
+
+
+def test_a_preset_step_scale_too_large_for_the_explicit_mixture_is_one_line(tmp_path, capsys):
+    root, preset = make_root(tmp_path / "prior", tiny_hparams(input_type="linear-quantize").replace(step_scale=1.0))
+    a = tone(tmp_path / "a.wav")
+    code, err = run_cli(sgld_separation.main, [root, root, a, a, str(tmp_path / "o"), f"--preset={preset}"] + FAST,
+                        capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: step scale 1 (--step-scale, else the preset's step_scale") and \
+        "pass --implicit-mixture, or --step-scale below 0.067" in err[0]

@@ -103,9 +103,12 @@ def test_bundled_models_run_their_tasks(tmp_path):
     piano, voice = (os.path.join(REPO, "egs", f"sample_{n}.wav") for n in ("piano", "voice"))
     report = _one_step(sgld_superres, [f"{small}/mulaw_piano", piano, f"--preset={small}/mulaw_piano.json",
                                        "--downsample_interval", "4"], tmp_path / "superres")
-    assert len(report["levels"]) == 6
+    # the preset's warm start: from band-limited interpolation at sigma 13.3, step scale 1
+    assert [level["sigma"] for level in report["levels"]] == [13.3, 4.1, 1.0, 0.39]
+    assert report["init"] == "baseline" and report["step_scale"] == 1.0
     report = _one_step(sgld_separation, [f"{small}/linear_piano", f"{small}/linear_voice", piano, voice,
-                                         f"--preset={small}/linear_piano.json"], tmp_path / "separation")
+                                         f"--preset={small}/linear_piano.json", "--implicit-mixture"],
+                       tmp_path / "separation")
     assert set(report["metrics"]) == {"source0", "source1"}
     report = _one_step(sgld_spectrogram_descent, [f"{small}/mel_voice", f"{small}/mel_voice/dump_norm/dev",
                                                   f"--preset={small}/mel_voice.json"], tmp_path / "spectrogram")
@@ -114,8 +117,8 @@ def test_bundled_models_run_their_tasks(tmp_path):
 
 def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and_run_warm(tmp_path):
     """The two real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
-    level, 4093-sample receptive field, and super-resolution from the baseline at sigma 4.1 as the
-    README recommends (one step per level)."""
+    level, 4093-sample receptive field, and super-resolution by default (their presets') from the
+    baseline at sigma 4.1, step scale 0.3, as the step curves recommend (one step per level)."""
     from wavenet_vocoder.checkpoints import load_model
     from wavenet_vocoder.hparams import load_preset
     from wavenet_vocoder.pnf import sgld_superres
@@ -127,10 +130,10 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
         assert hp.noise_conditional and load_model(path, hp).receptive_field == 4093
         assert os.path.getsize(path) < 2e6
         report = _one_step(sgld_superres, [os.path.join(real, name), os.path.join(REPO, "egs", audio),
-                                           f"--preset={real}/{name}.json", "--downsample_interval", "4",
-                                           "--init", "baseline", "--start-sigma", "4.1", "--step-scale", "0.3"],
+                                           f"--preset={real}/{name}.json", "--downsample_interval", "4"],
                            tmp_path / name)
         assert [level["sigma"] for level in report["levels"]] == [4.1, 1.0, 0.39]
+        assert report["init"] == "baseline" and report["step_scale"] == 0.3
         assert all(np.isfinite(v) for v in report["metrics"]["pnf"].values())
 
 

@@ -12,8 +12,9 @@
 # Stages:
 #   0  install the Debian packages (fluidsynth, the FluidR3 General MIDI soundfont, espeak-ng)
 #   1  render audio: piano pieces from seeded random MIDI files with fluidsynth, speech from
-#      seeded random sentences with espeak-ng (several voices); the held-out
-#      egs/sample_piano.wav and egs/sample_voice.wav come from other seeds and are never trained on
+#      seeded random sentences with espeak-ng (several voices); this recipe's own held-out
+#      $WORK/heldout/sample_piano.wav and sample_voice.wav come from other seeds and are never
+#      trained on (egs/sample_*.wav are real-audio held-out samples: README "Quick start")
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mel-conditioned voice)
 #   3  train the four priors, each level of its preset's schedule initialised from the previous
 #      (checkpoints go to egs/pnf_small/<model>/checkpoints<sigma>/)
@@ -83,17 +84,18 @@ if run_stage 1; then
   render_piano "$work/midi/heldout" "$work/audio/heldout"
   espeak-ng -v "$held_out_voice" -s 150 -p 50 -w "$work/audio/heldout/voice.wav" \
     "$(python "$here/local/make_sentences.py" 1 1000)"
-  python - "$work/audio/heldout" "$egs" <<'EOF'
+  mkdir -p "$work/heldout"
+  python - "$work/audio/heldout" "$work/heldout" <<'EOF'
 import sys
 import numpy as np
 import soundfile as sf
 from wavenet_vocoder.audio import load_audio, save_wav, trim_silence
-folder, egs = sys.argv[1], sys.argv[2]
+folder, out = sys.argv[1], sys.argv[2]
 piano = trim_silence(load_audio(f"{folder}/piece1000_000.wav", 22050))[:4 * 22050]
 voice = trim_silence(load_audio(f"{folder}/voice.wav", 22050))
 n = min(piano.size, voice.size)                    # the same length, so the two can be mixed
-save_wav(f"{egs}/sample_piano.wav", piano[:n] / np.abs(piano[:n]).max(), 22050)
-save_wav(f"{egs}/sample_voice.wav", voice[:n] / np.abs(voice[:n]).max(), 22050)
+save_wav(f"{out}/sample_piano.wav", piano[:n] / np.abs(piano[:n]).max(), 22050)
+save_wav(f"{out}/sample_voice.wav", voice[:n] / np.abs(voice[:n]).max(), 22050)
 print(f"held-out samples: {n / 22050:.2f} s each")
 EOF
 fi
@@ -106,7 +108,7 @@ if run_stage 2; then
   pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
   # The held-out voice, normalised with the training statistics, is the spectrogram task's input.
   mkdir -p "$work/audio/heldout_voice"
-  cp "$egs/sample_voice.wav" "$work/audio/heldout_voice/"
+  cp "$work/heldout/sample_voice.wav" "$work/audio/heldout_voice/"
   rm -rf "$here/mel_voice/dump_norm"
   pnf-preprocess "$work/audio/heldout_voice" "$work/data/heldout_voice" --preset="$here/mel_voice.json" \
     --name=sample_voice --stats="$work/data/mel_voice/meanvar.npy"
@@ -131,12 +133,12 @@ fi
 if run_stage 4; then
   out="$work/outputs"
   echo "stage 4: every task on the held-out samples into $out"
-  pnf-superres "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/superres" \
+  pnf-superres "$here/mulaw_piano" "$work/heldout/sample_piano.wav" "$out/superres" \
     --preset="$here/mulaw_piano.json" --downsample_interval=4 --n-steps=16 --step-scale=1.0 --schedule=tiled
-  pnf-inpainting "$here/mulaw_piano" "$egs/sample_piano.wav" "$out/inpainting" \
+  pnf-inpainting "$here/mulaw_piano" "$work/heldout/sample_piano.wav" "$out/inpainting" \
     --preset="$here/mulaw_piano.json" --gap=1.0,1.1 --sample-size=44100 --n-steps=32 --step-scale=1.0 \
     --schedule=tiled --plot
-  pnf-separation "$here/linear_piano" "$here/linear_voice" "$egs/sample_piano.wav" "$egs/sample_voice.wav" \
+  pnf-separation "$here/linear_piano" "$here/linear_voice" "$work/heldout/sample_piano.wav" "$work/heldout/sample_voice.wav" \
     "$out/separation" --preset="$here/linear_piano.json" --sample-size=44100 --n-steps=32 --step-scale=1.0 \
     --implicit-mixture --schedule=tiled --plot
   pnf-spectrogram "$here/mel_voice" "$here/mel_voice/dump_norm/dev" "$out/spectrogram" \
@@ -160,6 +162,8 @@ if run_stage 5; then
   ln -sfn "$out/nc" "$out/models_nc/mulaw_piano"
   cp "$out/nc/config.json" "$out/models_nc/mulaw_piano.json"
   for models in models_chain models_nc; do
-    python "$egs/../benchmarks/quality.py" --models "$out/$models" --tasks superres,inpainting --out "$out/bench_$models"
+    # (as README "Noise-conditional priors at equal compute" measured it: this recipe's held-out piano, from noise)
+    python "$egs/../benchmarks/quality.py" --models "$out/$models" --tasks superres,inpainting --out "$out/bench_$models" \
+      --piano "$work/heldout/sample_piano.wav" --init noise --step-scale 1.0
   done
 fi

@@ -114,9 +114,10 @@ def check(settings, args):
     # Each step moves the sum x0 + x1 towards the mixture by 2 eta gamma = 2 step_scale gamma_scale times
     # the residual: from 2 on it overshoots more than it corrects and the sampler diverges.
     if not task["implicit"] and 2 * settings.step_scale * task["gamma_scale"] >= 2:
-        raise PnfError(f"--step-scale={settings.step_scale:g} is too large for separation: the mixture term "
-                       f"(gamma = {task['gamma_scale']:g} / sigma^2) needs a step scale below "
-                       f"{1 / task['gamma_scale']:.3f}, or pass --implicit-mixture")
+        raise PnfError(f"step scale {settings.step_scale:g} (--step-scale, else the preset's step_scale, else "
+                       f"STEP_SCALE) is too large for separation's explicit mixture term (gamma = "
+                       f"{task['gamma_scale']:g} / sigma^2): pass --implicit-mixture, or --step-scale below "
+                       f"{1 / task['gamma_scale']:.3f}")
 
 
 def load_sources(path0, path1, settings, trim):
