@@ -62,8 +62,8 @@ train_nc() {  # steps (python -m: `which pnf-train` may be a pyenv shim, which t
 export -f train_nc
 step "torchrun training" 60 train_nc 200
 step "torchrun resume" 60 train_nc 300
-step "main command on CUDA" 120 python wavenet_vocoder/pnf/sgld_superres.py egs/pnf_small/mulaw_piano egs/sample_piano.wav \
-  "$out/superres" --preset=egs/pnf_small/mulaw_piano.json --downsample_interval 4 --n-steps 16 --step-scale 1.0 \
+step "main command on CUDA" 120 python wavenet_vocoder/pnf/sgld_superres.py egs/pnf_real/mulaw_piano egs/sample_piano.wav \
+  "$out/superres" --preset=egs/pnf_real/mulaw_piano.json --downsample_interval 4 --n-steps 16 \
   --schedule tiled --device "$device" --no-progress
 python -c "import json; r = json.load(open('$out/superres/run.json')); print('metrics', r['metrics']['pnf'], 'seconds', r['seconds'])" >> "$report" 2>&1
 echo "report: $report"
