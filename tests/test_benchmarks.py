@@ -280,3 +280,26 @@ def test_fill_level_benchmark_reports_every_level_and_the_priors_continuations(t
     assert fill["level_db"](0.5 * np.ones(10), np.ones(10)) == pytest.approx(-6.0206, abs=1e-4)   # 20 log10 0.5
     with pytest.raises(Exception, match="STEPSxSCALE"):
         fill["parse_settings"]("32")
+
+
+def test_upper_band_benchmark_scores_each_band_of_each_restoration(tmp_path, capsys):
+    upper = runpy.run_path(os.path.join(REPO, "benchmarks", "upper_band.py"), run_name="upper_band")
+    root, preset = make_root(tmp_path / "prior", tiny_hparams())
+    t = np.arange(8820) / 22050
+    sf.write(tmp_path / "full.wav", 0.5 * np.sin(2 * np.pi * 500 * t) + 0.2 * np.sin(2 * np.pi * 9500 * t), 22050)
+    out = tmp_path / "out"
+    assert upper["main"]([root, str(tmp_path / "full.wav"), f"--preset={preset}", "--seconds=0.4", "--n-steps=1",
+                          f"--out={out}", "--trim"]) == 0
+    table = (out / "upper_band.md").read_text()
+    assert table == capsys.readouterr().out
+    rows = {line.split(" | ")[0][2:]: [float(v) for v in line.strip(" |").split(" | ")[1:]]
+            for line in table.splitlines() if line.startswith("| ") and not line.startswith(("| method", "| ---"))}
+    # (one file: no range after the mean level)
+    assert list(rows) == list(upper["METHODS"])
+    # keeping every 4th sample aliases the 9.5 kHz tone to 1525 Hz: band-limited interpolation and the
+    # low-pass leave the band above 8 kHz all but empty
+    assert rows["band-limited interpolation"][2] < -30 and rows["the clean file low-passed at the split"][2] < -30
+    # the 8-bit quantiser keeps the loud 9.5 kHz tone's level
+    assert abs(rows["the clean file through the prior's quantiser (ceiling)"][2]) < 1
+    assert all((out / "00_full" / f).is_file() for f in ("clean.wav", "lowpassed.wav", "pnf/out.wav"))
+    assert all(np.isfinite(v) for v in rows["PnF"])

@@ -35,6 +35,32 @@ def test_lsd_by_hand():
     assert lsd(x, 10 * x) == pytest.approx(2.0, abs=1e-6)  # the 1e-10 power floor
 
 
+def test_band_lsd_and_band_level_by_hand():
+    rate = 22050
+    t = np.arange(30000) / rate
+    low, high = np.sin(2 * np.pi * 1000 * t), 0.1 * np.sin(2 * np.pi * 9000 * t)
+    above = metrics.band_bins(rate, 8000)
+    below = metrics.band_bins(rate, 0, 8000)
+    # 10.77 Hz per bin: bin 743 is at 7999.6 Hz, 744 the first above 8 kHz; Nyquist's (1024) the last
+    assert (above.start, above.stop, below.start, below.stop) == (744, 1025, 0, 744)
+    # the 9 kHz tone ten times louder: its band 20 dB up, and log10 power 2 apart in the bins it fills
+    assert metrics.band_level(high, 10 * high, above) == pytest.approx(20.0, abs=1e-9)  # float64
+    assert metrics.band_level(low + high, low + 10 * high, above) == pytest.approx(20.0, abs=1e-3)  # 1 kHz leakage
+    assert metrics.band_level(low + high, low + high, below) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.band_level(low + high, low, above) < -40           # the band emptied (1 kHz leakage aside)
+    assert metrics.band_level(high, 0 * high, above) == -np.inf
+    assert lsd(low + high, low + high, bins=above) == 0.0
+    x = np.random.default_rng(0).standard_normal(8000)
+    assert lsd(x, 10 * x, bins=above) == pytest.approx(2.0, abs=1e-6)
+    # the band's LSD is the formula over its bins only
+    y = x + 0.3 * np.random.default_rng(1).standard_normal(8000)
+    ref, est = metrics.power_spectrogram(x, 2048, 512), metrics.power_spectrogram(y, 2048, 512)
+    diff = np.log10(ref + 1e-10) - np.log10(est + 1e-10)
+    assert lsd(x, y, bins=above) == pytest.approx(np.mean(np.sqrt(np.mean(diff[:, 744:] ** 2, axis=1))), rel=1e-12)
+    with pytest.raises(ValueError, match="no STFT bin"):
+        metrics.band_bins(rate, 12000, 13000)
+
+
 def test_spectrogram_metrics_in_blocks_equal_the_whole_signal_formula():
     # 300000 samples are 586 LSD frames and 1172 mel frames: several blocks of BLOCK_FRAMES each.
     rng = np.random.default_rng(1)

@@ -79,15 +79,40 @@ def _frame_mean(reference, estimate, n_fft, hop, distance):
     return total / frames
 
 
-def lsd(reference, estimate, n_fft=LSD_N_FFT, hop=LSD_HOP):
-    """Log-spectral distance (log10 power, averaged over frames); see the module docstring."""
+def lsd(reference, estimate, n_fft=LSD_N_FFT, hop=LSD_HOP, bins=slice(None)):
+    """Log-spectral distance (log10 power, averaged over frames); see the module docstring.
+
+    ``bins``: the STFT bins the mean over bins runs over (all by default; see :func:`band_bins`).
+    """
     ref, est = _pair(reference, estimate)
 
     def distance(p_ref, p_est):
-        diff = np.log10(p_ref + 1e-10) - np.log10(p_est + 1e-10)
+        diff = np.log10(p_ref[:, bins] + 1e-10) - np.log10(p_est[:, bins] + 1e-10)
         return np.sqrt(np.mean(diff ** 2, axis=1))
 
     return _frame_mean(ref, est, n_fft, hop, distance)
+
+
+def band_bins(sample_rate, low_hz, high_hz=None, n_fft=LSD_N_FFT):
+    """The STFT bins (a slice) whose centre frequencies lie in [low_hz, high_hz) at ``sample_rate``
+    (``high_hz`` None: up to half the sample rate, its bin included)."""
+    hz_per_bin = sample_rate / n_fft
+    end = n_fft // 2 + 1 if high_hz is None else min(n_fft // 2 + 1, int(np.ceil(high_hz / hz_per_bin)))
+    first = int(np.ceil(low_hz / hz_per_bin))
+    if not 0 <= first < end:
+        raise ValueError(f"no STFT bin lies in [{low_hz:g}, {high_hz:g}) Hz at {sample_rate:g} Hz")
+    return slice(first, end)
+
+
+def band_level(reference, estimate, bins, n_fft=LSD_N_FFT, hop=LSD_HOP):
+    """The estimate's power in the STFT ``bins``, summed over all frames, over the reference's, in dB
+    (0: as loud there as the reference; -inf for an estimate silent there)."""
+    ref, est = _pair(reference, estimate)
+    totals = np.zeros(2)
+    for p_ref, p_est in zip(_power_blocks(ref, n_fft, hop), _power_blocks(est, n_fft, hop)):
+        totals += p_ref[:, bins].sum(), p_est[:, bins].sum()
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(totals[1] / max(totals[0], _EPS)))
 
 
 def mel_distance(reference, estimate, sample_rate=22050):
