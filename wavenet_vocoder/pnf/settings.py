@@ -127,8 +127,11 @@ def settings_from_args(args, constants, task_values=None):
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
-    preferred = dict(constants, STEP_SCALE=constants["STEP_SCALE"] if hp.step_scale is None else hp.step_scale)
-    step_scale = parse_float(pick(args, "--step-scale", preferred, "STEP_SCALE"), "--step-scale")
+    # the flag, else the preset's step_scale (what suits its prior), else the script's STEP_SCALE
+    step_scale = args.get("--step-scale")
+    if step_scale is None:
+        step_scale = constants["STEP_SCALE"] if hp.step_scale is None else hp.step_scale
+    step_scale = parse_float(step_scale, "--step-scale")
     schedule = annealing_schedule(args, hp, step_scale, init)
     segment = None
     if args.get("--segment") is not None:
