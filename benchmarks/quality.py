@@ -167,7 +167,7 @@ class Benchmark:
             self.sampler_flags += ["--start-sigma", str(parse_float(start_sigma, "--start-sigma"))]
         if self.step_scale is not None:
             self.sampler_flags += ["--step-scale", str(self.step_scale)]
-        #: prior folder -> how PnF ran on it (start, first level, step scale), from run.json
+        #: prior folders (markdown) -> how PnF ran on them (start, first level, step scale), from run.json
         self.how = OrderedDict()
         self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
@@ -211,7 +211,8 @@ class Benchmark:
         with open(os.path.join(folder, "run.json")) as f:
             report = json.load(f)
         start = "the plain estimate" if report["init"] == "baseline" else "noise"
-        self.how[argv[0]] = f"from {start} at sigma {report['sigmas'][0]:g}, step scale {report['step_scale']:g}"
+        priors = " + ".join(f"`{root}`" for root in argv[:len(task.COMMAND.priors)])   # the command's prior folders
+        self.how[priors] = f"from {start} at sigma {report['sigmas'][0]:g}, step scale {report['step_scale']:g}"
         return report
 
     def mulaw_prior(self, source):
@@ -453,7 +454,7 @@ def main(argv=None):
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
              f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}; "
-             + "; ".join(f"`{root}` {how}" for root, how in bench.how.items()) + ")."
+             + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block)

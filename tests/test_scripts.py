@@ -41,6 +41,11 @@ def test_superres_end_to_end(tmp_path, mulaw):
     original, estimate = read(out / "x_original.wav"), read(out / "out.wav")
     np.testing.assert_array_equal(estimate[::4], original[::4])     # the kept samples, bit for bit
     assert len(estimate) == len(original) == int(0.2 * SR)
+    # the cubic spline through the kept samples, scored beside band-limited interpolation
+    from wavenet_vocoder.baselines import superres_cubic
+    from wavenet_vocoder.metrics import snr
+    spline = superres_cubic(original[::4], 4, original.size)
+    assert report["metrics"]["spline"]["snr"] == pytest.approx(snr(original, spline), abs=0.01)  # 16-bit wav
 
 
 def test_superres_with_the_antialias_observation_model(tmp_path, mulaw):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...deferred import deferred_import
 from ...audio import audio_rate, load_audio
-from ...baselines import superres_bandlimited
+from ...baselines import superres_bandlimited, superres_cubic
 from ...cli import parse_float, parse_int
 from ...errors import PnfError
 from ...lowrate import antialias_filter, decimate
@@ -184,6 +184,7 @@ def jobs(args, settings):
         estimate = joined["out"]
         sr = hp.sample_rate
         metrics = {"pnf": score(clean, estimate, sr), "baseline": score(clean, baseline, sr),
+                   "spline": score(clean, superres_cubic(low, interval, clean.size), sr),
                    "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), sr)}
         extra = {"downsample_interval": interval, "samples": int(clean.size),
                  "observation": "antialias" if antialias else "every r-th sample"}
