@@ -58,18 +58,21 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from .audio import write_atomically
-from .checkpoints import checkpoint_dir_name, fit_state_dict, read_state_dict, save_checkpoint
 from .cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
+from .deferred import deferred_import
 from . import distributed
 from .distributed import Processes, any_process, barrier
 from .errors import CheckpointError, PnfError
 from .hparams import load_preset
-from .wavenet import WaveNet
+
+# torch and the model are read on first use, so that --help and a usage mistake answer at once.
+torch = deferred_import("torch")
+F = deferred_import("torch.nn.functional")
+checkpoints = deferred_import("wavenet_vocoder.checkpoints")
+wavenet = deferred_import("wavenet_vocoder.wavenet")
 
 
 class DumpData:
@@ -178,16 +181,16 @@ def seeded_model(hp, seed):
     """The preset's model with initial weights drawn from ``seed`` (the global RNG is left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return WaveNet.from_hparams(hp)
+        return wavenet.WaveNet.from_hparams(hp)
 
 
 def initial_state(model, path):
     """The state dict at ``path`` for ``model``: a noise-conditional model may start from an
     unconditional checkpoint (its noise parameters keep their initial values)."""
-    state, path = read_state_dict(path)
+    state, path = checkpoints.read_state_dict(path)
     expected = model.state_dict()
     optional = {k for k in expected if k.startswith("noise_embedding.") or ".conv1x1n." in k}
-    return {**expected, **fit_state_dict(state, expected, f"--init={path}", optional)}
+    return {**expected, **checkpoints.fit_state_dict(state, expected, f"--init={path}", optional)}
 
 
 class Trainer:
@@ -260,11 +263,10 @@ class Trainer:
         self.step += 1
         return float(loss.detach())
 
-    @torch.no_grad()
     def dev_loss(self, batches, sigma, seed):
         """Mean loss of the EMA weights at level ``sigma`` over fixed dev batches (same noise every call)."""
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        with self._autocast():
+        with torch.no_grad(), self._autocast():
             losses = [float(level_loss(self.ema, q.to(self.device), None if c is None else c.to(self.device),
                                        sigma, gen)) for q, c in batches]
         return sum(losses) / len(losses)
@@ -280,7 +282,7 @@ class Trainer:
             names += [(f"checkpoint_step{self.step:09d}.pth", self.model, self.optimizer),
                       (f"checkpoint_step{self.step:09d}_ema.pth", self.ema, None)]
         for name, model, optimizer in names:
-            save_checkpoint(os.path.join(self.folder, name), model,
+            checkpoints.save_checkpoint(os.path.join(self.folder, name), model,
                             optimizer if self.hp.save_optimizer_state else None,
                             global_step=self.step, hparams=self.hp, train_seconds=self.seconds)
 
@@ -481,7 +483,7 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
     state = initial_state(seeded_model(hp, run.seed), init) if init else None
     summaries = []
     for i, sigma in enumerate(sigmas):
-        folder = os.path.join(root, checkpoint_dir_name(sigma))
+        folder = os.path.join(root, checkpoints.checkpoint_dir_name(sigma))
         n = first_steps if i == 0 else steps
         level_run = replace(run, steps=n, seed=run.seed + i)
         state, summary = train_level(hp, train, dev, sigma, folder, level_run, init_state=state, log=log)
