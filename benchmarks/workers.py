@@ -66,7 +66,7 @@ def main(argv=None):
     n = int(float(args["--seconds"]) * rate)
     task = [sys.executable, "-m", "wavenet_vocoder.pnf.sgld_superres", args["--prior"]]
     flags = [f"--preset={args['--preset']}", "--downsample_interval=4", f"--n-steps={args['--n-steps']}",
-             "--step-scale=1.0", "--schedule=tiled", "--no-progress"]
+             "--step-scale=1.0", "--schedule=tiled", "--no-progress", "--init=noise"]   # every level, as measured
     single = os.path.join(out, "single.wav")
     sf.write(single, audio[:n], rate)
 
