@@ -38,7 +38,7 @@ from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.metrics import band_bins, band_level, lsd
 from wavenet_vocoder.pnf import sgld_superres
-from wavenet_vocoder.quantize import dequantize, quantize
+from wavenet_vocoder.quantize import requantize
 
 METHODS = ("PnF", "band-limited interpolation", "cubic spline", "the clean file low-passed at the split",
            "the clean file through the prior's quantiser (ceiling)")
@@ -57,12 +57,12 @@ def band_scores(clean, estimate, rate, split_hz):
             "level above (dB)": band_level(clean, estimate, above)}
 
 
-def restore(prior, preset, source, factor, folder, n_steps, seed):
+def restore(prior, preset, source, factor, folder, n_steps, seed, rate):
     """PnF's restoration of the file ``source`` from every ``factor``-th sample: the task script run on
-    it, into ``folder``; returns its out.wav."""
+    it, into ``folder``; returns its out.wav (at ``rate``, the preset's)."""
     sgld_superres.main([prior, source, folder, f"--preset={preset}", f"--downsample_interval={factor}",
                         f"--n-steps={n_steps}", "--schedule=tiled", f"--seed={seed}", "--no-progress"])
-    return load_audio(os.path.join(folder, "out.wav"), load_preset(preset).sample_rate, normalize=False)
+    return load_audio(os.path.join(folder, "out.wav"), rate, normalize=False)
 
 
 def main(argv=None):
@@ -90,12 +90,12 @@ def main(argv=None):
         kept = clean[::factor]
         estimates = {
             "PnF": restore(args["<prior>"], args["--preset"], os.path.join(folder, "clean.wav"), factor,
-                           os.path.join(folder, "pnf"), n_steps, seed)[:clean.size],
+                           os.path.join(folder, "pnf"), n_steps, seed, rate)[:clean.size],
             "band-limited interpolation": superres_bandlimited(kept, factor, clean.size),
             "cubic spline": superres_cubic(kept, factor, clean.size),
             "the clean file low-passed at the split": lowpassed,
-            "the clean file through the prior's quantiser (ceiling)":
-                dequantize(quantize(clean, hp.input_type, hp.quantize_channels), hp.input_type, hp.quantize_channels),
+            "the clean file through the prior's quantiser (ceiling)": requantize(clean, hp.input_type,
+                                                                                  hp.quantize_channels),
         }
         for method, estimate in estimates.items():
             rows[method].append(band_scores(clean, estimate, rate, split))
