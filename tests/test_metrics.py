@@ -59,6 +59,8 @@ def test_band_lsd_and_band_level_by_hand():
     assert lsd(x, y, bins=above) == pytest.approx(np.mean(np.sqrt(np.mean(diff[:, 744:] ** 2, axis=1))), rel=1e-12)
     with pytest.raises(ValueError, match="no STFT bin"):
         metrics.band_bins(rate, 12000, 13000)
+    with pytest.raises(ValueError, match=r"no STFT bin lies in \[12000, 11025\] Hz"):
+        metrics.band_bins(rate, 12000)
 
 
 def test_spectrogram_metrics_in_blocks_equal_the_whole_signal_formula():

@@ -100,7 +100,8 @@ def band_bins(sample_rate, low_hz, high_hz=None, n_fft=LSD_N_FFT):
     end = n_fft // 2 + 1 if high_hz is None else min(n_fft // 2 + 1, int(np.ceil(high_hz / hz_per_bin)))
     first = int(np.ceil(low_hz / hz_per_bin))
     if not 0 <= first < end:
-        raise ValueError(f"no STFT bin lies in [{low_hz:g}, {high_hz:g}) Hz at {sample_rate:g} Hz")
+        top = f"{high_hz:g})" if high_hz is not None else f"{sample_rate / 2:g}]"
+        raise ValueError(f"no STFT bin lies in [{low_hz:g}, {top} Hz at {sample_rate:g} Hz")
     return slice(first, end)
 
 

@@ -168,7 +168,7 @@ def default_init(command, args, constants):
     why = command.baseline_missing(args)
     if why is None:
         return constants
-    print(f"note: {why}: starting from noise at every level (--init noise)", file=sys.stderr)
+    print(f"note: {why}: starting from noise instead (as --init noise does)", file=sys.stderr)
     return {**constants, "INIT": "noise"}
 
 
