@@ -3,7 +3,6 @@ and task commands over many inputs shared out among the processes."""
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -23,12 +22,6 @@ from wavenet_vocoder.train import Trainer
 BATCH, LENGTH, STEPS = 2, 120, 3
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ddp_hparams():
     # eps 1.0 makes Adam's step nearly linear in the gradient: a gradient near zero whose float32 sum
     # differs in the last bit between one process and two then moves its weight by as little, where
@@ -37,11 +30,13 @@ def ddp_hparams():
     return hp.replace(optimizer_params={**hp.optimizer_params, "eps": 1.0})
 
 
-def _worker(rank, world, port, hp_values, folder, batches, result):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+def _worker(rank, world, store, hp_values, folder, batches, result):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     processes = distributed.from_environment()
+    # The processes meet through a file, not a TCP port: a port found free here could be taken by
+    # another program before gloo binds it. start() then finds the group joined and keeps it.
+    torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     distributed.start(processes, "cpu")
     trainer = Trainer(HParams(hp_values), folder, "cpu", seed=0, processes=processes)
     for q in torch.load(batches):
@@ -56,7 +51,7 @@ def test_a_distributed_step_is_a_step_on_the_combined_batch(tmp_path):
     gen = torch.Generator().manual_seed(0)
     batches = [torch.randint(0, 256, (2 * BATCH, LENGTH), generator=gen) for _ in range(STEPS)]
     torch.save(batches, tmp_path / "batches.pt")
-    mp.spawn(_worker, args=(2, free_port(), hp.to_dict(), str(tmp_path / "ddp"), str(tmp_path / "batches.pt"),
+    mp.spawn(_worker, args=(2, str(tmp_path / "store"), hp.to_dict(), str(tmp_path / "ddp"), str(tmp_path / "batches.pt"),
                             str(tmp_path / "ddp.pt")), nprocs=2)
     single = Trainer(hp, str(tmp_path / "single"), "cpu", seed=0)
     torch.set_num_threads(1)
