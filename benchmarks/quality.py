@@ -73,7 +73,7 @@ from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.lowrate import decimate
-from wavenet_vocoder.mel_dumps import denormalize, normalize
+from wavenet_vocoder.mel_dumps import denormalize, normalize, statistics_path
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.pnf.command import run_task
@@ -313,7 +313,7 @@ class Benchmark:
     def spectrogram(self, files):
         root, preset = self.model("mel_voice")
         hp = load_preset(preset)
-        meanvar = np.load(os.path.join(root, "meanvar.npy"))
+        meanvar = np.load(statistics_path(root))
         frames = self.samples(preset) // hp.hop_size
         case = "mel-conditioned generation"
         for path in files:

@@ -42,7 +42,7 @@ from wavenet_vocoder.metrics import score
 from wavenet_vocoder.pnf.command import run_task
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import features
-from wavenet_vocoder.mel_dumps import normalize
+from wavenet_vocoder.mel_dumps import normalize, statistics_path
 
 #: The sampler settings of each task (those of the task scripts), as in benchmarks/quality.py.
 CONSTANTS = {
@@ -95,7 +95,7 @@ def main(argv=None):
             wave, mel = features(args["--voice"], hp)
             frames = n // hp.hop_size
             np.save(os.path.join(dump, "voice-00001-feats.npy"),
-                    normalize(mel[:frames], np.load(os.path.join(roots[0], "meanvar.npy"))))
+                    normalize(mel[:frames], np.load(statistics_path(roots[0]))))
             np.save(os.path.join(dump, "voice-00001-wave.npy"), wave[:frames * hp.hop_size])
         for budget in budgets:
             for how in ("cold", "warm"):

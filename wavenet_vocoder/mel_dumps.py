@@ -11,6 +11,15 @@ import numpy as np
 from .errors import AudioError
 
 
+#: File name of a mel prior's training statistics (per-band mean and variance, 2 x num_mels).
+STATISTICS_FILE = "meanvar.npy"
+
+
+def statistics_path(prior_root):
+    """Where a mel-conditioned prior keeps the statistics its training features were normalised with."""
+    return os.path.join(prior_root, STATISTICS_FILE)
+
+
 def find_utterances(dump_root):
     """Sorted (name, feats path, wave path or None) for every ``*-feats.npy`` under ``dump_root``."""
     if not os.path.isdir(dump_root):

@@ -30,7 +30,7 @@ from .audio import load_audio, logmelspectrogram, trim_silence, write_atomically
 from .cli import parse_args, parse_float, parse_int, run
 from .errors import AudioError, PnfError
 from .hparams import load_preset
-from .mel_dumps import normalize
+from .mel_dumps import normalize, statistics_path
 from .quantize import quantize
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
@@ -102,7 +102,7 @@ def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print, s
     if stats is None:
         stacked = np.concatenate([m for (subset, _), (m, _) in mels.items() if subset == "train"]).astype(np.float64)
         stats = np.stack([stacked.mean(axis=0), stacked.var(axis=0)]).astype(np.float32)
-        _save_npy(os.path.join(out_dir, "meanvar.npy"), stats)
+        _save_npy(statistics_path(out_dir), stats)
     for (subset, i), (mel, wave) in mels.items():
         stem = os.path.join(out_dir, "dump_norm", subset, f"{name}-{i:05d}")
         _save_npy(stem + "-feats.npy", normalize(mel, stats))

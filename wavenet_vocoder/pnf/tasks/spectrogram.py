@@ -11,7 +11,7 @@ import numpy as np
 from ...deferred import deferred_import
 from ...errors import PnfError
 from ...baselines import spectrogram_griffin_lim
-from ...mel_dumps import denormalize, find_utterances, load_mel
+from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
 from ..command import Job, JobResult, TaskCommand
 from ..task import TaskBase
@@ -67,7 +67,7 @@ def normalisation_note(feats, path, prior_root):
     means, spreads = feats.mean(axis=1), feats.std(axis=1)
     if np.all(np.abs(means) < 1.5) and 0.2 < float(np.median(spreads)) < 3.0:
         return None
-    stats = os.path.join(prior_root, "meanvar.npy")
+    stats = statistics_path(prior_root)
     made = (f"normalise them with {stats} (pnf-preprocess --stats={stats})" if os.path.isfile(stats)
             else "normalise them with the statistics the prior was trained with (pnf-preprocess --stats)")
     return (f"note: the mel features {path} do not look normalised (band means {means.min():.2f}..{means.max():.2f}, "
@@ -105,14 +105,14 @@ def jobs(args, settings):
 
 def statistics_missing(args):
     """Why Griffin-Lim cannot start these runs (the prior has no meanvar.npy), or None."""
-    stats = os.path.join(args["<checkpoint>"], "meanvar.npy")
+    stats = statistics_path(args["<checkpoint>"])
     return None if os.path.isfile(stats) else f"{stats} is missing, so the frames cannot be turned back into a waveform"
 
 
 def griffin_lim_units(mel, hp, prior_root, length):
     """Griffin-Lim audio of the normalised frames ``mel`` (cin, N + 2 cin_pad), in quantised units:
     the frames are de-normalised with the prior's ``meanvar.npy``."""
-    stats = os.path.join(prior_root, "meanvar.npy")
+    stats = statistics_path(prior_root)
     if not os.path.isfile(stats):
         raise PnfError(f"--init baseline needs the prior's training statistics {stats} to turn the frames back "
                        "into magnitudes for Griffin-Lim: use --init noise, or put meanvar.npy there")
