@@ -41,14 +41,15 @@ from wavenet_vocoder.cli import describe_device, parse_args, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.metrics import snr
-from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf import sgld_inpainting
+from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.priors import Prior
 from wavenet_vocoder.pnf.tasks import inpainting
 from wavenet_vocoder.quantize import dequantize, quantize
 from wavenet_vocoder.synthesis import ancestral_sample
 
 #: The inpainting script's constants (steps and step scale come from --settings).
-INPAINTING = dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3))
+INPAINTING = script_constants(sgld_inpainting, inpainting.COMMAND, SAMPLE_SIZE=-1, INIT="noise")
 
 
 def level_db(estimate, reference):

@@ -76,7 +76,8 @@ from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize, statistics_path
 from wavenet_vocoder.metrics import score, snr
 from wavenet_vocoder.audio import load_audio
-from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.langevin import INITS
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import features, find_audio
@@ -85,15 +86,11 @@ from wavenet_vocoder.quantize import dequantize
 COLUMNS = ("snr", "si_sdr", "lsd", "mel_distance", "seconds")
 HEADERS = {"snr": "SNR (dB)", "si_sdr": "SI-SDR (dB)", "lsd": "LSD", "mel_distance": "mel dist. (dB)",
            "gap_snr": "gap SNR (dB)", "seconds": "time (s)"}
-#: The sampler settings each task runs with here (those of the task scripts; steps, step scale, schedule,
-#: seed and sample size come from this benchmark's flags).
-TASK_SETTINGS = {
-    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", OBS_WEIGHT=1.0),
-    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3)),
-    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise",
-                       GAMMA_SCALE=15.0, MIX_PEAK=1.4),
-    "spectrogram": dict(SAMPLE_SIZE=256 * 200, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1, INIT="noise"),
-}
+#: The sampler settings each task runs with here: its task script's constants (steps, step scale,
+#: start, schedule, seed and sample size then come from this benchmark's flags).
+TASK_SETTINGS = {cmd.COMMAND.name: script_constants(script, cmd.COMMAND) for script, cmd in (
+    (sgld_superres, superres), (sgld_inpainting, inpainting), (sgld_separation, separation),
+    (sgld_spectrogram_descent, spectrogram))}
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 

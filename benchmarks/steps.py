@@ -39,19 +39,17 @@ from docopt import docopt
 
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.metrics import score
-from wavenet_vocoder.pnf.command import run_task
+from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import features
 from wavenet_vocoder.mel_dumps import normalize, statistics_path
 
-#: The sampler settings of each task (those of the task scripts), as in benchmarks/quality.py.
-CONSTANTS = {
-    "superres": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", OBS_WEIGHT=1.0),
-    "inpainting": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=50000, BATCH_SIZE=1, N_STEPS=256, STEP_SCALE=0.05, INIT="noise", GAP=(1.1, 1.3)),
-    "separation": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=20000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.05, INIT="noise",
-                       GAMMA_SCALE=15.0, MIX_PEAK=1.4),
-    "spectrogram": dict(SAMPLE_SIZE=-1, SGLD_WINDOW=32000, BATCH_SIZE=2, N_STEPS=256, STEP_SCALE=0.1, INIT="noise"),
-}
+#: The sampler settings of each task: its task script's constants (whole files; the start, steps
+#: and step scale come from this benchmark's flags).
+CONSTANTS = {cmd.COMMAND.name: script_constants(script, cmd.COMMAND, SAMPLE_SIZE=-1) for script, cmd in (
+    (sgld_superres, superres), (sgld_inpainting, inpainting), (sgld_separation, separation),
+    (sgld_spectrogram_descent, spectrogram))}
 MEASURE = {"superres": "LSD (lower is better)", "inpainting": "gap SNR, dB", "separation": "SI-SDR, dB",
            "spectrogram": "mel distance, dB (lower is better)"}
 

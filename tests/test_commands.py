@@ -279,3 +279,14 @@ def test_a_preset_step_scale_too_large_for_the_explicit_mixture_is_one_line(tmp_
     assert code == 2 and len(err) == 1
     assert err[0].startswith("error: step scale 1 (--step-scale, else the preset's step_scale") and \
         "pass --implicit-mixture, or --step-scale below 0.067" in err[0]
+
+
+def test_script_constants_are_the_scripts_values_with_changes_over_them(monkeypatch):
+    from wavenet_vocoder.pnf.command import script_constants
+    monkeypatch.setattr(sgld_separation, "GAMMA_SCALE", 7.0)            # a user's edit of the script
+    values = script_constants(sgld_separation, separation.COMMAND, INIT="noise")
+    assert values["GAMMA_SCALE"] == 7.0 and values["INIT"] == "noise"
+    assert values["MIX_PEAK"] == sgld_separation.MIX_PEAK and values["N_STEPS"] == sgld_separation.N_STEPS
+    assert set(values) == set(script_constants(sgld_separation, separation.COMMAND))
+    with pytest.raises(ValueError, match="GAP"):
+        script_constants(sgld_separation, separation.COMMAND, GAP=(0, 1))    # an inpainting constant

@@ -124,6 +124,16 @@ class TaskCommand:
         return f"{self.summary}\n\nUsage:\n{lines}\n\n{details}\n\nOptions:\n{options}\nConstants: {shown}\n"
 
 
+def script_constants(script, command, **changes):
+    """The constants the task script module ``script`` sets for ``command`` (their values now), name
+    -> value, with ``changes`` over them: how a benchmark runs a task as its script would."""
+    values = {k: getattr(script, k) for k in list(SHARED_CONSTANTS) + list(command.constants)}
+    unknown = set(changes) - set(values)
+    if unknown:
+        raise ValueError(f"{command.script} has no constants {', '.join(sorted(unknown))}")
+    return {**values, **changes}
+
+
 def run_task(command, constants, argv=None):
     """Run ``command`` with the script's ``constants`` over ``argv`` (None: the command line)."""
     missing = [k for k in list(SHARED_CONSTANTS) + list(command.constants) if k not in constants]
