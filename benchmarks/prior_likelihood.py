@@ -2,6 +2,7 @@
 
 Usage:
   prior_likelihood.py --preset=<json> --prior=<dir>... [options] <audio>...
+  prior_likelihood.py --pair --preset=<json> --prior=<dir> --prior=<dir> [options] <source0> <source1>
 
 Each file is loaded as the task scripts load it (mono, the preset's rate, peak 1), cut to its
 first --seconds, quantised with the preset's quantiser, and scored by the model of each
@@ -11,16 +12,27 @@ log p_sigma(x_t | x_<t), in nats per sample, on the signal plus sigma * N(0, 1) 
 the level's model was trained on), with a fixed seed. A prior that should tell two sources
 apart must score its own source higher than the other one.
 
+With --pair, separation's own test: the two files are the sources of the two priors (in that
+order), scaled as pnf-separation scales them (each to peak 1, their sum then to peak
+--mix-peak), and the table compares the true sources, log p0(s0) + log p1(s1), with half the
+mixture in each, log p0(m/2) + log p1(m/2), in nats per sample. Half the mixture is where
+separation starts warm and where two priors that cannot tell the sources apart leave it: both
+halves are quieter than the louder source, and a quieter signal is more likely (about log 2 =
+0.69 nats per sample for each halving of a source's level). Sampling can move towards the true
+sources only at levels where the margin (true minus half) is positive.
+
 Options:
   --preset=<json>        Preset of the priors (quantiser, model size).
   --prior=<dir>          A prior's root folder; repeat for several.
   --sigmas=<list>        Levels to score at [default: 4.1,0.39].
   --seconds=<s>          Seconds of each file to use, -1 for all [default: 2.0].
   --seed=<n>             Seed of the input noise [default: 0].
+  --mix-peak=<p>         With --pair: the mixture's peak, separation's MIX_PEAK [default: 1.4].
   -h, --help             Show this help.
 """
 import os
 
+import numpy as np
 import torch
 
 from wavenet_vocoder.audio import load_audio
@@ -39,6 +51,30 @@ def mean_log_prob(model, audio, hp, sigma, generator):
         return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma).mean())
 
 
+def pair_table(models, s0, s1, hp, sigmas, mix_peak, seed):
+    """Markdown rows of separation's test: each sigma's log p0(s0), log p1(s1), log p0(m/2),
+    log p1(m/2) (nats per sample), the two sums and their difference; ``models`` is one
+    (sigma -> model) mapping per source, ``s0`` and ``s1`` the sources at peak 1 each."""
+    mixture = s0 + s1
+    peak = float(np.max(np.abs(mixture)))
+    if peak <= 0:
+        raise PnfError("the two sources sum to silence")
+    gain = mix_peak / peak
+    true, half = [gain * s0, gain * s1], gain * mixture / 2
+    rows = ["| sigma | p0(source 0) | p1(source 1) | p0(half) | p1(half) | true sources | half the mixture | margin |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def score(k, audio, sigma):   # the quantiser clips a source beyond its range, as the prior sees it
+        return mean_log_prob(models[k][sigma], np.clip(audio, -1, 1), hp, sigma, torch.Generator().manual_seed(seed))
+
+    for sigma in sigmas:
+        t0, t1 = score(0, true[0], sigma), score(1, true[1], sigma)
+        h0, h1 = score(0, half, sigma), score(1, half, sigma)
+        rows.append(f"| {sigma:g} | {t0:.3f} | {t1:.3f} | {h0:.3f} | {h1:.3f} | {t0 + t1:.3f} | {h0 + h1:.3f} "
+                    f"| {t0 + t1 - h0 - h1:+.3f} |")
+    return rows
+
+
 def main(argv=None):
     args = parse_args(__doc__, argv)
     hp = load_preset(args["--preset"])
@@ -51,6 +87,19 @@ def main(argv=None):
     for root in args["--prior"]:
         paths[root] = require_checkpoints(root, hp, sigmas)
     length = int(seconds * hp.sample_rate) if seconds > 0 else None
+    if args["--pair"]:
+        if len(paths) != 2:
+            raise PnfError("--pair needs two different --prior folders: source 0's, then source 1's")
+        mix_peak = parse_float(args["--mix-peak"], "--mix-peak")
+        sources = [load_audio(path, hp.sample_rate)[:length].astype(np.float64)
+                   for path in (args["<source0>"], args["<source1>"])]
+        n = min(s.size for s in sources)                   # separation's --trim
+        models = []
+        for root, files in paths.items():
+            loaded = {path: load_model(path, hp) for path in set(files)}
+            models.append({sigma: loaded[path] for sigma, path in zip(sigmas, files)})
+        print("\n".join(pair_table(models, sources[0][:n], sources[1][:n], hp, sigmas, mix_peak, seed)))
+        return 0
     audio = {path: load_audio(path, hp.sample_rate)[:length] for path in args["<audio>"]}
     header = "| prior | sigma | " + " | ".join(os.path.basename(p) for p in audio) + " |"
     print(header)

@@ -147,6 +147,36 @@ def test_prior_likelihood_table(tmp_path, capsys):
     assert values[0] == pytest.approx(expected, abs=0.006)  # the table's 2 decimals, float32
 
 
+def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(tmp_path, capsys):
+    likelihood = runpy.run_path(os.path.join(REPO, "benchmarks", "prior_likelihood.py"), run_name="likelihood")
+    hp = tiny_hparams(input_type="linear-quantize")
+    root_a, preset = make_root(tmp_path / "a", hp)
+    root_b, _ = make_root(tmp_path / "b", hp)
+    a, b = tone(tmp_path / "x.wav", 440, seconds=0.1), tone(tmp_path / "y.wav", 900, seconds=0.1)
+    assert likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root_a}", f"--prior={root_b}",
+                               "--sigmas=1.0", "--seconds=-1", "--mix-peak=1.2", a, b]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| sigma | p0(source 0) |") and len(lines) == 3
+    sigma, t0, t1, h0, h1, true, half, margin = [float(v) for v in lines[2].strip("| ").split(" | ")]
+    assert true == pytest.approx(t0 + t1, abs=0.002) and half == pytest.approx(h0 + h1, abs=0.002)
+    assert margin == pytest.approx(true - half, abs=0.002)
+    # Half the mixture, scaled as separation scales it, scored directly by source 1's model.
+    import torch
+    from wavenet_vocoder.audio import load_audio
+    from wavenet_vocoder.checkpoints import level_checkpoint, load_model
+    from wavenet_vocoder.quantize import quantize
+    s0, s1 = load_audio(a, 22050).astype(np.float64), load_audio(b, 22050).astype(np.float64)
+    half_mixture = 1.2 * (s0 + s1) / np.max(np.abs(s0 + s1)) / 2
+    model = load_model(level_checkpoint(root_b, 1.0), hp)
+    x = torch.as_tensor(quantize(half_mixture, hp.input_type), dtype=torch.float32)
+    x = x + 1.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert h1 == pytest.approx(float(model.smoothed_log_prob(x.view(1, 1, -1), 1.0).mean()), abs=0.002)
+    with pytest.raises(likelihood["PnfError"], match="two different --prior"):
+        likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root_a}", f"--prior={root_a}", "--sigmas=1.0",
+                            a, b])
+
+
 @pytest.fixture(scope="module")
 def speed():
     return runpy.run_path(os.path.join(REPO, "benchmarks", "speed.py"), run_name="speed")

@@ -69,6 +69,7 @@ def test_a_usage_mistake_is_named_on_the_first_line(tmp_path, mulaw, capsys, arg
         code, err = run_cli(sgld_separation.main, [root, root, src, src, f"--mixture={src}", str(tmp_path / "o")],
                             capsys)
     assert code == 2 and err[0].startswith(expected)
+    assert sum(line.startswith("Usage:") for line in err) == 1          # the usage lines once, after the mistake
 
 
 def test_usage_names_the_command_it_runs_as(monkeypatch, capsys):

@@ -24,7 +24,7 @@ def parse_args(usage, argv):
         return docopt(usage, argv=argv, help=True)
     except DocoptExit as e:
         given = sys.argv[1:] if argv is None else list(argv)
-        raise DocoptExit(f"error: {usage_mistake(usage, given)}\n{e}") from None
+        raise DocoptExit(f"error: {usage_mistake(usage, given)}") from None     # DocoptExit adds the usage lines
 
 
 def usage_mistake(usage, argv):
