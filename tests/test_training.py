@@ -215,3 +215,25 @@ def test_a_loss_that_is_not_finite_stops_training_with_one_line(tmp_path, dump, 
     with pytest.raises(PnfError, match="training diverged at step 2"):
         training.train_schedule(hp, str(dump / "dump"), str(tmp_path / "m"), [8.0], 5, 5, run_settings(),
                                 log=lambda line: None)
+
+
+def test_cpu_seconds_count_cpu_time_not_wall_time_and_start_where_an_old_checkpoint_stopped(tmp_path, dump,
+                                                                                          monkeypatch):
+    hp = training_hparams().replace(sigmas=[8.0, 2.0])
+    root = tmp_path / "nc"
+    wall, cpu = iter(range(0, 100_000, 10)), iter(range(0, 100_000, 3))   # each reading: +10 s wall, +3 s CPU
+    monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(wall)))
+    monkeypatch.setattr(training.time, "process_time", lambda: float(next(cpu)))
+    record = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
+                                              run_settings(steps=2, eval_interval=1000), log=lambda line: None)
+    # Two steps, and the tick after the final evaluation: 3 ticks, each 10 s of wall time and 3 of CPU.
+    assert record["seconds"] == pytest.approx(30.0) and record["cpu_seconds"] == pytest.approx(9.0)
+    assert record["cpu_seconds_from_step"] == 0 and record["curve"][-1]["cpu_seconds"] == pytest.approx(6.0)
+    saved = torch.load(root / "checkpoint_latest.pth", weights_only=True)
+    assert saved["train_cpu_seconds"] == pytest.approx(9.0) and saved["train_cpu_from_step"] == 0
+    # A checkpoint written before CPU time was kept: the count starts at its step.
+    del saved["train_cpu_seconds"], saved["train_cpu_from_step"]
+    torch.save(saved, root / "checkpoint_latest.pth")
+    more = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
+                                            run_settings(steps=3, eval_interval=1000), log=lambda line: None)
+    assert more["steps"] == 3 and more["cpu_seconds_from_step"] == 2 and more["cpu_seconds"] == pytest.approx(6.0)

@@ -217,12 +217,14 @@ def _on_cpu(value):
 
 
 def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, global_test_step=0,
-                    hparams=None, train_seconds=None):
+                    hparams=None, train_seconds=None, train_cpu=None):
     """Write ``model`` in the published format, atomically.
 
     ``hparams``, when given, is stored as JSON under the extra key ``hparams`` so the
-    file says what it is, and ``train_seconds`` (seconds of training so far) under
-    ``train_seconds``; loaders of the published format ignore both.
+    file says what it is, ``train_seconds`` (wall seconds of training so far) under
+    ``train_seconds``, and ``train_cpu`` = (CPU seconds, the step they were first counted
+    from) under ``train_cpu_seconds`` and ``train_cpu_from_step``; loaders of the published
+    format ignore them.
     """
     net = model.module if isinstance(model, torch.nn.DataParallel) else model
     payload = {
@@ -236,6 +238,8 @@ def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, 
         payload["hparams"] = json.dumps(hparams.to_dict())
     if train_seconds is not None:
         payload["train_seconds"] = float(train_seconds)
+    if train_cpu is not None:
+        payload["train_cpu_seconds"], payload["train_cpu_from_step"] = float(train_cpu[0]), int(train_cpu[1])
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_atomically(path, lambda f: f.write(buffer.getvalue()))

@@ -44,7 +44,10 @@ any number of processes.
 Training resumes from checkpoint_latest.pth; Ctrl-C (or SIGTERM) saves a checkpoint first, and a
 checkpoint is also saved every --save-interval seconds, so a crash loses at most that.  The loss
 is the cross-entropy of the clean next sample given the noisy past (input q + sigma * N(0, 1),
-q the clean quantised audio), in nats per sample.  The same command and seed train the same
+q the clean quantised audio), in nats per sample.  training.json and the checkpoints count
+seconds of training (wall time, evaluation excluded) and cpu_seconds (the CPU time of the
+process, rank 0 under torchrun, over all its threads: a paused run or one sharing its cores
+spends wall time but no CPU time).  The same command and seed train the same
 weights (on the same device and thread count).
 """
 import copy
@@ -203,7 +206,10 @@ class Trainer:
         self.processes = processes
         self.model = seeded_model(hp, seed).to(self.device)
         latest = os.path.join(folder, "checkpoint_latest.pth")
-        self.step, self.seconds = 0, 0.0
+        # Wall seconds of training (evaluation excluded), and this process's CPU seconds over all its
+        # threads (a run paused, or sharing its cores, spends wall time but no CPU time), counted from
+        # cpu_from_step: checkpoints written before CPU time was kept start counting at their step.
+        self.step, self.seconds, self.cpu_seconds, self.cpu_from_step = 0, 0.0, 0.0, 0
         saved = None
         if os.path.isfile(latest):
             saved = torch.load(latest, map_location=self.device, weights_only=True)
@@ -214,6 +220,8 @@ class Trainer:
                                       "pass the preset it was trained with, or another checkpoint folder") from None
             self.step = int(saved.get("global_step", 0))
             self.seconds = float(saved.get("train_seconds", 0.0))
+            self.cpu_seconds = float(saved.get("train_cpu_seconds", 0.0))
+            self.cpu_from_step = int(saved.get("train_cpu_from_step", self.step))
         elif init_state is not None:
             self.model.load_state_dict(init_state)
         params = hp.optimizer_params
@@ -284,7 +292,8 @@ class Trainer:
         for name, model, optimizer in names:
             checkpoints.save_checkpoint(os.path.join(self.folder, name), model,
                             optimizer if self.hp.save_optimizer_state else None,
-                            global_step=self.step, hparams=self.hp, train_seconds=self.seconds)
+                            global_step=self.step, hparams=self.hp, train_seconds=self.seconds,
+                            train_cpu=(self.cpu_seconds, self.cpu_from_step))
 
 
 @dataclass(frozen=True)
@@ -358,14 +367,15 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     bar = tqdm(total=run.steps, initial=trainer.step, desc=desc, disable=not run.progress or not processes.main,
                dynamic_ncols=True)
     running, evaluation, evaluated_at = None, None, None
-    clock = time.perf_counter()
+    clock, cpu_clock = time.perf_counter(), time.process_time()
     last_save = clock
 
     def tick():
-        nonlocal clock
-        now = time.perf_counter()
+        nonlocal clock, cpu_clock
+        now, cpu_now = time.perf_counter(), time.process_time()
         trainer.seconds += now - clock
-        clock = now
+        trainer.cpu_seconds += cpu_now - cpu_clock
+        clock, cpu_clock = now, cpu_now
         return now
 
     def out_of_time():
@@ -394,7 +404,7 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
             if processes.main and (trainer.step % run.eval_interval == 0 or trainer.step == run.steps
                                    or out_of_time()):
                 evaluation, evaluated_at = evaluate(), trainer.step
-                clock = time.perf_counter()              # evaluation is not training time
+                clock, cpu_clock = time.perf_counter(), time.process_time()   # evaluation is not training time
             if trainer.step % hp.checkpoint_interval == 0:
                 trainer.save(step_file=True)
             if now - last_save >= run.save_interval:
@@ -434,14 +444,15 @@ def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     if finished(trainer, run):             # the same in every process: they resumed the same checkpoint
         if run.processes.main:
             log(f"sigma={sigma:g}: already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {folder}")
-            summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0)
+            summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0, cpu_seconds=0.0)
         return trainer.ema.state_dict(), summary
-    seconds_before = trainer.seconds
+    seconds_before, cpu_before = trainer.seconds, trainer.cpu_seconds
     running, dev_value = _fit(trainer, train, run, lambda batch, gen: sigma,
                               lambda: trainer.dev_loss(batches, sigma, run.seed), f"train sigma={sigma:g}", log)
     if not run.processes.main:
         return trainer.ema.state_dict(), summary
-    summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before)
+    summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before,
+                   cpu_seconds=trainer.cpu_seconds - cpu_before)
     log(f"sigma={sigma:g}: {trainer.step} steps, train {running:.3f} dev {dev_value:.3f} nats/sample, "
         f"{summary['seconds']:.0f} s")
     return trainer.ema.state_dict(), summary
@@ -537,6 +548,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     def evaluate():
         losses = {float(s): trainer.dev_loss(batches, float(s), run.seed) for s in hp.sigmas}
         curve.append({"step": trainer.step, "seconds": round(trainer.seconds, 1),
+                      "cpu_seconds": round(trainer.cpu_seconds, 1),
                       "dev_loss": [losses[float(s)] for s in hp.sigmas]})
         _write_json(record_path, _noise_record(hp, sampling, trainer, None, losses, curve, run))
         return losses
@@ -560,7 +572,8 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
 
 def _noise_record(hp, sampling, trainer, running, losses, curve, run):
     return {"noise_conditional": True, "sigma_sampling": sampling, "steps": trainer.step,
-            "seconds": round(trainer.seconds, 1), "train_loss": running, "precision": run.precision,
+            "seconds": round(trainer.seconds, 1), "cpu_seconds": round(trainer.cpu_seconds, 1),
+            "cpu_seconds_from_step": trainer.cpu_from_step, "train_loss": running, "precision": run.precision,
             "levels": [{"sigma": float(s), "dev_loss": losses[float(s)]} for s in hp.sigmas],
             "curve": curve}
 
