@@ -101,6 +101,9 @@ if run_stage 3; then
     OMP_NUM_THREADS=1 pnf-train "$work/data/$name/$dump" "$work/models/$name" --preset="$here/$name.json" \
       --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress
     cp "$work/models/$name/config.json" "$work/models/$name.json"
+    # the mel prior's statistics travel with it: pnf-spectrogram's Griffin-Lim start and
+    # pnf-preprocess --stats for new features read <prior>/meanvar.npy
+    if [ "$name" = mel_voice ]; then cp "$work/data/$name/meanvar.npy" "$work/models/$name/"; fi
   done
 fi
 
