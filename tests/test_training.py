@@ -237,3 +237,16 @@ def test_cpu_seconds_count_cpu_time_not_wall_time_and_start_where_an_old_checkpo
     more = training.train_noise_conditional(hp, str(dump / "dump"), str(root),
                                             run_settings(steps=3, eval_interval=1000), log=lambda line: None)
     assert more["steps"] == 3 and more["cpu_seconds_from_step"] == 2 and more["cpu_seconds"] == pytest.approx(6.0)
+
+
+def test_the_dev_split_keeps_versions_of_one_recording_together():
+    from wavenet_vocoder.preprocess import split
+    files = sorted([f"/a/piece{k}.wav" for k in range(20)] + [f"/a/room/piece{k}.wav" for k in range(20)])
+    train, dev = split(files, 0.1, seed=0)
+    assert len(dev) == 4 and sorted(train + dev) == files                 # 2 of 20 recordings, both versions
+    names = lambda paths: {os.path.basename(p) for p in paths}
+    assert not names(train) & names(dev) and all(f"/a/room/{n}" in dev for n in names(dev))
+    # Unique names: the plain split over the files, as before groups were kept together.
+    unique = [f"/a/take{k:02d}.wav" for k in range(30)]
+    order = np.random.default_rng(5).permutation(30)
+    assert split(unique, 0.1, seed=5) == (sorted(unique[i] for i in order[3:]), sorted(unique[i] for i in order[:3]))

@@ -7,7 +7,8 @@ Options:
   --preset=<json>        Preset file (sample rate, quantiser, mel parameters).
   --hparams=<params>     Preset overrides "name=value,..." [default: ].
   --name=<prefix>        File name prefix of the dump [default: the name of <in-dir>].
-  --dev-fraction=<f>     Fraction of the files held out for dev [default: 0.1].
+  --dev-fraction=<f>     Fraction of the files held out for dev; files of the same name in
+                         different folders (versions of one recording) go together [default: 0.1].
   --seed=<n>             Seed of the train/dev split [default: 0].
   --stats=<npy>          Normalise with this meanvar.npy (from a training dump) instead of
                          computing statistics; every file then goes to dev/ (held-out input
@@ -64,14 +65,24 @@ def features(path, hp):
 
 
 def split(files, dev_fraction, seed):
-    """Deterministic (train, dev) split of ``files``; dev holds at least one file when there are two."""
-    order = np.random.default_rng(seed).permutation(len(files))
-    n_dev = int(round(len(files) * dev_fraction))
-    if dev_fraction > 0 and len(files) > 1:
+    """Deterministic (train, dev) split of ``files``; dev holds at least one file when there are two.
+
+    Files that share a file name (e.g. ``piece.wav`` and its copy ``room/piece.wav`` played in a
+    room) are versions of one recording and go to the same side, so dev never hears a version of
+    what train heard; ``dev_fraction`` counts such groups. Where every name is unique the split is
+    the plain one over the files.
+    """
+    groups = {}
+    for path in files:
+        groups.setdefault(os.path.splitext(os.path.basename(path))[0], []).append(path)
+    groups = list(groups.values())
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_dev = int(round(len(groups) * dev_fraction))
+    if dev_fraction > 0 and len(groups) > 1:
         n_dev = max(1, n_dev)
-    n_dev = min(n_dev, len(files) - 1)
-    dev = sorted(files[i] for i in order[:n_dev])
-    train = sorted(files[i] for i in order[n_dev:])
+    n_dev = min(n_dev, len(groups) - 1)
+    dev = sorted(path for i in order[:n_dev] for path in groups[i])
+    train = sorted(path for i in order[n_dev:] for path in groups[i])
     return train, dev
 
 
