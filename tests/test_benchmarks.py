@@ -122,12 +122,31 @@ def test_quality_benchmark_takes_each_prior_from_the_first_models_folder_that_ha
         bench.model("mel_voice")
 
 
-def test_prior_likelihood_table(tmp_path, capsys):
+@pytest.fixture
+def two_linear_priors(tmp_path):
+    """prior_likelihood.py's namespace, the tiny linear preset, two priors (levels 4.0 and 1.0) and two tones."""
     likelihood = runpy.run_path(os.path.join(REPO, "benchmarks", "prior_likelihood.py"), run_name="likelihood")
     hp = tiny_hparams(input_type="linear-quantize")
     root_a, preset = make_root(tmp_path / "a", hp)
     root_b, _ = make_root(tmp_path / "b", hp)
     a, b = tone(tmp_path / "x.wav", 440, seconds=0.1), tone(tmp_path / "y.wav", 900, seconds=0.1)
+    return likelihood, hp, preset, root_a, root_b, a, b
+
+
+def direct_log_prob(root, hp, audio, sigma):
+    """The level-``sigma`` model's own mean smoothed likelihood of ``audio`` (in [-1, 1]) plus seed-0 noise."""
+    import torch
+    from wavenet_vocoder.checkpoints import level_checkpoint, load_model
+    from wavenet_vocoder.quantize import quantize
+    model = load_model(level_checkpoint(root, sigma), hp)
+    x = torch.as_tensor(quantize(audio, hp.input_type), dtype=torch.float32)
+    x = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma).mean())
+
+
+def test_prior_likelihood_table(two_linear_priors, capsys):
+    likelihood, hp, preset, root_a, root_b, a, b = two_linear_priors
     assert likelihood["main"]([f"--preset={preset}", f"--prior={root_a}", f"--prior={root_b}", "--sigmas=4.0,1.0",
                                "--seconds=-1", a, b]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -135,24 +154,13 @@ def test_prior_likelihood_table(tmp_path, capsys):
     values = [float(v) for line in lines[2:] for v in line.strip("| ").split(" | ")[2:]]
     assert all(np.isfinite(values)) and all(v < 0 for v in values)
     # The same number as the model's own smoothed likelihood of that noisy input.
-    import torch
     from wavenet_vocoder.audio import load_audio
-    from wavenet_vocoder.checkpoints import level_checkpoint, load_model
-    from wavenet_vocoder.quantize import quantize
-    model = load_model(level_checkpoint(root_a, 4.0), hp)
-    x = torch.as_tensor(quantize(load_audio(a, 22050), hp.input_type), dtype=torch.float32)
-    x = x + 4.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        expected = float(model.smoothed_log_prob(x.view(1, 1, -1), 4.0).mean())
+    expected = direct_log_prob(root_a, hp, load_audio(a, 22050), 4.0)
     assert values[0] == pytest.approx(expected, abs=0.006)  # the table's 2 decimals, float32
 
 
-def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(tmp_path, capsys):
-    likelihood = runpy.run_path(os.path.join(REPO, "benchmarks", "prior_likelihood.py"), run_name="likelihood")
-    hp = tiny_hparams(input_type="linear-quantize")
-    root_a, preset = make_root(tmp_path / "a", hp)
-    root_b, _ = make_root(tmp_path / "b", hp)
-    a, b = tone(tmp_path / "x.wav", 440, seconds=0.1), tone(tmp_path / "y.wav", 900, seconds=0.1)
+def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(two_linear_priors, capsys):
+    likelihood, hp, preset, root_a, root_b, a, b = two_linear_priors
     assert likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root_a}", f"--prior={root_b}",
                                "--sigmas=1.0", "--seconds=-1", "--mix-peak=1.2", a, b]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -161,17 +169,10 @@ def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(t
     assert true == pytest.approx(t0 + t1, abs=0.002) and half == pytest.approx(h0 + h1, abs=0.002)
     assert margin == pytest.approx(true - half, abs=0.002)
     # Half the mixture, scaled as separation scales it, scored directly by source 1's model.
-    import torch
     from wavenet_vocoder.audio import load_audio
-    from wavenet_vocoder.checkpoints import level_checkpoint, load_model
-    from wavenet_vocoder.quantize import quantize
     s0, s1 = load_audio(a, 22050).astype(np.float64), load_audio(b, 22050).astype(np.float64)
     half_mixture = 1.2 * (s0 + s1) / np.max(np.abs(s0 + s1)) / 2
-    model = load_model(level_checkpoint(root_b, 1.0), hp)
-    x = torch.as_tensor(quantize(half_mixture, hp.input_type), dtype=torch.float32)
-    x = x + 1.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        assert h1 == pytest.approx(float(model.smoothed_log_prob(x.view(1, 1, -1), 1.0).mean()), abs=0.002)
+    assert h1 == pytest.approx(direct_log_prob(root_b, hp, half_mixture, 1.0), abs=0.002)
     with pytest.raises(likelihood["PnfError"], match="two different --prior"):
         likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root_a}", f"--prior={root_a}", "--sigmas=1.0",
                             a, b])
