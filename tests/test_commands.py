@@ -291,3 +291,31 @@ def test_script_constants_are_the_scripts_values_with_changes_over_them(monkeypa
     assert set(values) == set(script_constants(sgld_separation, separation.COMMAND))
     with pytest.raises(ValueError, match="GAP"):
         script_constants(sgld_separation, separation.COMMAND, GAP=(0, 1))    # an inpainting constant
+
+
+def test_chains_write_the_mean_of_independent_chains(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.1)
+    base = [root, src, None, f"--preset={preset}", "--downsample_interval", "4", "--init", "noise"] + FAST
+    outputs = {}
+    for name, extra in (("seed0", ["--seed=0"]), ("seed1000", ["--seed=1000"]), ("chains", ["--chains=2"])):
+        argv = list(base)
+        argv[2] = str(tmp_path / name)
+        assert sgld_superres.main(argv + extra) == 0
+        outputs[name] = tmp_path / name
+    assert "chain 2 of 2 (seed 1000)" in capsys.readouterr().err
+    mean = (read(outputs["seed0"] / "out.wav") + read(outputs["seed1000"] / "out.wav")) / 2
+    np.testing.assert_allclose(read(outputs["chains"] / "out.wav"), mean, atol=1e-4)   # 16-bit files
+    assert not np.allclose(read(outputs["seed0"] / "out.wav"), read(outputs["seed1000"] / "out.wav"), atol=1e-3)
+    # The per-level files are the first chain's sample; run.json says what the output is.
+    last = sorted(p.name for p in outputs["seed0"].glob("out_*.wav"))[-1]
+    assert (outputs["chains"] / last).read_bytes() == (outputs["seed0"] / last).read_bytes()
+    report = json.loads((outputs["chains"] / "run.json").read_text())
+    assert report["chains"]["count"] == 2 and report["chains"]["seeds"] == [0, 1000]
+
+
+def test_chains_below_one_are_a_one_line_error(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    code, err = run_cli(sgld_superres.main, [root, tone(tmp_path / "in.wav"), str(tmp_path / "o"),
+                                             f"--preset={preset}", "--chains=0"] + FAST, capsys)
+    assert code == 2 and err[0].startswith("error: --chains") and len(err) == 1

@@ -189,7 +189,12 @@ def run_job(command, job, priors, settings, args):
     for name, audio in job.before.items():
         out.wav(name, audio)
     bounds = segments(settings, job.length, job.align, job.keep_clear)
+    if settings.chains > 1:
+        print(f"chain 1 of {settings.chains} (seed {settings.sampler.seed}); the output is the mean of the "
+              f"{settings.chains} chains", file=sys.stderr)
     joined, reports, seconds, listed = sample(job.make_task, bounds, priors, settings, job.outputs, out)
+    if settings.chains > 1:
+        joined, seconds = mean_of_chains(joined, seconds, job, bounds, priors, settings)
     result = job.finish(joined, seconds)
     for name, audio in result.wavs.items():
         out.wav(name, audio)
@@ -199,7 +204,34 @@ def run_job(command, job, priors, settings, args):
         out.json(name, obj)
     extra = dict(result.extra)
     extra.setdefault("segments", listed)
+    if settings.chains > 1:
+        extra["chains"] = {"count": settings.chains, "seeds": chain_seeds(settings),
+                           "outputs": "the mean of the chains' final states; the per-level files and "
+                                      "levels are the first chain's"}
     out.json("run.json", run_report(command.name, args, settings, reports, seconds, result.metrics, extra))
+
+
+#: Seed distance between chains (``--chains``): each chain draws from seeds seed .. seed + 2 (noise,
+#: windows, start), so chains a stride apart share no generator.
+CHAIN_SEED_STRIDE = 1000
+
+
+def chain_seeds(settings):
+    """The seed of each chain of ``--chains``."""
+    return [settings.sampler.seed + CHAIN_SEED_STRIDE * k for k in range(settings.chains)]
+
+
+def mean_of_chains(first, seconds, job, bounds, priors, settings):
+    """The other chains of ``--chains`` run (their levels not written); returns ({name: the mean of
+    every chain's output}, seconds of all the chains)."""
+    runs = [first]
+    for k, seed in enumerate(chain_seeds(settings)[1:], start=2):
+        print(f"chain {k} of {settings.chains} (seed {seed})", file=sys.stderr)
+        chain = replace(settings, sampler=replace(settings.sampler, seed=seed))
+        joined, _, more, _ = sample(job.make_task, bounds, priors, chain, job.outputs, None)
+        runs.append(joined)
+        seconds += more
+    return {name: np.mean([run[name] for run in runs], axis=0) for name in first}, seconds
 
 
 def sample(make_task, bounds, priors, settings, outputs, out):
@@ -207,8 +239,8 @@ def sample(make_task, bounds, priors, settings, outputs, out):
 
     ``bounds``: the segments' (start, end) samples, covering the signal in order; see
     :class:`Job` for ``make_task`` and ``outputs``. After each level ``<name>_<sigma>.wav``
-    is written (segment by segment, complete or not at all); the returned audio is the
-    final outputs, the segments joined.
+    is written to ``out`` (segment by segment, complete or not at all; ``out`` None: nothing is
+    written); the returned audio is the final outputs, the segments joined.
     """
     schedule = settings.schedule
     tasks = [make_task(a, b) for a, b in bounds]
@@ -216,7 +248,8 @@ def sample(make_task, bounds, priors, settings, outputs, out):
     length = bounds[-1][1]
     if not sampled:
         raise PnfError("nothing to sample: no segment has a sample that may move")
-    _describe(settings, [t for _, t in sampled], bounds, length)
+    if out is not None:
+        _describe(settings, [t for _, t in sampled], bounds, length)
     streams, done = {}, {}
 
     def write_level(sigma, until, state=None):
@@ -241,7 +274,8 @@ def sample(make_task, bounds, priors, settings, outputs, out):
 
     started = time.perf_counter()
     try:
-        states, reports = anneal_segments([t for _, t in sampled], priors, schedule, settings.sampler, on_level)
+        states, reports = anneal_segments([t for _, t in sampled], priors, schedule, settings.sampler,
+                                          None if out is None else on_level)
     except BaseException:
         for stream in streams.values():
             stream.discard()
