@@ -46,6 +46,8 @@ Options:
   --start-sigma=<s>      Begin the schedule at this level (the task scripts' --start-sigma); default:
                          with --init baseline each preset's warm_start_sigma, else the first.
   --seed=<n>             Seed of every run [default: 0].
+  --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
+                         estimate of the posterior mean rather than one sample [default: 1].
   --readme=<file>        Also replace the results block of this README (between the
                          "results:begin" and "results:end" markers) and copy two pictures
                          next to it under docs/results/.
@@ -155,7 +157,9 @@ class Benchmark:
         self.seed = parse_int(args["--seed"], "--seed", 0)
         self.step_scale = None if args["--step-scale"] is None else parse_float(args["--step-scale"], "--step-scale")
         self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
-        self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
+        self.chains = parse_int(args["--chains"], "--chains", 1)
+        self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot",
+                              "--chains", str(self.chains)]
         init, start_sigma = args["--init"], args["--start-sigma"]
         if init not in INITS:
             raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
@@ -450,7 +454,8 @@ def main(argv=None):
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
-             f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}; "
+             f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}"
+             f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)
