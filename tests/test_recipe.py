@@ -116,25 +116,35 @@ def test_bundled_models_run_their_tasks(tmp_path):
 
 
 def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and_run_warm(tmp_path):
-    """The two real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
-    level, 4093-sample receptive field, and super-resolution by default (their presets') from the
-    baseline at sigma 4.1, step scale 0.3, as the step curves recommend (one step per level)."""
+    """The four real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
+    level with its training.json, 4093-sample receptive field, and their tasks by default (their
+    presets') from the baseline at sigma 4.1, step scale 0.3, as the step curves and the
+    separation runs recommend (one step per level)."""
+    import json
+
     from wavenet_vocoder.checkpoints import load_model
     from wavenet_vocoder.hparams import load_preset
-    from wavenet_vocoder.pnf import sgld_superres
+    from wavenet_vocoder.pnf import sgld_separation, sgld_superres
 
     real = os.path.join(REPO, "egs", "pnf_real")
-    for name, audio in (("mulaw_piano", "sample_piano.wav"), ("mulaw_voice", "sample_voice.wav")):
+    for name in ("mulaw_piano", "mulaw_voice", "linear_piano", "linear_voice"):
         hp = load_preset(os.path.join(real, f"{name}.json"))
         path = os.path.join(real, name, "checkpoint_latest_ema.pth")
         assert hp.noise_conditional and load_model(path, hp).receptive_field == 4093
         assert os.path.getsize(path) < 2e6
-        report = _one_step(sgld_superres, [os.path.join(real, name), os.path.join(REPO, "egs", audio),
-                                           f"--preset={real}/{name}.json", "--downsample_interval", "4"],
-                           tmp_path / name)
+        with open(os.path.join(real, name, "training.json")) as f:
+            assert json.load(f)["noise_conditional"]
+    piano, voice = os.path.join(REPO, "egs", "sample_piano.wav"), os.path.join(REPO, "egs", "sample_voice.wav")
+    runs = [(sgld_superres, "mulaw_piano", [os.path.join(real, "mulaw_piano"), piano, "--downsample_interval", "4"]),
+            (sgld_superres, "mulaw_voice", [os.path.join(real, "mulaw_voice"), voice, "--downsample_interval", "4"]),
+            (sgld_separation, "linear_piano", [os.path.join(real, "linear_piano"), os.path.join(real, "linear_voice"),
+                                               piano, voice, "--implicit-mixture"])]
+    for script, name, argv in runs:
+        report = _one_step(script, argv + [f"--preset={real}/{name}.json"], tmp_path / name)
         assert [level["sigma"] for level in report["levels"]] == [4.1, 1.0, 0.39]
         assert report["init"] == "baseline" and report["step_scale"] == 0.3
-        assert all(np.isfinite(v) for v in report["metrics"]["pnf"].values())
+        scores = report["metrics"].values() if script is sgld_separation else [report["metrics"]]
+        assert all(np.isfinite(v) for metrics in scores for v in metrics["pnf"].values())
 
 
 def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
