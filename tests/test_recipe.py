@@ -116,18 +116,18 @@ def test_bundled_models_run_their_tasks(tmp_path):
 
 
 def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and_run_warm(tmp_path):
-    """The four real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
+    """The five real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
     level with its training.json, 4093-sample receptive field, and their tasks by default (their
     presets') from the baseline at sigma 4.1, step scale 0.3, as the step curves and the
-    separation runs recommend (one step per level)."""
+    separation runs recommend, the mel prior from 13.3 at 1 (one step per level)."""
     import json
 
     from wavenet_vocoder.checkpoints import load_model
     from wavenet_vocoder.hparams import load_preset
-    from wavenet_vocoder.pnf import sgld_separation, sgld_superres
+    from wavenet_vocoder.pnf import sgld_separation, sgld_spectrogram_descent, sgld_superres
 
     real = os.path.join(REPO, "egs", "pnf_real")
-    for name in ("mulaw_piano", "mulaw_voice", "linear_piano", "linear_voice"):
+    for name in ("mulaw_piano", "mulaw_voice", "linear_piano", "linear_voice", "mel_voice"):
         hp = load_preset(os.path.join(real, f"{name}.json"))
         path = os.path.join(real, name, "checkpoint_latest_ema.pth")
         assert hp.noise_conditional and load_model(path, hp).receptive_field == 4093
@@ -138,9 +138,15 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
     runs = [(sgld_superres, "mulaw_piano", [os.path.join(real, "mulaw_piano"), piano, "--downsample_interval", "4"]),
             (sgld_superres, "mulaw_voice", [os.path.join(real, "mulaw_voice"), voice, "--downsample_interval", "4"]),
             (sgld_separation, "linear_piano", [os.path.join(real, "linear_piano"), os.path.join(real, "linear_voice"),
-                                               piano, voice, "--implicit-mixture"])]
+                                               piano, voice, "--implicit-mixture"]),
+            (sgld_spectrogram_descent, "mel_voice", [os.path.join(real, "mel_voice"),
+                                                     os.path.join(real, "mel_voice", "dump_norm", "dev")])]
     for script, name, argv in runs:
         report = _one_step(script, argv + [f"--preset={real}/{name}.json"], tmp_path / name)
+        if script is sgld_spectrogram_descent:       # the frames' own audio is not in run.json
+            assert [level["sigma"] for level in report["levels"]] == [13.3, 4.1, 1.0, 0.39]
+            assert report["init"] == "baseline" and report["step_scale"] == 1.0
+            continue
         assert [level["sigma"] for level in report["levels"]] == [4.1, 1.0, 0.39]
         assert report["init"] == "baseline" and report["step_scale"] == 0.3
         scores = report["metrics"].values() if script is sgld_separation else [report["metrics"]]
