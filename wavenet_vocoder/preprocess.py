@@ -65,7 +65,7 @@ def features(path, hp):
 
 
 def split(files, dev_fraction, seed):
-    """Deterministic (train, dev) split of ``files``; dev holds at least one file when there are two.
+    """Deterministic (train, dev) split of ``files``; dev holds at least one when there are two recordings.
 
     Files that share a file name (e.g. ``piece.wav`` and its copy ``room/piece.wav`` played in a
     room) are versions of one recording and go to the same side, so dev never hears a version of
