@@ -40,6 +40,7 @@ from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.pnf.tasks.separation import mixture_gain
 from wavenet_vocoder.quantize import quantize
 
 
@@ -56,10 +57,7 @@ def pair_table(models, s0, s1, hp, sigmas, mix_peak, seed):
     log p1(m/2) (nats per sample), the two sums and their difference; ``models`` is one
     (sigma -> model) mapping per source, ``s0`` and ``s1`` the sources at peak 1 each."""
     mixture = s0 + s1
-    peak = float(np.max(np.abs(mixture)))
-    if peak <= 0:
-        raise PnfError("the two sources sum to silence")
-    gain = mix_peak / peak
+    gain = mixture_gain(mixture, mix_peak, "the two sources")
     true, half = [gain * s0, gain * s1], gain * mixture / 2
     rows = ["| sigma | p0(source 0) | p1(source 1) | p0(half) | p1(half) | true sources | half the mixture | margin |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]

@@ -1,6 +1,7 @@
 """The Langevin engine on a model whose smoothed density is known, and the tasks' constraints."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,7 +9,7 @@ from conftest import tiny_hparams
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.pnf.tasks.inpainting import Inpainting
-from wavenet_vocoder.pnf.tasks.separation import Separation
+from wavenet_vocoder.pnf.tasks.separation import Separation, mixture_gain
 from wavenet_vocoder.pnf.tasks.spectrogram import SpectrogramConditioned
 from wavenet_vocoder.pnf.tasks.superres import SuperResolution
 from wavenet_vocoder.pnf.langevin import (SamplerConfig, SamplingDiverged, StepWindows, anneal, anneal_segments, scored_span,
@@ -201,6 +202,13 @@ def test_implicit_separation_is_stable_at_a_large_step(tmp_path):
                   config(n_steps=10, schedule="tiled"))
     assert torch.isfinite(x).all()
     assert (x[0] + x[1] - mixture).pow(2).mean().sqrt().item() < 2.0  # as above
+
+
+def test_mixture_gain_scales_the_mixture_to_its_peak():
+    mixture = np.array([0.2, -0.5, 0.25])
+    assert np.max(np.abs(mixture_gain(mixture, 1.4, "a and b") * mixture)) == pytest.approx(1.4)
+    with pytest.raises(PnfError, match="the mixture of a and b is silent"):
+        mixture_gain(np.zeros(3), 1.4, "a and b")
 
 
 def test_spectrogram_task_uses_the_conditioning(tmp_path):

@@ -132,6 +132,15 @@ def load_sources(path0, path1, settings, trim):
     return s0.astype(np.float64), s1.astype(np.float64)
 
 
+def mixture_gain(mixture, peak, name):
+    """The gain that scales ``mixture`` (audio, any scale) to the peak ``peak`` (the task's MIX_PEAK,
+    in units of the quantiser's full scale 1); ``name`` names the input(s) in the error for silence."""
+    top = float(np.max(np.abs(mixture)))
+    if top <= 0:
+        raise PnfError(f"the mixture of {name} is silent")
+    return peak / top
+
+
 def jobs(args, settings):
     """One job: the mixture (given, or the sum of two sources) split into two sources."""
     hp, task = settings.hparams, settings.task
@@ -143,10 +152,7 @@ def jobs(args, settings):
         inputs = [args["<input-file1>"], args["<input-file2>"]]
         sources = load_sources(*inputs, settings, args["--trim"])
         mixture = sources[0] + sources[1]
-    peak = np.max(np.abs(mixture))
-    if peak <= 0:
-        raise PnfError(f"the mixture of {' and '.join(inputs)} is silent")
-    gain = peak_target / peak
+    gain = mixture_gain(mixture, peak_target, " and ".join(inputs))
     mixture = mixture * gain
     quantised = mixture_units(mixture, channels)
 
