@@ -171,6 +171,11 @@ def test_spectrogram_notes_features_that_are_not_normalised(tmp_path, capsys):
     assert sgld_spectrogram_descent.main(argv) == 0
     assert "do not look normalised" not in capsys.readouterr().err       # standard normal features
     feats = os.path.join(dump, "utt-00001-feats.npy")
+    loud = np.load(feats)
+    loud[:, :2] += 1.9                                     # a loud excerpt: low bands well above their mean
+    np.save(feats, loud)
+    assert sgld_spectrogram_descent.main(argv[:2] + [str(tmp_path / "out1")] + argv[3:]) == 0
+    assert "do not look normalised" not in capsys.readouterr().err
     np.save(feats, np.load(feats) * 0.3 - 3.0)                          # as raw log10 magnitudes look
     assert sgld_spectrogram_descent.main(argv[:2] + [str(tmp_path / "out2")] + argv[3:]) == 0
     assert "the mel features" in capsys.readouterr().err

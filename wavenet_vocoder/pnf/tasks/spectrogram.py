@@ -62,10 +62,12 @@ def check(settings, args):
 
 def normalisation_note(feats, path, prior_root):
     """A one-line note (or None) when features do not look normalised per band, as the prior's
-    training features were (``pnf-preprocess --stats=<prior>/meanvar.npy``): band means far
-    from 0 or spreads far from 1, e.g. raw log10 mel magnitudes or another recipe's statistics."""
+    training features were (``pnf-preprocess --stats=<prior>/meanvar.npy``): their mean over all
+    bands far from 0, a band's mean very far from 0 or spreads far from 1, e.g. raw log10 mel
+    magnitudes or another recipe's statistics.  A loud excerpt of normalised speech has band means
+    up to about 2 (its mean over all bands stays near 0), so single bands get more room."""
     means, spreads = feats.mean(axis=1), feats.std(axis=1)
-    if np.all(np.abs(means) < 1.5) and 0.2 < float(np.median(spreads)) < 3.0:
+    if abs(float(feats.mean())) < 1.5 and np.all(np.abs(means) < 3.0) and 0.2 < float(np.median(spreads)) < 3.0:
         return None
     stats = statistics_path(prior_root)
     made = (f"normalise them with {stats} (pnf-preprocess --stats={stats})" if os.path.isfile(stats)
