@@ -195,6 +195,16 @@ def test_sigma_sampling():
     assert abs(float(logs.mean()) - 0.5 * (math.log(0.5) + math.log(40.0))) < 0.12
     with pytest.raises(PnfError, match="--sigma-sampling"):
         training.sigma_sampler(SIGMAS, "uniform")
+    # --top-fraction: that share of the crops exactly at the top level, the rest log-uniform as before
+    draws = training.sigma_sampler(SIGMAS, "loguniform", 0.3)(8000, gen)
+    top = draws == max(SIGMAS)
+    assert abs(float(top.float().mean()) - 0.3) < 0.03        # standard error 0.005
+    rest = torch.log(draws[~top])
+    assert math.log(0.5) <= float(rest.min()) and float(rest.max()) < math.log(40.0)
+    assert abs(float(rest.mean()) - 0.5 * (math.log(0.5) + math.log(40.0))) < 0.12
+    for bad in (-0.1, 1.0):
+        with pytest.raises(PnfError, match="--top-fraction"):
+            training.sigma_sampler(SIGMAS, "loguniform", bad)
 
 
 def test_noise_conditional_training(tmp_path, dump):
@@ -243,10 +253,13 @@ def test_train_command_flags(tmp_path, dump, capsys):
         training.main(base + ["--precision=fp16"])
     with pytest.raises(PnfError, match="--sigma-sampling"):
         training.main(base + ["--noise-conditional", "--sigma-sampling=uniform"])
+    with pytest.raises(PnfError, match="--top-fraction"):
+        training.main(base + ["--noise-conditional", "--top-fraction=1.5"])
     assert not (tmp_path / "root").exists()                  # refused before writing anything
     assert training.main(base + ["--noise-conditional", "--steps=4", "--eval-interval=2",
-                                 "--sigma-sampling=levels"]) == 0
-    assert json.loads((tmp_path / "root" / "training.json").read_text())["sigma_sampling"] == "levels"
+                                 "--sigma-sampling=levels", "--top-fraction=0.25"]) == 0
+    record = json.loads((tmp_path / "root" / "training.json").read_text())
+    assert (record["sigma_sampling"], record["top_fraction"]) == ("levels", 0.25)
     # The noise-conditional model in the root cannot be resumed as a per-level model of another shape.
     with pytest.raises(CheckpointError, match="cannot resume"):
         training.Trainer(training_hparams().replace(noise_conditional=True, residual_channels=4),

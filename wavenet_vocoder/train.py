@@ -19,6 +19,9 @@ Options:
   --noise-conditional    Train one model that takes sigma as an input, for every level at once.
   --sigma-sampling=<how> Noise-conditional: each crop's sigma, "loguniform" over the range of the
                          preset's sigmas or "levels" (one of them, uniformly) [default: loguniform].
+  --top-fraction=<f>     Noise-conditional: this fraction of the crops at the largest of the preset's
+                         sigmas, the others drawn by --sigma-sampling (more training where the
+                         top level is hardest to learn) [default: 0].
   --init=<checkpoint>    Initialise from this checkpoint (a file or a level folder), e.g. a per-level
                          or clean model for a noise-conditional one; ignored when resuming.
   --eval-interval=<n>    Steps between dev-loss evaluations [default: 500].
@@ -509,22 +512,33 @@ def train_schedule(hp, dump_dir, root, sigmas, steps, first_steps, run, init=Non
     return summaries
 
 
-def sigma_sampler(sigmas, how):
-    """``draw(batch, generator)`` -> (batch,) noise levels for noise-conditional training.
+def sigma_sampler(sigmas, how, top_fraction=0.0):
+    """``draw(batch, generator)`` -> (batch,) noise levels (quantised units) for noise-conditional training.
 
     "loguniform": log sigma uniform between the smallest and largest of ``sigmas``;
-    "levels": each crop one of ``sigmas``, uniformly.
+    "levels": each crop one of ``sigmas``, uniformly.  With ``top_fraction`` > 0 each crop is
+    instead, with that probability, at the largest of ``sigmas``.
     """
     sigmas = torch.tensor(sorted(float(s) for s in sigmas))
+    if not 0.0 <= top_fraction < 1.0:
+        raise PnfError(f"--top-fraction={top_fraction:g}: use a fraction of the crops, 0 <= f < 1")
     if how == "loguniform":
         low, high = math.log(float(sigmas[0])), math.log(float(sigmas[-1]))
-        return lambda batch, gen: torch.exp(low + (high - low) * torch.rand(batch, generator=gen))
-    if how == "levels":
-        return lambda batch, gen: sigmas[torch.randint(0, len(sigmas), (batch,), generator=gen)]
-    raise PnfError(f"--sigma-sampling={how}: use loguniform or levels")
+        draw = lambda batch, gen: torch.exp(low + (high - low) * torch.rand(batch, generator=gen))  # noqa: E731
+    elif how == "levels":
+        draw = lambda batch, gen: sigmas[torch.randint(0, len(sigmas), (batch,), generator=gen)]  # noqa: E731
+    else:
+        raise PnfError(f"--sigma-sampling={how}: use loguniform or levels")
+    if top_fraction == 0.0:
+        return draw
+
+    def draw_with_top(batch, gen):
+        top = torch.rand(batch, generator=gen) < top_fraction
+        return torch.where(top, sigmas[-1], draw(batch, gen))
+    return draw_with_top
 
 
-def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init=None, log=print):
+def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init=None, log=print, top_fraction=0.0):
     """Train one noise-conditional model for every level of ``hp.sigmas`` into ``root``.
 
     Each crop draws its own sigma (see :func:`sigma_sampler`).  The dev loss is evaluated
@@ -533,11 +547,12 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     """
     if not hp.noise_conditional:
         hp = hp.replace(noise_conditional=True)
-    draw_sigma = sigma_sampler(hp.sigmas, sampling)          # a bad --sigma-sampling fails before any output
+    draw_sigma = sigma_sampler(hp.sigmas, sampling, top_fraction)  # a bad --sigma-sampling fails before any output
     train, dev = _start(hp, dump_dir, root, run)
     main = run.processes.main
     log(f"training one noise-conditional model on {describe_run(run)}, {run.precision}: {len(train.waves)} train and "
-        f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling})")
+        f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling}"
+        + (f", {top_fraction:g} of the crops at {max(hp.sigmas):g})" if top_fraction else ")"))
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
     trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision, run.processes)
     batches = dev_batches(hp, dev, run.seed)
@@ -550,7 +565,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         curve.append({"step": trainer.step, "seconds": round(trainer.seconds, 1),
                       "cpu_seconds": round(trainer.cpu_seconds, 1),
                       "dev_loss": [losses[float(s)] for s in hp.sigmas]})
-        _write_json(record_path, _noise_record(hp, sampling, trainer, None, losses, curve, run))
+        _write_json(record_path, _noise_record(hp, sampling, top_fraction, trainer, None, losses, curve, run))
         return losses
 
     if finished(trainer, run):
@@ -563,15 +578,15 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         running, losses = _fit(trainer, train, run, draw_sigma, evaluate, "train noise-conditional", log)
         if not main:
             return None
-    result = _noise_record(hp, sampling, trainer, running, losses, curve, run)
+    result = _noise_record(hp, sampling, top_fraction, trainer, running, losses, curve, run)
     _write_json(record_path, result)
     log(f"{trainer.step} steps, {trainer.seconds:.0f} s; dev loss per level: " +
         ", ".join(f"{s:g}: {losses[float(s)]:.3f}" for s in hp.sigmas))
     return result
 
 
-def _noise_record(hp, sampling, trainer, running, losses, curve, run):
-    return {"noise_conditional": True, "sigma_sampling": sampling, "steps": trainer.step,
+def _noise_record(hp, sampling, top_fraction, trainer, running, losses, curve, run):
+    return {"noise_conditional": True, "sigma_sampling": sampling, "top_fraction": top_fraction, "steps": trainer.step,
             "seconds": round(trainer.seconds, 1), "cpu_seconds": round(trainer.cpu_seconds, 1),
             "cpu_seconds_from_step": trainer.cpu_from_step, "train_loss": running, "precision": run.precision,
             "levels": [{"sigma": float(s), "dev_loss": losses[float(s)]} for s in hp.sigmas],
@@ -630,7 +645,8 @@ def main(argv=None):
     try:
         if noise_conditional:
             train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
-                                    args["--sigma-sampling"], args["--init"], log=log)
+                                    args["--sigma-sampling"], args["--init"], log=log,
+                                    top_fraction=parse_float(args["--top-fraction"], "--top-fraction", positive=False))
             return 0
         sigmas = [parse_float(args["--sigma"], "--sigma")] if args["--sigma"] else list(hp.sigmas)
         first_steps = parse_int(args["--first-steps"], "--first-steps", 1) if args["--first-steps"] else steps
