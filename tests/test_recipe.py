@@ -183,6 +183,30 @@ def test_room_parameters_follow_the_seed_and_the_file():
     assert wet.size > x.size and np.isfinite(wet).all() and abs(np.abs(wet).max() - 0.9) < 1e-12   # float64
 
 
+RENDER_SOUNDFONT = os.path.join(REPO, "egs", "pnf_real", "local", "render_soundfont.py")
+
+
+def test_a_rendered_piano_key_sounds_one_note_at_a_time():
+    one_key = runpy.run_path(RENDER_SOUNDFONT, run_name="render_soundfont")["one_key_at_a_time"]
+    # (onset, length in quarter notes, MIDI pitch, velocity): C4 struck again at 1.0 while it still sounds
+    notes = [(1.0, 1.3, 60, 80), (0.0, 1.3, 60, 70), (0.0, 2.0, 64, 50), (1.0, 0.5, 60, 90), (2.5, 1.0, 60, 60)]
+    assert one_key(notes) == [(0.0, 1.0, 60, 70), (0.0, 2.0, 64, 50), (1.0, 0.5, 60, 90), (2.5, 1.0, 60, 60)]
+
+
+def test_a_rendered_piece_is_written_as_midi_on_the_piano(tmp_path):
+    pytest.importorskip("music21")                            # the recipe installs it (stage 0)
+    from music21 import converter
+    midi = tmp_path / "piece.mid"
+    runpy.run_path(RENDER_SOUNDFONT, run_name="render_soundfont")["midi_file"](
+        [(0.0, 1.0, 60, 70), (0.5, 2.0, 67, 100)], 120.0, str(midi))
+    score = converter.parse(str(midi))
+    played = sorted((float(n.offset), float(n.quarterLength), n.pitch.midi, n.volume.velocity)
+                    for n in score.flatten().notes)
+    assert played == [(0.0, 1.0, 60, 70), (0.5, 2.0, 67, 100)]
+    assert score.flatten().getElementsByClass("MetronomeMark")[0].number == 120
+    assert all(i.midiProgram in (0, None) for i in score.flatten().getElementsByClass("Instrument"))
+
+
 PACK_DUMP = os.path.join(REPO, "egs", "pnf_real", "local", "pack_dump.py")
 
 

@@ -3,7 +3,7 @@
 # models and a run of every task on held-out audio.
 #
 #   bash egs/pnf_small/run.sh [--stage N] [--stop-stage N] [--steps N] [--first-steps N]
-#                             [--pieces N] [--sentences N]
+#                             [--pieces N] [--sentences N] [--top-fraction F]
 #
 # --steps / --first-steps override the training steps of every model (by default those the
 # bundled models were trained with: 3000 for the first level and 600 for each other of the
@@ -22,7 +22,9 @@
 #   5  (only with --stop-stage 5) the mu-law piano prior two ways at equal compute: today's per-level chain and
 #      one noise-conditional model trained for as many steps, side by side (one thread each), then
 #      their dev loss per level and the quality benchmark's super-resolution and inpainting cases
-#      (README "Noise-conditional priors at equal compute"); into $WORK/compare
+#      (README "Noise-conditional priors at equal compute"); into $WORK/compare. --top-fraction F
+#      trains the noise-conditional model with that share of its crops at the top level (pnf-train
+#      --top-fraction; default 0)
 #
 # Rendered audio and dumps go to $WORK (default egs/pnf_small/work, not committed).
 set -euo pipefail
@@ -36,6 +38,7 @@ steps=""            # training steps per level (default: per model, below)
 first_steps=""      # steps of the first (highest-sigma) level, trained from scratch
 pieces=60           # piano pieces of about 20 s
 sentences=400       # spoken sentences of about 3 s
+top_fraction=0      # stage 5: share of the noise-conditional model's crops at the top level
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --first-steps) first_steps=$2; shift 2 ;;
     --pieces) pieces=$2; shift 2 ;;
     --sentences) sentences=$2; shift 2 ;;
+    --top-fraction) top_fraction=$2; shift 2 ;;
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -153,7 +157,7 @@ if run_stage 5; then
     --first-steps="${first_steps:-3000}" --steps="${steps:-600}" --eval-interval=500 --precision=fp32 --no-progress &
   OMP_NUM_THREADS=1 pnf-train "$work/data/mulaw_piano/dump" "$out/nc" --preset="$here/mulaw_piano.json" \
     --noise-conditional --steps=$(( ${first_steps:-3000} + 5 * ${steps:-600} )) --eval-interval=500 --precision=fp32 \
-    --no-progress &
+    --top-fraction="$top_fraction" --no-progress &
   wait
   python "$egs/../benchmarks/compare_priors.py" "$out/chain" "$out/nc"
   python "$egs/../benchmarks/compare_priors.py" --equal-time "$out/chain" "$out/nc"

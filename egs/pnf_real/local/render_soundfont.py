@@ -11,15 +11,14 @@ file names put both versions of a piece on the same side of pnf-preprocess's tra
 
 Tempo (60..132 quarter notes per minute), transposition (-3..3 semitones), loudness (MIDI
 velocity around a level drawn per piece) and sustain (1 to 1.6 times the written length) are
-drawn from <seed> per piece, as render_piano.py draws them, but independently of its draws.
-fluidsynth's default reverb and chorus stay on.
+drawn from <seed> per piece, as render_piano.py draws them, but independently of its draws; a
+note ends where its key is struck again. fluidsynth's default reverb and chorus stay on.
 """
 import argparse
 import glob
 import math
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,39 +27,38 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from render_piano import score_notes
-
-TICKS_PER_QUARTER = 480
-
-
-def variable_length(value):
-    """A MIDI variable-length quantity (7 bits per byte, high bit set on all but the last)."""
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def midi_file(notes, bpm):
-    """A type-0 MIDI file of ``notes``: (onset, length in quarter notes, MIDI pitch, velocity 1..127)."""
-    events = []                                            # (tick, order, bytes): note-offs first
+def midi_file(notes, bpm, path):
+    """Write ``notes`` (onset, length in quarter notes, MIDI pitch, velocity 1..127) as a MIDI file
+    at ``bpm`` quarter notes per minute, all on General MIDI program 0 (acoustic grand)."""
+    from music21 import instrument, note, stream, tempo
+    piece = stream.Stream()
+    piece.insert(0, instrument.Piano())
+    piece.insert(0, tempo.MetronomeMark(number=bpm))
     for onset, length, pitch, velocity in notes:
-        start = int(round(onset * TICKS_PER_QUARTER))
-        stop = max(start + 1, int(round((onset + length) * TICKS_PER_QUARTER)))
-        events.append((start, 1, bytes([0x90, pitch, velocity])))
-        events.append((stop, 0, bytes([0x80, pitch, 0])))
-    events.sort(key=lambda e: (e[0], e[1]))
-    tempo = int(round(60_000_000 / bpm))                   # microseconds per quarter note
-    track = bytearray(b"\x00\xff\x51\x03" + tempo.to_bytes(3, "big") + b"\x00\xc0\x00")
-    tick = 0
-    for when, _, data in events:
-        track += variable_length(when - tick) + data
-        tick = when
-    track += b"\x00\xff\x2f\x00"
-    return (b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_QUARTER)
-            + b"MTrk" + struct.pack(">I", len(track)) + bytes(track))
+        n = note.Note(pitch, quarterLength=length)
+        n.volume.velocity = velocity
+        piece.insert(onset, n)
+    piece.write("midi", fp=path)
+
+
+def one_key_at_a_time(notes):
+    """``notes`` (onset, length, pitch, velocity) with each note ending where its key is struck again.
+
+    A piano key sounds one note at a time; in MIDI the earlier note's note-off, if it came after
+    the re-strike, would silence the new note instead.  Of notes struck together on one key the
+    shortest is kept.
+    """
+    by_key = {}
+    for n in sorted(notes):
+        by_key.setdefault(n[2], []).append(n)
+    out = []
+    for key_notes in by_key.values():
+        for i, (onset, length, pitch, velocity) in enumerate(key_notes):
+            if i and onset == key_notes[i - 1][0]:
+                continue
+            later = [n[0] for n in key_notes[i + 1:] if n[0] > onset]
+            out.append((onset, min(length, later[0] - onset) if later else length, pitch, velocity))
+    return sorted(out)
 
 
 def corpus_paths(composers):
@@ -85,6 +83,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
+    from render_piano import score_notes                     # the score reader of the Salamander pieces
     if not os.path.isfile(args.soundfont):
         sys.exit(f"error: soundfont {args.soundfont} is missing: apt-get install fluid-soundfont-gm fluidsynth")
     names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(args.like, "*.wav")))
@@ -102,11 +101,11 @@ def main():
             level = rng.uniform(45, 105)
             sustain = rng.uniform(1.0, 1.6)
             last = args.seconds * bpm / 60                 # quarter notes that fit in the excerpt
-            notes = [(onset, length * sustain, pitch, int(np.clip(round(rng.gauss(level, 12)), 1, 127)))
-                     for onset, length, pitch in score_notes(paths[name], rng.randint(-3, 3)) if onset < last]
+            notes = one_key_at_a_time(
+                [(onset, length * sustain, pitch, int(np.clip(round(rng.gauss(level, 12)), 1, 127)))
+                 for onset, length, pitch in score_notes(paths[name], rng.randint(-3, 3)) if onset < last])
             midi = os.path.join(tmp, "piece.mid")
-            with open(midi, "wb") as f:
-                f.write(midi_file(notes, bpm))
+            midi_file(notes, bpm, midi)
             wav = os.path.join(tmp, "piece.wav")
             subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.4", "-F", wav, "-r", "44100", args.soundfont, midi],
                            check=True)
