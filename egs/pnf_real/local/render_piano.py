@@ -64,6 +64,14 @@ class Salamander:
         return np.interp(np.arange(n) * ratio, np.arange(audio.size), audio).astype(np.float32)
 
 
+def piece_name(path):
+    """``<label>-<name>`` of a corpus score: the folder above the score's (e.g. "bach", or "k155" for
+    mozart/k155/movement1) and the file name. A label only, but the dev split of pnf-preprocess
+    follows these names, so it stays as trained."""
+    label = os.path.relpath(path, os.path.dirname(os.path.dirname(path))).split(os.sep)[0]
+    return f"{label}-{os.path.splitext(os.path.basename(path))[0]}"
+
+
 def score_notes(path, transpose):
     """(onset, length, pitch) in quarter notes and MIDI numbers of every note of a score."""
     from music21 import converter
@@ -128,10 +136,6 @@ def main():
     for path in paths[args.skip:]:
         if done == args.count:
             break
-        name = os.path.splitext(os.path.basename(path))[0]
-        # The folder above the score's (e.g. "bach", or "k155" for mozart/k155/movement1): a label
-        # only, but the dev split of pnf-preprocess follows these names, so it stays as trained.
-        composer = os.path.relpath(path, os.path.dirname(os.path.dirname(path))).split(os.sep)[0]
         try:
             notes = score_notes(path, rng.randint(-3, 3))
         except Exception as exc:                          # music21 cannot read every corpus file
@@ -143,7 +147,7 @@ def main():
         peak = float(np.abs(audio).max())
         if peak == 0:
             continue
-        target = os.path.join(args.out, f"{composer}-{name}.wav")
+        target = os.path.join(args.out, piece_name(path) + ".wav")
         sf.write(target + ".part.wav", 0.9 * audio / peak, args.sample_rate, subtype="PCM_16")
         os.replace(target + ".part.wav", target)
         done += 1

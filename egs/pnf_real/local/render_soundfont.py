@@ -64,12 +64,11 @@ def one_key_at_a_time(notes):
 def corpus_paths(composers):
     """{"<composer>-<name>": score path} over the corpus folders, named as render_piano.py names them."""
     from music21 import corpus
+    from render_piano import piece_name                      # the names render_piano.py gives its files
     found = {}
     for c in composers.split(","):
         for p in corpus.getComposer(c):
-            p = str(p)
-            label = os.path.relpath(p, os.path.dirname(os.path.dirname(p))).split(os.sep)[0]
-            found[f"{label}-{os.path.splitext(os.path.basename(p))[0]}"] = p
+            found[piece_name(str(p))] = str(p)
     return found
 
 
