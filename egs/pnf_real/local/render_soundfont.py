@@ -27,6 +27,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+
 def midi_file(notes, bpm, path):
     """Write ``notes`` (onset, length in quarter notes, MIDI pitch, velocity 1..127) as a MIDI file
     at ``bpm`` quarter notes per minute, all on General MIDI program 0 (acoustic grand)."""
