@@ -114,6 +114,19 @@ def render(library, notes, rng, seconds, rate):
     return resample_poly(out, rate // g, SOURCE_RATE // g).astype(np.float32)
 
 
+def write_piece(target, audio, rate):
+    """Write mono ``audio`` at ``rate`` Hz to ``target`` as 16-bit at peak 0.9, whole or not at all.
+
+    Returns False (and writes nothing) for a silent rendering."""
+    peak = float(np.abs(audio).max())
+    if peak == 0:
+        return False
+    sf.write(target + ".part.wav", 0.9 * audio / peak, rate, subtype="PCM_16")
+    os.replace(target + ".part.wav", target)
+    print(f"{target}: {audio.size / rate:.1f} s")
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("samples")
@@ -144,14 +157,8 @@ def main():
         if len(notes) < 20:
             continue
         audio = render(library, notes, rng, args.seconds, args.sample_rate)
-        peak = float(np.abs(audio).max())
-        if peak == 0:
-            continue
-        target = os.path.join(args.out, piece_name(path) + ".wav")
-        sf.write(target + ".part.wav", 0.9 * audio / peak, args.sample_rate, subtype="PCM_16")
-        os.replace(target + ".part.wav", target)
-        done += 1
-        print(f"{target}: {audio.size / args.sample_rate:.1f} s")
+        if write_piece(os.path.join(args.out, piece_name(path) + ".wav"), audio, args.sample_rate):
+            done += 1
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
-    from render_piano import score_notes                     # the score reader of the Salamander pieces
+    from render_piano import score_notes, write_piece        # the Salamander renderer's score reader and writer
     if not os.path.isfile(args.soundfont):
         sys.exit(f"error: soundfont {args.soundfont} is missing: apt-get install fluid-soundfont-gm fluidsynth")
     names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(args.like, "*.wav")))
@@ -112,14 +112,8 @@ def main():
             audio, rate = sf.read(wav, dtype="float32", always_2d=True)
             g = math.gcd(args.sample_rate, rate)
             audio = resample_poly(audio.mean(axis=1), args.sample_rate // g, rate // g).astype(np.float32)
-            audio = audio[:int(args.seconds * args.sample_rate)]
-            peak = float(np.abs(audio).max())
-            if peak == 0:
-                continue
-            target = os.path.join(args.out, name + ".wav")
-            sf.write(target + ".part.wav", 0.9 * audio / peak, args.sample_rate, subtype="PCM_16")
-            os.replace(target + ".part.wav", target)
-            print(f"{target}: {audio.size / args.sample_rate:.1f} s")
+            write_piece(os.path.join(args.out, name + ".wav"), audio[:int(args.seconds * args.sample_rate)],
+                        args.sample_rate)
 
 
 if __name__ == "__main__":
