@@ -239,10 +239,10 @@ def test_a_packed_mulaw_dump_unpacks_to_the_same_arrays(tmp_path):
     assert np.array_equal(np.load(tmp_path / "dump" / "train" / "x-00001-wave.npy"), waves["train", "x-00001-wave.npy"])
 
 
-def test_packing_refuses_a_linear_dump(tmp_path):
+def test_packing_refuses_a_raw_waveform_dump(tmp_path):
     for split in ("train", "dev"):
         os.makedirs(tmp_path / split)
         np.save(tmp_path / split / "x-00000-wave.npy", np.array([0.5, -0.25], dtype=np.float32))
     result = pack_dump("pack", tmp_path, tmp_path / "p.pkl")
-    assert result.returncode == 2 and "linear dumps cannot be packed" in result.stderr
+    assert result.returncode == 2 and "raw waveform dumps cannot be packed" in result.stderr
     assert not os.path.exists(tmp_path / "p.pkl")
