@@ -9,9 +9,10 @@ import torch
 from conftest import reference_smoothed_log_prob, run_settings, tiny_hparams, training_hparams
 from wavenet_vocoder import train as training
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, load_model, require_checkpoints, save_checkpoint
-from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError, PnfError
+from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError, PnfError, PresetError
 from wavenet_vocoder.fast_log_prob import FastLogProb
 from wavenet_vocoder.folded import FoldedWaveNet
+from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
 from wavenet_vocoder.pnf.tasks.superres import SuperResolution
 from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal
@@ -22,25 +23,32 @@ from wavenet_vocoder.wavenet import WaveNet
 SIGMAS = (40.0, 8.0, 2.0, 0.5)
 
 
-def noise_model(conditional=False, seed=0, dtype=torch.float64):
-    """A tiny noise-conditional WaveNet whose noise projections are non-zero (they start at zero)."""
-    hp = tiny_hparams(conditional=conditional).replace(noise_conditional=True, noise_embedding_channels=6)
+def noise_model(conditional=False, seed=0, dtype=torch.float64, head=False):
+    """A tiny noise-conditional WaveNet whose noise projections are non-zero (they start at zero);
+    ``head``: its head reads sigma too (preset key ``noise_head``)."""
+    hp = tiny_hparams(conditional=conditional).replace(noise_conditional=True, noise_embedding_channels=6,
+                                                       noise_head=head)
     torch.manual_seed(seed)
     model = WaveNet.from_hparams(hp).to(dtype).eval()
     with torch.no_grad():
         for layer in model.conv_layers:
             layer.conv1x1n.weight.normal_(0, 0.5)
+        if head:
+            model.noise_head.weight.normal_(0, 0.5)
     return hp, model
 
 
 def as_per_level_state(model, sigma):
     """The state dict of a plain (published-format) WaveNet computing ``model`` at level ``sigma``:
-    the noise projection is a constant gate bias, so it folds into each block's conv bias."""
+    the noise projections are constant biases at one level, so they fold into each block's conv
+    bias and (a head that reads sigma) the bias of the head's first 1x1 convolution."""
     state = {k: v.clone() for k, v in model.state_dict().items()
-             if not k.startswith("noise_embedding.") and ".conv1x1n." not in k}
+             if not k.startswith(("noise_embedding.", "noise_head.")) and ".conv1x1n." not in k}
     with torch.no_grad():
         for i, bias in enumerate(model.noise_biases(sigma)):
             state[f"conv_layers.{i}.conv.bias"] += bias[0]
+        if model.noise_head is not None:
+            state["last_conv_layers.1.bias"] += model.head_noise_bias(sigma)[0]
     return state
 
 
@@ -51,6 +59,14 @@ def test_published_presets_gain_no_parameters():
     nc_keys = WaveNet.from_hparams(hp.replace(noise_conditional=True)).state_dict().keys()
     assert [k for k in nc_keys if k in keys] == list(keys)      # published names unchanged, in order
     assert {k for k in nc_keys if k not in keys} >= {"noise_embedding.mlp.0.weight", "conv_layers.0.conv1x1n.weight"}
+    assert not [k for k in nc_keys if k.startswith("noise_head.")]      # only with the preset key noise_head
+    head_keys = WaveNet.from_hparams(hp.replace(noise_conditional=True, noise_head=True)).state_dict().keys()
+    assert [k for k in head_keys if k not in nc_keys] == ["noise_head.weight"]
+
+
+def test_a_head_that_reads_sigma_needs_a_noise_conditional_preset():
+    with pytest.raises(PresetError, match="noise_head=true needs noise_conditional=true"):
+        tiny_hparams().replace(noise_head=True)
 
 
 def test_the_level_is_an_input_and_each_crop_has_its_own():
@@ -65,12 +81,13 @@ def test_the_level_is_an_input_and_each_crop_has_its_own():
         model(x)
 
 
-def test_zero_projections_compute_the_unconditional_model(tmp_path):
+@pytest.mark.parametrize("head", [False, True])
+def test_zero_projections_compute_the_unconditional_model(tmp_path, head):
     """A noise-conditional model initialised from a per-level checkpoint starts as that model, at any sigma."""
     hp = tiny_hparams()
     torch.manual_seed(0)
     plain = WaveNet.from_hparams(hp).double().eval()
-    nc = WaveNet.from_hparams(hp.replace(noise_conditional=True)).double().eval()
+    nc = WaveNet.from_hparams(hp.replace(noise_conditional=True, noise_head=head)).double().eval()
     save_checkpoint(tmp_path / "plain.pth", plain)
     state = training.initial_state(nc, str(tmp_path / "plain.pth"))
     nc.load_state_dict(state)
@@ -79,11 +96,11 @@ def test_zero_projections_compute_the_unconditional_model(tmp_path):
         torch.testing.assert_close(nc(x, sigma=sigma), plain(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_smoothed_log_prob_at_each_level_equals_the_folded_per_level_model(conditional):
-    """The module at level sigma is the published-format model with the level's bias folded in,
+@pytest.mark.parametrize("conditional,head", [(False, False), (True, False), (False, True), (True, True)])
+def test_smoothed_log_prob_at_each_level_equals_the_folded_per_level_model(conditional, head):
+    """The module at level sigma is the published-format model with the level's biases folded in,
     checked against the independent functional reading of ALGORITHM.md."""
-    hp, model = noise_model(conditional)
+    hp, model = noise_model(conditional, head=head)
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(2, 1, 25, generator=gen, dtype=torch.float64) * 255
     c = torch.randn(2, hp.cin_channels, 6 + 2 * hp.cin_pad, generator=gen, dtype=torch.float64) if conditional else None
@@ -93,10 +110,10 @@ def test_smoothed_log_prob_at_each_level_equals_the_folded_per_level_model(condi
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9)      # float64 both
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_one_fast_evaluator_serves_every_level(conditional):
+@pytest.mark.parametrize("conditional,head", [(False, False), (True, False), (True, True)])
+def test_one_fast_evaluator_serves_every_level(conditional, head):
     """FastLogProb (float32) against the float64 module: terms and input gradients, level after level."""
-    hp, model = noise_model(conditional)
+    hp, model = noise_model(conditional, head=head)
     fast = FastLogProb(FoldedWaveNet(model.float()), "fp32")
     model = model.double()
     gen = torch.Generator().manual_seed(2)
@@ -115,8 +132,9 @@ def test_one_fast_evaluator_serves_every_level(conditional):
         torch.testing.assert_close(grad.double(), grad64, rtol=1e-3, atol=1e-4)
 
 
-def test_incremental_step_at_a_level_equals_the_full_forward():
-    hp, model = noise_model()
+@pytest.mark.parametrize("head", [False, True])
+def test_incremental_step_at_a_level_equals_the_full_forward(head):
+    hp, model = noise_model(head=head)
     x = torch.rand(1, 1, 50, dtype=torch.float64) * 255
     for sigma in (40.0, 0.5):
         net = IncrementalWaveNet(model, sigma)
@@ -133,14 +151,14 @@ def _nc_prior(tmp_path, model, hp):
     return root
 
 
-@pytest.mark.parametrize("precision", ["fp32", "reference"])
-def test_engine_with_one_checkpoint_equals_per_level_checkpoints(tmp_path, monkeypatch, precision):
+@pytest.mark.parametrize("precision,head", [("fp32", False), ("reference", False), ("fp32", True)])
+def test_engine_with_one_checkpoint_equals_per_level_checkpoints(tmp_path, monkeypatch, precision, head):
     """The same run with the noise-conditional prior and with per-level folders made from it
-    (each level's bias folded in): same samples; the one checkpoint is loaded once."""
-    hp, model = noise_model()
+    (each level's biases folded in): same samples; the one checkpoint is loaded once."""
+    hp, model = noise_model(head=head)
     hp = hp.replace(sigmas=list(SIGMAS))
     root = _nc_prior(tmp_path, model, hp)
-    per_level_hp = hp.replace(noise_conditional=False)
+    per_level_hp = hp.replace(noise_conditional=False, noise_head=False)
     for sigma in SIGMAS:
         plain = WaveNet.from_hparams(per_level_hp)
         plain.load_state_dict({k: v.float() for k, v in as_per_level_state(model.double(), sigma).items()})
@@ -260,6 +278,12 @@ def test_train_command_flags(tmp_path, dump, capsys):
                                  "--sigma-sampling=levels", "--top-fraction=0.25"]) == 0
     record = json.loads((tmp_path / "root" / "training.json").read_text())
     assert (record["sigma_sampling"], record["top_fraction"]) == ("levels", 0.25)
+    # --noise-conditional counts before --hparams: a head that reads sigma may be asked for beside it.
+    head_root = tmp_path / "head"
+    assert training.main([str(dump / "dump"), str(head_root), f"--preset={preset}", "--no-progress",
+                          "--noise-conditional", "--hparams=noise_head=true", "--steps=2", "--eval-interval=2"]) == 0
+    assert json.loads((head_root / "config.json").read_text())["noise_head"] is True
+    assert load_model(head_root, load_preset(str(head_root / "config.json"))).noise_head is not None
     # The noise-conditional model in the root cannot be resumed as a per-level model of another shape.
     with pytest.raises(CheckpointError, match="cannot resume"):
         training.Trainer(training_hparams().replace(noise_conditional=True, residual_channels=4),

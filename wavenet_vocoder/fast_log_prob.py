@@ -58,11 +58,11 @@ class FastLogProb(nn.Module):
     the conditioning at sample rate for ``spans[..., :-1]``, (B, cin, L - 1).  The result
     is differentiable with respect to ``spans`` only (the weights are constants).
 
-    A noise-conditional model's level enters only the gate biases: :meth:`set_level`
-    writes them for a sigma (forward calls it when sigma changes), so one object serves
-    every level of a schedule.  The folded weights are buffers, so the module moves with
-    ``.to(device)`` and replicates under :class:`torch.nn.DataParallel` (call
-    :meth:`set_level` before the DataParallel forward).
+    A noise-conditional model's level enters only biases, of the gates and (``noise_head``)
+    of the head's hidden layer: :meth:`set_level` writes them for a sigma (forward calls it
+    when sigma changes), so one object serves every level of a schedule.  The folded
+    weights are buffers, so the module moves with ``.to(device)`` and replicates under
+    :class:`torch.nn.DataParallel` (call :meth:`set_level` before the DataParallel forward).
     """
 
     def __init__(self, model, precision="fp32"):
@@ -132,16 +132,17 @@ class FastLogProb(nn.Module):
         else:
             self.c_weights = None
         self.register_buffer("head1_w", net.head1_w.float())
-        self.register_buffer("head1_b", net.head1_b.float())
+        self.register_buffer("head1_b", net.head1_b.float().clone())    # a copy: set_level writes it
         self.register_buffer("head2_w", net.head2_w.float())
         self.register_buffer("head2_b", net.head2_b.float())
         self.level = None
 
     def set_level(self, sigma):
-        """Write the gate biases of noise level ``sigma`` (a noise-conditional model; else nothing to do)."""
+        """Write the gate (and head) biases of noise level ``sigma`` (a noise-conditional model; else nothing to do)."""
         if self.noise_conditional and self.level != float(sigma):
             biases = torch.stack(self.folded.gate_biases(float(sigma))).float()
             self.biases.copy_(biases.to(self.biases.device) * self.gate_scale)
+            self.head1_b.copy_(self.folded.head_bias(float(sigma)).float().to(self.head1_b.device))
             self.level = float(sigma)
         return self
 

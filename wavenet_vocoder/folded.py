@@ -4,8 +4,9 @@ The :class:`~wavenet_vocoder.wavenet.WaveNet` module stores weight-normalised co
 (``weight_g``, ``weight_v``) and, when noise-conditional, a noise-level embedding; it is what
 training differentiates and the reference every other form is tested against.  Sampling
 evaluates the same function with the weights fixed, so the weight norm is applied once
-(:class:`FoldedWaveNet`), and the noise level enters as one more gate bias per block,
-evaluated once per level (:meth:`FoldedWaveNet.gate_biases`).  Two evaluators are built on
+(:class:`FoldedWaveNet`), and the noise level enters as one more gate bias per block (and,
+for a head that reads it, a bias of the head's hidden layer), evaluated once per level
+(:meth:`FoldedWaveNet.gate_biases`, :meth:`FoldedWaveNet.head_bias`).  Two evaluators are built on
 the folded form:
 
 - :class:`~wavenet_vocoder.fast_log_prob.FastLogProb`: ``log p_sigma`` of spans and its
@@ -77,6 +78,16 @@ class FoldedWaveNet:
             raise ValueError("this model is noise-conditional: give the noise level sigma")
         noise = self._noise_model.noise_biases(float(sigma))
         return [b + n[0].to(b.dtype) for b, n in zip(self.conv_b, noise)]
+
+    @torch.no_grad()
+    def head_bias(self, sigma=None):
+        """The head's hidden-layer bias (S,) at noise level ``sigma``: ``head1_b``, plus the
+        level's projection for a noise-conditional head (``noise_head``)."""
+        if not self.noise_conditional or self._noise_model.noise_head is None:
+            return self.head1_b
+        if sigma is None:
+            raise ValueError("this model is noise-conditional: give the noise level sigma")
+        return self.head1_b + self._noise_model.head_noise_bias(float(sigma))[0].to(self.head1_b.dtype)
 
 
 def folded(model_or_folded):

@@ -89,6 +89,9 @@ _DEFAULTS = {
     # Not in the published presets: one noise-conditional model for every level (see wavenet.py).
     "noise_conditional": False,
     "noise_embedding_channels": 64,
+    # Not in the published presets: a noise-conditional model's head also reads sigma (a per-level
+    # bias on its hidden layer, beside the gate biases of every block).
+    "noise_head": False,
     # Not in the published presets: moves per sample at each level of sigmas (empty: --n-steps at all).
     "level_steps": [],
     # Not in the published presets: where a warm start (--init baseline) begins the schedule, in
@@ -320,6 +323,9 @@ def _check_consistency(values, where):
     if start is not None and not (start > 0 and start * (1 + 1e-9) >= min(values["sigmas"])):
         raise PresetError(f"{where}: warm_start_sigma={start} lies below every level of sigmas (the lowest is "
                           f"{min(values['sigmas']):g}): give one at or above the lowest, or null")
+    if values["noise_head"] and not values["noise_conditional"]:
+        raise PresetError(f"{where}: noise_head=true needs noise_conditional=true (only a noise-conditional "
+                          "model has a sigma input for its head)")
     if values["layers"] % values["stacks"] != 0:
         raise PresetError(f"{where}: layers={values['layers']} must be a multiple of stacks={values['stacks']}")
     if values["gate_channels"] % 2 != 0:

@@ -70,7 +70,7 @@ class IncrementalWaveNet:
             self.conds.append(net.cond_w[l].t().contiguous() if net.cond_w[l] is not None else None)
         self.skip_w = torch.cat(skip_weights).contiguous()                     # (L H, S)
         self.skip_b = skip_bias.unsqueeze(0)
-        self.head = (net.head1_w, net.head1_b, net.head2_w, net.head2_b)
+        self.head = (net.head1_w, net.head_bias(sigma), net.head2_w, net.head2_b)
         self.rings = None
         self.t = 0
 

@@ -195,7 +195,7 @@ def initial_state(model, path):
     unconditional checkpoint (its noise parameters keep their initial values)."""
     state, path = checkpoints.read_state_dict(path)
     expected = model.state_dict()
-    optional = {k for k in expected if k.startswith("noise_embedding.") or ".conv1x1n." in k}
+    optional = {k for k in expected if k.startswith(("noise_embedding.", "noise_head.")) or ".conv1x1n." in k}
     return {**expected, **checkpoints.fit_state_dict(state, expected, f"--init={path}", optional)}
 
 
@@ -617,8 +617,11 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     args = parse_args(__doc__, argv)
-    hp = load_preset(args["--preset"], args["--hparams"])
-    noise_conditional = args["--noise-conditional"] or hp.noise_conditional
+    # --noise-conditional applies first, so that --hparams may set keys that need it (noise_head).
+    overrides = ",".join(o for o in ("noise_conditional=true" if args["--noise-conditional"] else "",
+                                     args["--hparams"]) if o)
+    hp = load_preset(args["--preset"], overrides)
+    noise_conditional = hp.noise_conditional
     if noise_conditional and args["--sigma"]:
         raise PnfError("--sigma trains one level of a per-level prior; a noise-conditional model trains every "
                        "level of the preset's sigmas (drop --sigma, or set sigmas with --hparams)")

@@ -24,13 +24,18 @@ class WaveNet(nn.Module):
     level): ``noise_embedding`` maps sigma to ``noise_channels`` values and each residual
     block adds its projection (``conv_layers.i.conv1x1n``) to its gate pre-activation;
     the published parameters keep their names and order, these are added beside them.
+    With ``noise_head`` as well, the head reads sigma too: ``noise_head`` projects the
+    embedding to a bias (B, skip_out_channels) on the head's hidden layer (after its first
+    1x1 convolution, before the second ReLU).
     """
 
     def __init__(self, out_channels=256, layers=30, stacks=3, residual_channels=128,
                  gate_channels=256, skip_out_channels=128, kernel_size=3, dropout=0.0,
                  cin_channels=-1, cin_pad=2, upsample_conditional_features=False,
-                 upsample_scales=(4, 4, 4, 4), noise_channels=-1):
+                 upsample_scales=(4, 4, 4, 4), noise_channels=-1, noise_head=False):
         super().__init__()
+        if noise_head and noise_channels <= 0:
+            raise ValueError("noise_head needs a noise-conditional model (noise_channels > 0)")
         if layers % stacks:
             raise ValueError(f"layers={layers} must be a multiple of stacks={stacks}")
         self.out_channels = out_channels
@@ -54,6 +59,12 @@ class WaveNet(nn.Module):
             WeightNormConv1d(skip_out_channels, out_channels, 1, bias=True),
         )
         self.noise_embedding = NoiseLevelEmbedding(noise_channels) if noise_channels > 0 else None
+        if noise_head:
+            # Zero at first, as the blocks' projections: the head starts as the level-blind one.
+            self.noise_head = nn.Linear(noise_channels, skip_out_channels, bias=False)
+            nn.init.zeros_(self.noise_head.weight)
+        else:
+            self.noise_head = None
 
     @classmethod
     def from_hparams(cls, hp):
@@ -64,7 +75,8 @@ class WaveNet(nn.Module):
                    dropout=hp.dropout, cin_channels=hp.cin_channels, cin_pad=hp.cin_pad,
                    upsample_conditional_features=hp.upsample_conditional_features,
                    upsample_scales=hp.upsample_params["upsample_scales"],
-                   noise_channels=hp.noise_embedding_channels if hp.noise_conditional else -1)
+                   noise_channels=hp.noise_embedding_channels if hp.noise_conditional else -1,
+                   noise_head=bool(hp.noise_conditional and hp.noise_head))
 
     @property
     def receptive_field(self):
@@ -92,6 +104,13 @@ class WaveNet(nn.Module):
             raise ValueError("this model is not noise-conditional")
         embedding = self.noise_embedding(sigma)
         return [layer.noise_bias(embedding) for layer in self.conv_layers]
+
+    def head_noise_bias(self, sigma):
+        """The head's hidden-layer bias (B, skip_out_channels) of noise level(s) ``sigma``, or None
+        for a head that does not read sigma (see ``noise_head``)."""
+        if self.noise_head is None:
+            return None
+        return self.noise_head(self.noise_embedding(sigma))
 
     def upsample_conditioning(self, c):
         """(B, cin, N) frames with cin_pad context frames at each end -> (B, cin, (N - 2 cin_pad) * hop)."""
@@ -125,11 +144,19 @@ class WaveNet(nn.Module):
         for layer in self.conv_layers:
             h, skip = layer(h, c, noise)
             skips = skips + skip
-        return self.output_logits(skips)
+        head_bias = self.noise_head(noise) if self.noise_head is not None else None
+        return self.output_logits(skips, head_bias)
 
-    def output_logits(self, skips):
-        """The head: the sum of the blocks' skip outputs (B, skip_out_channels, T) -> logits (B, out_channels, T)."""
-        return self.last_conv_layers(skips * math.sqrt(1.0 / len(self.conv_layers)))
+    def output_logits(self, skips, head_bias=None):
+        """The head: the sum of the blocks' skip outputs (B, skip_out_channels, T) -> logits (B, out_channels, T).
+
+        ``head_bias`` (B, skip_out_channels): a noise-conditional head's level bias on its hidden layer.
+        """
+        scaled = skips * math.sqrt(1.0 / len(self.conv_layers))
+        if head_bias is None:
+            return self.last_conv_layers(scaled)
+        relu1, head1, relu2, head2 = self.last_conv_layers
+        return head2(relu2(head1(relu1(scaled)) + head_bias.unsqueeze(-1)))
 
     def _conditioning_at_sample_rate(self, c, length, at_sample_rate):
         if not self.is_conditional:

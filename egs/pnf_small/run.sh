@@ -3,7 +3,7 @@
 # models and a run of every task on held-out audio.
 #
 #   bash egs/pnf_small/run.sh [--stage N] [--stop-stage N] [--steps N] [--first-steps N]
-#                             [--pieces N] [--sentences N] [--top-fraction F]
+#                             [--pieces N] [--sentences N] [--top-fraction F] [--noise-head]
 #
 # --steps / --first-steps override the training steps of every model (by default those the
 # bundled models were trained with: 3000 for the first level and 600 for each other of the
@@ -24,7 +24,7 @@
 #      their dev loss per level and the quality benchmark's super-resolution and inpainting cases
 #      (README "Noise-conditional priors at equal compute"); into $WORK/compare. --top-fraction F
 #      trains the noise-conditional model with that share of its crops at the top level (pnf-train
-#      --top-fraction; default 0)
+#      --top-fraction; default 0); --noise-head gives its head a sigma input too (preset key noise_head)
 #
 # Rendered audio and dumps go to $WORK (default egs/pnf_small/work, not committed).
 set -euo pipefail
@@ -39,6 +39,7 @@ first_steps=""      # steps of the first (highest-sigma) level, trained from scr
 pieces=60           # piano pieces of about 20 s
 sentences=400       # spoken sentences of about 3 s
 top_fraction=0      # stage 5: share of the noise-conditional model's crops at the top level
+noise_head=false    # stage 5: whether the noise-conditional model's head reads sigma too
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --pieces) pieces=$2; shift 2 ;;
     --sentences) sentences=$2; shift 2 ;;
     --top-fraction) top_fraction=$2; shift 2 ;;
+    --noise-head) noise_head=true; shift ;;
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -157,7 +159,7 @@ if run_stage 5; then
     --first-steps="${first_steps:-3000}" --steps="${steps:-600}" --eval-interval=500 --precision=fp32 --no-progress &
   OMP_NUM_THREADS=1 pnf-train "$work/data/mulaw_piano/dump" "$out/nc" --preset="$here/mulaw_piano.json" \
     --noise-conditional --steps=$(( ${first_steps:-3000} + 5 * ${steps:-600} )) --eval-interval=500 --precision=fp32 \
-    --top-fraction="$top_fraction" --no-progress &
+    --top-fraction="$top_fraction" --hparams="noise_head=$noise_head" --no-progress &
   wait
   python "$egs/../benchmarks/compare_priors.py" "$out/chain" "$out/nc"
   python "$egs/../benchmarks/compare_priors.py" --equal-time "$out/chain" "$out/nc"
