@@ -617,9 +617,10 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     args = parse_args(__doc__, argv)
-    # --noise-conditional applies first, so that --hparams may set keys that need it (noise_head).
-    overrides = ",".join(o for o in ("noise_conditional=true" if args["--noise-conditional"] else "",
-                                     args["--hparams"]) if o)
+    # --noise-conditional is one more override, checked with the others: --hparams may then set keys
+    # that need it (noise_head), and the flag wins over a noise_conditional=false among them.
+    overrides = ",".join(o for o in (args["--hparams"], "noise_conditional=true" if args["--noise-conditional"] else "")
+                         if o)
     hp = load_preset(args["--preset"], overrides)
     noise_conditional = hp.noise_conditional
     if noise_conditional and args["--sigma"]:
