@@ -283,6 +283,12 @@ def test_train_command_flags(tmp_path, dump, capsys):
     assert training.main([str(dump / "dump"), str(head_root), f"--preset={preset}", "--no-progress",
                           "--noise-conditional", "--hparams=noise_head=true", "--steps=2", "--eval-interval=2"]) == 0
     assert json.loads((head_root / "config.json").read_text())["noise_head"] is True
+    # ... and the flag wins over noise_conditional=false there.
+    flag_root = tmp_path / "flag"
+    assert training.main([str(dump / "dump"), str(flag_root), f"--preset={preset}", "--no-progress",
+                          "--noise-conditional", "--hparams=noise_conditional=false", "--steps=2",
+                          "--eval-interval=2"]) == 0
+    assert json.loads((flag_root / "config.json").read_text())["noise_conditional"] is True
     assert load_model(head_root, load_preset(str(head_root / "config.json"))).noise_head is not None
     # The noise-conditional model in the root cannot be resumed as a per-level model of another shape.
     with pytest.raises(CheckpointError, match="cannot resume"):
