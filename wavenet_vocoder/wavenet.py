@@ -76,7 +76,7 @@ class WaveNet(nn.Module):
                    upsample_conditional_features=hp.upsample_conditional_features,
                    upsample_scales=hp.upsample_params["upsample_scales"],
                    noise_channels=hp.noise_embedding_channels if hp.noise_conditional else -1,
-                   noise_head=bool(hp.noise_conditional and hp.noise_head))
+                   noise_head=hp.noise_head)
 
     @property
     def receptive_field(self):
