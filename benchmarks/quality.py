@@ -13,7 +13,8 @@ the clean file's mel frames. Super-resolution and inpainting run on the piano fi
 the mulaw_piano prior and on the voice files with mulaw_voice (skipped, with a note, where the
 models folder has none). With --steps-sweep, super-resolution 4x of the piano files (else
 the first factor) also runs at each number of steps per level, to show what more compute
-buys.
+buys; with --mean-rows, super-resolution 4x (else the first factor) of every file also runs
+as the mean of several chains, one more row in its table.
 Writes <out>/results.md (one table per case, mean over files), <out>/results.csv (one
 row per file and method), each run's outputs and comparison.png under <out>/<case>/.
 
@@ -48,6 +49,9 @@ Options:
   --seed=<n>             Seed of every run [default: 0].
   --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
                          estimate of the posterior mean rather than one sample [default: 1].
+  --mean-rows=<k>        Also run super-resolution 4x (else the first factor) with the mean of k
+                         chains, as the row "PnF, mean of k chains" beside one chain's; 0 for
+                         none [default: 0].
   --readme=<file>        Also replace the results block of this README (between the
                          "results:begin" and "results:end" markers) and copy two pictures
                          next to it under docs/results/.
@@ -158,8 +162,7 @@ class Benchmark:
         self.step_scale = None if args["--step-scale"] is None else parse_float(args["--step-scale"], "--step-scale")
         self.n_steps = parse_int(args["--n-steps"], "--n-steps", 1)
         self.chains = parse_int(args["--chains"], "--chains", 1)
-        self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot",
-                              "--chains", str(self.chains)]
+        self.sampler_flags = ["--schedule", "tiled", "--seed", str(self.seed), "--no-progress", "--plot"]
         init, start_sigma = args["--init"], args["--start-sigma"]
         if init not in INITS:
             raise PnfError(f"--init={init}: use {' or '.join(INITS)}")
@@ -200,15 +203,16 @@ class Benchmark:
     def has_model(self, name):
         return self.folder_of(name) is not None
 
-    def _run_task(self, task, argv, folder, n_steps=None):
-        """Run a task module's command with this benchmark's settings (``n_steps`` per level, None:
-        --n-steps); returns its run.json."""
+    def _run_task(self, task, argv, folder, n_steps=None, chains=None):
+        """Run a task module's command with this benchmark's settings (``n_steps`` per level and
+        ``chains``; None: --n-steps and --chains); returns its run.json."""
         if os.path.isdir(folder):
             shutil.rmtree(folder)
         print(f"[bench] {task.COMMAND.name} -> {folder}", file=sys.stderr, flush=True)
         steps = self.n_steps if n_steps is None else n_steps
+        chains = self.chains if chains is None else chains
         run_task(task.COMMAND, TASK_SETTINGS[task.COMMAND.name],
-                 argv + ["--n-steps", str(steps)] + self.sampler_flags)
+                 argv + ["--n-steps", str(steps), "--chains", str(chains)] + self.sampler_flags)
         with open(os.path.join(folder, "run.json")) as f:
             report = json.load(f)
         start = "the plain estimate" if report["init"] == "baseline" else "noise"
@@ -227,9 +231,11 @@ class Benchmark:
             return None
         return self.model(name)
 
-    def superres(self, files, factors, source, antialias=False, n_steps=None):
+    def superres(self, files, factors, source, antialias=False, n_steps=None, chains=None):
         """Super-resolution of ``files`` (all of ``source``: piano or voice) at each factor; with
-        ``n_steps``, one run per factor at that many steps per level, named in the method column."""
+        ``n_steps`` (a case of its own) or ``chains`` (a row in the factor's case), one PnF run per
+        factor at that many steps per level or the mean of that many chains, named in the method
+        column, without the baselines."""
         prior = self.mulaw_prior(source)
         if prior is None:
             return
@@ -238,21 +244,22 @@ class Benchmark:
             case = f"super-resolution {r}x, {source}" + (", anti-aliased" if antialias else "")
             if n_steps is not None:
                 case += ": steps per level"
-            tag = f"superres_{r}x" + ("_antialias" if antialias else "") + (f"_{n_steps}steps" if n_steps else "")
+            tag = (f"superres_{r}x" + ("_antialias" if antialias else "") + (f"_{n_steps}steps" if n_steps else "")
+                   + (f"_{chains}chains" if chains else ""))
             for path in files:
                 folder = os.path.join(self.out, tag, source, stem(path))
                 report = self._run_task(superres, [root, path, folder, f"--preset={preset}",
                                                       f"--downsample_interval={r}",
                                                       f"--sample-size={self.samples(preset)}"]
-                                          + (["--antialias"] if antialias else []), folder, n_steps)
+                                          + (["--antialias"] if antialias else []), folder, n_steps, chains)
                 clean = read(os.path.join(folder, "x_original.wav"))
                 sr = load_preset(preset).sample_rate
-                method = "PnF" if n_steps is None else f"PnF, {n_steps} steps"
+                method = "PnF" + (f", {n_steps} steps" if n_steps else "") + (f", mean of {chains} chains" if chains else "")
                 self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
-                         report["seconds"], folder)
+                         report["seconds"], folder if not chains else None)
                 low = decimate(clean, r) if antialias else clean[::r]
                 baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic))
-                for method, fn in baselines if n_steps is None else ():
+                for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)
                     self.add(case, path, method, score(clean, estimate, sr), time.perf_counter() - started)
@@ -428,19 +435,25 @@ def main(argv=None):
     sweep = parse_list(sweep_text, "--steps-sweep", int) if sweep_text.strip() else []
     if any(n < 1 for n in sweep):
         raise PnfError(f"--steps-sweep={sweep_text}: steps per level must be at least 1")
+    mean_rows = parse_int(args["--mean-rows"], "--mean-rows", 0)
+    if mean_rows == 1:
+        raise PnfError("--mean-rows=1: one chain is the PnF row already; give 2 or more chains, or 0 for no row")
     bench = Benchmark(args)
     offset = args["--offset"]
     pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
     voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()
     sources = (("piano", pianos), ("voice", voices))
+    sweep_factor = 4 if 4 in factors else factors[0]
     if "superres" in tasks:
         for source, files in sources:
             bench.superres(files, factors, source)
+            if mean_rows:
+                bench.superres(files, [sweep_factor], source, chains=mean_rows)
             if antialias:
                 bench.superres(files, antialias, source, antialias=True)
         for n_steps in sweep:
-            bench.superres(pianos, [4 if 4 in factors else factors[0]], "piano", n_steps=n_steps)
+            bench.superres(pianos, [sweep_factor], "piano", n_steps=n_steps)
     if "inpainting" in tasks:
         for source, files in sources:
             bench.inpainting(files, gaps_ms, gap_at, source)

@@ -102,6 +102,28 @@ def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, qualit
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
 
 
+def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
+    out = tmp_path / "bench"
+    assert quality["main"]([f"--piano={piano}", f"--voice={piano}", f"--models={models}", f"--out={out}",
+                            "--tasks=superres,inpainting", "--seconds=0.2", "--factors=2,4", "--antialias-factors=",
+                            "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1", "--mean-rows=2"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    means = [(r["case"], r["method"]) for r in rows if "mean" in r["method"]]
+    # 4x only (not 2x), for both sources, once each, in the 4x case beside one chain and the baselines
+    assert means == [(f"super-resolution 4x, {source}", "PnF, mean of 2 chains") for source in ("piano", "voice")]
+    assert [r["method"] for r in rows if r["case"] == "super-resolution 4x, voice"] == [
+        "PnF", "band-limited interpolation", "cubic spline", "PnF, mean of 2 chains"]
+    assert json.loads((out / "superres_4x_2chains/piano/piano/run.json").read_text())["chains"]["count"] == 2
+    for run in ("superres_4x/piano/piano", "inpainting_10ms/voice/piano"):    # the other runs stay one chain
+        assert "chains" not in json.loads((out / run / "run.json").read_text())
+    table = (out / "results.md").read_text()
+    assert "| PnF, mean of 2 chains |" in table and "the mean of 2 chains;" not in table
+    with pytest.raises(quality["PnfError"], match="--mean-rows=1"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--mean-rows=1"])
+
+
 def test_quality_benchmark_notes_a_missing_voice_prior(tmp_path, quality):
     models = tiny_models(tmp_path / "models")
     shutil.rmtree(os.path.join(models, "mulaw_voice"))
