@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import reference_smoothed_log_prob, run_settings, tiny_hparams, training_hparams
-from wavenet_vocoder import train as training
+from wavenet_vocoder import checkpoints, train as training
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, load_model, require_checkpoints, save_checkpoint
 from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError, PnfError, PresetError
 from wavenet_vocoder.fast_log_prob import FastLogProb
@@ -297,6 +297,65 @@ def test_train_command_flags(tmp_path, dump, capsys):
     assert training.resolve_precision("auto", "cpu") == ("bf16" if training.native_bf16("cpu") else "fp32")
     assert training.resolve_precision("auto", "cuda") == "fp32"     # measured slower in bf16 on an H200
     assert training.resolve_precision("fp32", "cpu") == "fp32"
+
+
+def test_training_continues_a_prior_that_ships_without_its_optimiser_state(tmp_path, dump):
+    import shutil
+
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps(training_hparams().replace(noise_conditional=True).to_dict()))
+    common = [f"--preset={preset}", "--no-progress", "--eval-interval=3"]
+
+    def train(root, *flags):
+        return training.main([str(dump / "dump"), str(root)] + common + list(flags))
+    assert train(tmp_path / "trained", "--steps=6") == 0
+    bundled = tmp_path / "bundled"              # what a bundled prior holds: EMA weights and its records
+    bundled.mkdir()
+    for name in ("checkpoint_latest_ema.pth", "training.json", "config.json"):
+        shutil.copy(tmp_path / "trained" / name, bundled / name)
+    np.save(bundled / "meanvar.npy", np.zeros((2, 3)))
+    ema = torch.load(bundled / "checkpoint_latest_ema.pth", weights_only=True)
+
+    # Laid out, the new root resumes at the bundled step from the EMA weights (model and EMA), with a fresh Adam.
+    hp = load_preset(str(preset))
+    laid = tmp_path / "laid"
+    assert checkpoints.continue_training_from(str(bundled), str(laid), hp) == [str(laid)]
+    trainer = training.Trainer(hp, str(laid), "cpu")
+    assert trainer.step == 6 and trainer.seconds == ema["train_seconds"] > 0 and not trainer.optimizer.state
+    for key, value in ema["state_dict"].items():
+        torch.testing.assert_close(trainer.model.state_dict()[key], value, rtol=0, atol=0)
+        torch.testing.assert_close(trainer.ema.state_dict()[key], value, rtol=0, atol=0)
+    assert (laid / "meanvar.npy").is_file() and (laid / "training.json").read_text() == (
+        bundled / "training.json").read_text()
+
+    # The command: the step count and the dev-loss curve carry on, and the bundled folder is left as it was.
+    root = tmp_path / "more"
+    assert train(root, "--steps=9", f"--continue-from={bundled}") == 0
+    record = json.loads((root / "training.json").read_text())
+    assert record["steps"] == 9 and [p["step"] for p in record["curve"]] == [3, 6, 9]
+    assert sorted(p.name for p in bundled.iterdir()) == ["checkpoint_latest_ema.pth", "config.json", "meanvar.npy",
+                                                          "training.json"]
+    # Run again, the root's own run resumes (the flag is ignored) ...
+    assert train(root, "--steps=12", f"--continue-from={bundled}") == 0
+    assert torch.load(root / "checkpoint_latest.pth", weights_only=True)["global_step"] == 12
+    # ... and a per-level prior continues level by level, each from its own Adam state where it has one.
+    levels = tmp_path / "levels"
+    training.train_schedule(training_hparams(), str(dump / "dump"), str(levels), [8.0], 3, 3, run_settings(),
+                            log=lambda line: None)
+    copied = checkpoints.continue_training_from(str(levels), str(tmp_path / "levels2"), training_hparams())
+    assert copied == [str(tmp_path / "levels2" / "checkpoints8pt0")]
+    saved = torch.load(tmp_path / "levels2" / "checkpoints8pt0" / "checkpoint_latest.pth", weights_only=True)
+    assert saved["global_step"] == 3 and saved["optimizer"] is not None
+
+    with pytest.raises(CheckpointError, match="holds a per-level .* prior but the preset is noise-conditional"):
+        train(tmp_path / "x", f"--continue-from={levels}")
+    with pytest.raises(CheckpointError, match="holds no trained model"):
+        train(tmp_path / "x", f"--continue-from={tmp_path / 'trained' / 'nothing'}")
+    with pytest.raises(CheckpointError, match="does not fit"):           # checked before anything is written
+        train(tmp_path / "x", f"--continue-from={bundled}", "--hparams=residual_channels=4")
+    with pytest.raises(PnfError, match="--continue-from and --init"):
+        train(tmp_path / "x", f"--continue-from={bundled}", f"--init={bundled}")
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_task_script_runs_the_published_schedule_on_one_checkpoint(tmp_path, capsys):

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 from collections import namedtuple
 
 import numpy as np
@@ -119,6 +120,66 @@ def require_checkpoints(root, hparams, sigmas):
             "no level folders) but the preset is per-level: pass the preset saved beside it "
             f"(--preset={os.path.join(root, 'config.json')}) or add --hparams noise_conditional=true")
     return require_levels(root, sigmas)
+
+
+#: Records beside a trained model that carry on with it: the training curve and, for a mel-conditioned
+#: prior, the features' statistics.
+CARRIED_RECORDS = ("training.json", "meanvar.npy")
+
+
+def model_folders(root):
+    """The folders under ``root`` that hold a trained model: ``root`` itself for a noise-conditional
+    prior, each level folder for a per-level one (both, if it has both)."""
+    root = os.fspath(root)
+    folders = [root] if noise_conditional_checkpoint(root) else []
+    return folders + [os.path.dirname(level.path) for level in list_levels(root)]
+
+
+def continue_training_from(source, root, hparams):
+    """Lay out ``root`` so that training resumes where the trained prior ``source`` left off.
+
+    For each model folder of ``source`` (see :func:`model_folders`) the same folder under ``root``
+    gets ``checkpoint_latest.pth``: the source's own when it has one (weights, Adam state, step
+    count: training goes on exactly), else its EMA weights (``checkpoint_latest_ema.pth``, all a
+    bundled prior ships: weights and EMA start from them and Adam starts afresh); and the EMA file
+    itself.  ``training.json`` and ``meanvar.npy`` come along, so the step count, training time and
+    dev-loss curve carry on.  Every file is checked against the preset ``hparams`` first (its
+    kind: one noise-conditional model in the folder itself, else level folders; its shapes; finite
+    weights), so a mismatch writes nothing.  Returns the model folders written (paths under ``root``).
+    """
+    noise_conditional = bool(hparams.noise_conditional)
+    source, root = os.fspath(source), os.fspath(root)
+    folders = model_folders(source)
+    if not folders:
+        raise CheckpointError(f"--continue-from={source} holds no trained model ({' or '.join(CHECKPOINT_FILES)}, "
+                              "in the folder itself or in checkpoints<sigma>/ folders): give a prior's folder, "
+                              "e.g. egs/pnf_real/mulaw_piano")
+    if noise_conditional != (folders[0] == source):
+        kinds = ("per-level (checkpoints<sigma>/ folders)", "noise-conditional (one model)")
+        raise CheckpointError(f"--continue-from={source} holds a {kinds[folders[0] == source]} prior but the preset "
+                              f"is {kinds[noise_conditional].split(' (')[0]}: pass the preset it was trained with "
+                              f"({os.path.join(source, 'config.json')} or the <name>.json beside it)")
+    folders = [source] if noise_conditional else [f for f in folders if f != source]
+    pairs = []                      # (weights and Adam state, EMA weights) of each folder
+    for folder in folders:
+        latest, ema = (os.path.join(folder, name) for name in ("checkpoint_latest.pth", "checkpoint_latest_ema.pth"))
+        pairs.append((latest if os.path.isfile(latest) else ema, ema if os.path.isfile(ema) else latest))
+    check_checkpoints([path for pair in pairs for path in pair], hparams)
+    written = []
+    for folder, (weights, ema) in zip(folders, pairs):
+        target = os.path.normpath(os.path.join(root, os.path.relpath(folder, source)))
+        _copy(weights, os.path.join(target, "checkpoint_latest.pth"))
+        _copy(ema, os.path.join(target, "checkpoint_latest_ema.pth"))
+        written.append(target)
+    for name in CARRIED_RECORDS:
+        if os.path.isfile(os.path.join(source, name)):
+            _copy(os.path.join(source, name), os.path.join(root, name))
+    return written
+
+
+def _copy(source, target):
+    with open(source, "rb") as f:
+        write_atomically(target, lambda out: shutil.copyfileobj(f, out))
 
 
 def read_state_dict(path):

@@ -22,6 +22,10 @@ Options:
   --top-fraction=<f>     Noise-conditional: this fraction of the crops at the largest of the preset's
                          sigmas, the others drawn by --sigma-sampling (more training where the
                          top level is hardest to learn) [default: 0].
+  --continue-from=<dir>  Train on a trained prior (e.g. a bundled one, egs/pnf_real/mel_voice): its
+                         weights, step count, training time and training.json carry on into
+                         <checkpoint-root> (Adam afresh where it ships without its optimiser
+                         state); ignored when <checkpoint-root> already holds a run to resume.
   --init=<checkpoint>    Initialise from this checkpoint (a file or a level folder), e.g. a per-level
                          or clean model for a noise-conditional one; ignored when resuming.
   --eval-interval=<n>    Steps between dev-loss evaluations [default: 500].
@@ -611,6 +615,22 @@ def _previous_summaries(path):
         return {}
 
 
+def continue_from(source, root, hp, init, processes, log):
+    """--continue-from: lay out ``root`` to resume from the trained prior ``source`` (see
+    :func:`~wavenet_vocoder.checkpoints.continue_training_from`), unless it holds a run of its own."""
+    if init:
+        raise PnfError("--continue-from and --init both say where training starts: give one of them")
+    if not processes.main:
+        return                          # the main process lays it out; _start's barrier waits for it
+    own = glob.glob(os.path.join(root, "checkpoint_latest.pth")) + glob.glob(
+        os.path.join(root, "checkpoints*", "checkpoint_latest.pth"))
+    if own:
+        log(f"--continue-from={source} ignored: {root} holds a run of its own, which resumes")
+        return
+    folders = checkpoints.continue_training_from(source, root, hp)
+    log(f"continuing the prior in {source} in {root} ({len(folders)} model folder{'s' * (len(folders) > 1)})")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -646,6 +666,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop_request if processes.distributed else _interrupt)
     if processes.distributed:
         signal.signal(signal.SIGINT, stop_request)
+    if args["--continue-from"]:
+        continue_from(args["--continue-from"], args["<checkpoint-root>"], hp, args["--init"], processes, log)
     try:
         if noise_conditional:
             train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
