@@ -101,6 +101,13 @@ def test_torchrun_trains_and_resumes_with_another_number_of_processes(tmp_path, 
     assert again.returncode == 0, again.stderr
     record = json.loads((root / "training.json").read_text())
     assert record["steps"] == 8 and [p["step"] for p in record["curve"]] == [2, 4, 6, 8]
+    # Continued into a new folder by two processes: rank 0 lays it out before any process reads it.
+    more = tmp_path / "more"
+    continued = torchrun(2, [str(dump / "dump"), str(more)] + argv[2:] + ["--steps=10", f"--continue-from={root}"])
+    assert continued.returncode == 0, continued.stderr
+    assert continued.stderr.count(f"continuing the prior in {root} in {more}") == 1
+    record = json.loads((more / "training.json").read_text())
+    assert record["steps"] == 10 and [p["step"] for p in record["curve"]] == [2, 4, 6, 8, 10]
 
 
 def many_inputs(folder, n=3):

@@ -666,9 +666,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop_request if processes.distributed else _interrupt)
     if processes.distributed:
         signal.signal(signal.SIGINT, stop_request)
-    if args["--continue-from"]:
-        continue_from(args["--continue-from"], args["<checkpoint-root>"], hp, args["--init"], processes, log)
     try:
+        if args["--continue-from"]:
+            continue_from(args["--continue-from"], args["<checkpoint-root>"], hp, args["--init"], processes, log)
         if noise_conditional:
             train_noise_conditional(hp, args["<dump-dir>"], args["<checkpoint-root>"], run_settings,
                                     args["--sigma-sampling"], args["--init"], log=log,
