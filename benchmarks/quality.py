@@ -383,7 +383,9 @@ def markdown(summary, n_files):
 def machine():
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} (CPU)"
+    threads = torch.get_num_threads()           # as the task commands set it (--threads, OMP_NUM_THREADS, cores)
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {threads} torch "
+            f"thread{'s' * (threads > 1)}, torch {torch.__version__} (CPU)")
 
 
 def write_text(path, text):

@@ -51,6 +51,7 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
                             "--seconds=0.2", "--factors=2,4", "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1",
                             "--steps-sweep=1,2", f"--readme={readme}"]) == 0
     table = (out / "results.md").read_text()
+    assert "CPU cores" not in table or " torch thread" in table     # the times say what ran them
     for source in ("piano", "voice"):
         for case in ("super-resolution 2x", "super-resolution 4x", "inpainting 10 ms"):
             assert f"**{case}, {source}**" in table
