@@ -622,9 +622,7 @@ def continue_from(source, root, hp, init, processes, log):
         raise PnfError("--continue-from and --init both say where training starts: give one of them")
     if not processes.main:
         return                          # the main process lays it out; _start's barrier waits for it
-    own = glob.glob(os.path.join(root, "checkpoint_latest.pth")) + glob.glob(
-        os.path.join(root, "checkpoints*", "checkpoint_latest.pth"))
-    if own:
+    if any(os.path.isfile(os.path.join(folder, "checkpoint_latest.pth")) for folder in checkpoints.model_folders(root)):
         log(f"--continue-from={source} ignored: {root} holds a run of its own, which resumes")
         return
     folders = checkpoints.continue_training_from(source, root, hp)
