@@ -1,7 +1,7 @@
 """Pack a quantised dump small enough to carry to a lent GPU machine, and unpack it there.
 
 Usage:
-  python pack_dump.py pack <dump-dir> <packed-file> [--train-stride N] [--dev-stride N]
+  python pack_dump.py pack <dump-dir> <packed-file> [--train-stride N] [--train-offset K] [--dev-stride N]
   python pack_dump.py unpack <packed-file> <dump-dir>
 
 A quantised dump (pnf-preprocess of a "mulaw-quantize" or "linear-quantize" preset) holds each
@@ -10,7 +10,8 @@ need no features). `pack` stores each as its first differences modulo 256 (one b
 compressed with lzma: about 0.49 bytes per sample for the rendered piano and 0.55 for the speech
 in mu-law, 0.38 and 0.42 in linear quantisation, a quarter of the int16 files or less.
 `--train-stride N` keeps every N-th training utterance (sorted by name), and `--dev-stride` every
-N-th dev one, to fit a size limit. `unpack` writes the same int16 arrays again, exactly
+N-th dev one, to fit a size limit; `--train-offset K` (0 <= K < N) starts the training files at the
+K-th, so that runs with offsets 0, 1, ... see different training files. `unpack` writes the same int16 arrays again, exactly
 (cumulative sums modulo 256), into a folder that holds no dump yet. Dumps of raw
 (float) waveforms are refused.
 """
@@ -42,10 +43,10 @@ def decode(blob):
     return np.cumsum(diff, dtype=np.uint8).astype(np.int16)
 
 
-def pack(dump, packed, train_stride=1, dev_stride=1):
+def pack(dump, packed, train_stride=1, dev_stride=1, train_offset=0):
     files = {}
-    for split, stride in zip(SPLITS, (train_stride, dev_stride)):
-        files[split] = sorted(glob.glob(os.path.join(dump, split, "*-wave.npy")))[::stride]
+    for split, stride, offset in zip(SPLITS, (train_stride, dev_stride), (train_offset, 0)):
+        files[split] = sorted(glob.glob(os.path.join(dump, split, "*-wave.npy")))[offset::stride]
         if not files[split]:
             raise ValueError(f"{os.path.join(dump, split)} holds no *-wave.npy files: pass a pnf-preprocess dump")
     with ProcessPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
@@ -77,6 +78,7 @@ def main(argv=None):
     p.add_argument("dump")
     p.add_argument("packed")
     p.add_argument("--train-stride", type=int, default=1)
+    p.add_argument("--train-offset", type=int, default=0)
     p.add_argument("--dev-stride", type=int, default=1)
     u = sub.add_parser("unpack")
     u.add_argument("packed")
@@ -86,7 +88,9 @@ def main(argv=None):
         if args.command == "pack":
             if args.train_stride < 1 or args.dev_stride < 1:
                 raise ValueError("--train-stride and --dev-stride must be 1 or more")
-            counts = pack(args.dump, args.packed, args.train_stride, args.dev_stride)
+            if not 0 <= args.train_offset < args.train_stride:
+                raise ValueError(f"--train-offset must be from 0 to --train-stride - 1 ({args.train_stride - 1})")
+            counts = pack(args.dump, args.packed, args.train_stride, args.dev_stride, args.train_offset)
             print(f"packed {counts} into {args.packed} ({os.path.getsize(args.packed) / 2 ** 20:.1f} MiB)")
         else:
             counts = unpack(args.packed, args.dump)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Continue bundled priors side by side on one lent GPU for a fixed time (README "Continuing a
+# prior on a GPU machine"), from the repository's root on that machine:
+#
+#   bash egs/pnf_real/local/gpu_continue.sh SECONDS PACKED_DIR NAME [NAME ...]
+#
+# For each NAME (a prior of egs/pnf_real: mulaw_piano, linear_voice, ...) PACKED_DIR/NAME.pkl is
+# its dump packed with local/pack_dump.py. Each prior trains from the bundled one
+# (pnf-train --continue-from egs/pnf_real/NAME), or resumes PACKED_DIR/NAME.tar where there is one
+# (a folder this script wrote before, carried back: its Adam state too), batches of 32 crops, one process per prior on the
+# same GPU, until SECONDS have passed; then SIGTERM makes each save, and the model folders are
+# written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin, training.json, config.json) with
+# each run's log. Back on the CPU machine, untar a folder and evaluate it on the full dev set with
+# pnf-train's usual command and --steps=<the step reached> (it trains no further).
+set -uo pipefail
+[ $# -ge 3 ] || { echo "usage: $0 SECONDS PACKED_DIR NAME [NAME ...]" >&2; exit 2; }
+seconds=$1 packed=$2; shift 2
+out=${OUT:-gpu_continue_outputs}
+device=${DEVICE:-cuda}      # DEVICE=cpu: a dry run of the plumbing on a machine without a GPU
+work=$(mktemp -d)
+mkdir -p "$out"
+for name in "$@"; do
+  [ -f "$packed/$name.pkl" ] && [ -f "egs/pnf_real/$name.json" ] \
+    || { echo "error: $packed/$name.pkl or egs/pnf_real/$name.json is missing" >&2; exit 2; }
+  python3 egs/pnf_real/local/pack_dump.py unpack "$packed/$name.pkl" "$work/dump_$name" || exit 2
+  if [ -f "$packed/$name.tar" ]; then tar xf "$packed/$name.tar" -C "$work" || exit 2; fi
+done
+pids=()
+for name in "$@"; do
+  # one process per prior; the CPU threads split between them
+  OMP_NUM_THREADS=4 timeout -s TERM "$seconds" python3 -m wavenet_vocoder.train "$work/dump_$name" "$work/$name" \
+    --preset="egs/pnf_real/$name.json" --noise-conditional --continue-from="egs/pnf_real/$name" \
+    --steps=10000000 --hparams batch_size=32 --save-interval=60 --eval-interval=1000 --seed=1 \
+    --no-progress --device="$device" > "$out/train_$name.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for name in "$@"; do
+  tail -n 3 "$out/train_$name.log"
+  tar cf "$out/$name.tar" -C "$work" "$name"
+done
+ls -l "$out"
