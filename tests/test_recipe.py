@@ -207,6 +207,40 @@ def test_a_rendered_piece_is_written_as_midi_on_the_piano(tmp_path):
     assert all(i.midiProgram in (0, None) for i in score.flatten().getElementsByClass("Instrument"))
 
 
+RENDER_PIANO = os.path.join(REPO, "egs", "pnf_real", "local", "render_piano.py")
+
+
+def dominant_hz(x, rate):
+    """The frequency (Hz) of the largest peak of ``x``'s spectrum, refined between bins."""
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    a, b, c = np.log(spectrum[k - 1:k + 2])
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / x.size
+
+
+def test_a_one_recording_per_key_library_plays_each_key_at_its_pitch(tmp_path):
+    import soundfile as sf
+    render_piano = runpy.run_path(RENDER_PIANO, run_name="render_piano")
+    rate = 44100
+    t = np.arange(rate) / rate
+    for name, midi in (("C4", 60), ("Ds4", 63)):                # sharps written "s", as the npm package has them
+        sf.write(tmp_path / f"{name}.ogg", 0.5 * np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t), rate)
+    library = render_piano["ChromaticSamples"](str(tmp_path))
+    assert library.pitches == [60, 63] and library.rate == rate
+    for pitch in (60, 61, 62, 63, 64):        # 61 from C4 a semitone up; 62 from D#4 a semitone down
+        audio = library.note(pitch, 1, 0.5)
+        assert audio.size == pytest.approx(0.5 * rate, abs=1)
+        assert dominant_hz(audio, rate) == pytest.approx(440 * 2 ** ((pitch - 69) / 12), rel=2e-3)
+    assert np.array_equal(library.note(62, 1, 0.5), library.note(62, 16, 0.5))     # one dynamic layer
+    # the renderer takes the library's own rate and writes the piece at the rate asked for
+    import random
+    piece = render_piano["render"](library, [(0.0, 1.0, 61)], random.Random(0), 2.0, 22050)
+    assert 0 < piece.size <= 2 * 22050 and np.isfinite(piece).all()
+    assert dominant_hz(piece[:4096], 22050) == pytest.approx(440 * 2 ** ((61 - 69) / 12), rel=5e-3)
+    with pytest.raises(SystemExit, match="holds no <note><octave>.ogg samples"):
+        render_piano["ChromaticSamples"](str(tmp_path / "missing"))
+
+
 PACK_DUMP = os.path.join(REPO, "egs", "pnf_real", "local", "pack_dump.py")
 
 
@@ -237,6 +271,13 @@ def test_a_packed_mulaw_dump_unpacks_to_the_same_arrays(tmp_path):
     again = pack_dump("unpack", tmp_path / "p.pkl", tmp_path / "dump")      # never over an existing dump
     assert again.returncode == 2 and "already holds a dump" in again.stderr
     assert np.array_equal(np.load(tmp_path / "dump" / "train" / "x-00001-wave.npy"), waves["train", "x-00001-wave.npy"])
+    # --train-offset takes the stride's other files: the training files the first pack left out
+    assert pack_dump("pack", tmp_path / "dump", tmp_path / "q.pkl", "--train-stride", 2, "--train-offset", 1).returncode == 0
+    assert pack_dump("unpack", tmp_path / "q.pkl", tmp_path / "out1").returncode == 0
+    assert sorted(os.listdir(tmp_path / "out1" / "train")) == ["x-00001-wave.npy", "x-00003-wave.npy"]
+    assert sorted(os.listdir(tmp_path / "out1" / "dev")) == ["x-00000-wave.npy", "x-00001-wave.npy"]
+    bad = pack_dump("pack", tmp_path / "dump", tmp_path / "r.pkl", "--train-stride", 2, "--train-offset", 2)
+    assert bad.returncode == 2 and "--train-offset must be from 0 to" in bad.stderr and not os.path.exists(tmp_path / "r.pkl")
 
 
 def test_packing_refuses_a_raw_waveform_dump(tmp_path):

