@@ -14,13 +14,11 @@ The same file names put every version of a piece on the same side of pnf-preproc
 split.
 """
 import argparse
-import glob
 import os
 import random
-import sys
 
 from render_piano import ChromaticSamples, render, score_notes, write_piece
-from render_soundfont import corpus_paths
+from render_soundfont import pieces_like
 
 
 def main():
@@ -34,17 +32,11 @@ def main():
     parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
     library = ChromaticSamples(args.samples)
-    names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(args.like, "*.wav")))
-    if not names:
-        sys.exit(f"error: no .wav files in {args.like}: render the Salamander pieces first (run.sh stage 1)")
-    paths = corpus_paths(args.composers)
+    pieces = pieces_like(args.like, args.composers)
     rng = random.Random(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    for name in names:
-        if name not in paths:
-            print(f"skipped {name}: no score of that name among {args.composers}")
-            continue
-        notes = score_notes(paths[name], rng.randint(-3, 3))
+    for name, path in pieces:
+        notes = score_notes(path, rng.randint(-3, 3))
         audio = render(library, notes, rng, args.seconds, args.sample_rate)
         write_piece(os.path.join(args.out, name + ".wav"), audio, args.sample_rate)
 

@@ -73,6 +73,20 @@ def corpus_paths(composers):
     return found
 
 
+def pieces_like(like, composers):
+    """[(name, score path)] for every ``<composer>-<name>.wav`` in the folder ``like`` whose score is
+    among ``composers`` (the others are reported and left out), sorted by name; exits when ``like``
+    holds no .wav files."""
+    names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(like, "*.wav")))
+    if not names:
+        sys.exit(f"error: no .wav files in {like}: render the Salamander pieces first (run.sh stage 1)")
+    paths = corpus_paths(composers)
+    for name in names:
+        if name not in paths:
+            print(f"skipped {name}: no score of that name among {composers}")
+    return [(name, paths[name]) for name in names if name in paths]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("like")
@@ -86,24 +100,18 @@ def main():
     from render_piano import score_notes, write_piece        # the Salamander renderer's score reader and writer
     if not os.path.isfile(args.soundfont):
         sys.exit(f"error: soundfont {args.soundfont} is missing: apt-get install fluid-soundfont-gm fluidsynth")
-    names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(args.like, "*.wav")))
-    if not names:
-        sys.exit(f"error: no .wav files in {args.like}: render the Salamander pieces first (run.sh stage 1)")
-    paths = corpus_paths(args.composers)
+    pieces = pieces_like(args.like, args.composers)
     rng = random.Random(args.seed)
     os.makedirs(args.out, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            if name not in paths:
-                print(f"skipped {name}: no score of that name among {args.composers}")
-                continue
+        for name, path in pieces:
             bpm = rng.uniform(60, 132)
             level = rng.uniform(45, 105)
             sustain = rng.uniform(1.0, 1.6)
             last = args.seconds * bpm / 60                 # quarter notes that fit in the excerpt
             notes = one_key_at_a_time(
                 [(onset, length * sustain, pitch, int(np.clip(round(rng.gauss(level, 12)), 1, 127)))
-                 for onset, length, pitch in score_notes(paths[name], rng.randint(-3, 3)) if onset < last])
+                 for onset, length, pitch in score_notes(path, rng.randint(-3, 3)) if onset < last])
             midi = os.path.join(tmp, "piece.mid")
             midi_file(notes, bpm, midi)
             wav = os.path.join(tmp, "piece.wav")
