@@ -7,10 +7,11 @@
 # For each NAME (a prior of egs/pnf_real: mulaw_piano, linear_voice, ...) PACKED_DIR/NAME.pkl is
 # its dump packed with local/pack_dump.py. Each prior trains from the bundled one
 # (pnf-train --continue-from egs/pnf_real/NAME), or resumes PACKED_DIR/NAME.tar where there is one
-# (a folder this script wrote before, carried back: its Adam state too), batches of 32 crops, one process per prior on the
-# same GPU, until SECONDS have passed; then SIGTERM makes each save, and the model folders are
-# written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin, training.json, config.json) with
-# each run's log. Back on the CPU machine, untar a folder and evaluate it on the full dev set with
+# (a folder this script wrote before, carried back: its Adam state too), batches of 32 crops, one
+# process per prior on the same GPU, until SECONDS have passed; then SIGTERM makes each save, and
+# the model folders are written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin,
+# training.json, config.json) with each run's log. It exits non-zero when a run failed before its
+# time was up. Back on the CPU machine, untar a folder and evaluate it on the full dev set with
 # pnf-train's usual command and --steps=<the step reached> (it trains no further).
 set -uo pipefail
 [ $# -ge 3 ] || { echo "usage: $0 SECONDS PACKED_DIR NAME [NAME ...]" >&2; exit 2; }
@@ -34,9 +35,15 @@ for name in "$@"; do
     --no-progress --device="$device" > "$out/train_$name.log" 2>&1 &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid"; status=$?
+  # 124: stopped by the timeout, as planned (the run saved on SIGTERM)
+  [ "$status" -eq 0 ] || [ "$status" -eq 124 ] || failed=1
+done
 for name in "$@"; do
   tail -n 3 "$out/train_$name.log"
-  tar cf "$out/$name.tar" -C "$work" "$name"
+  if [ -d "$work/$name" ]; then tar cf "$out/$name.tar" -C "$work" "$name"; fi
 done
 ls -l "$out"
+[ "$failed" -eq 0 ] || { echo "error: a training run failed (see $out/train_*.log)" >&2; exit 1; }

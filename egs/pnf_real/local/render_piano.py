@@ -81,7 +81,7 @@ class ChromaticSamples:
         self.folder = folder
         self.files = {}
         for pitch in range(21, 109):
-            path = os.path.join(folder, f"{NOTE_NAMES[pitch % 12].replace('#', 's')}{pitch // 12 - 1}.ogg")
+            path = os.path.join(folder, note_name(pitch).replace("#", "s") + ".ogg")
             if os.path.isfile(path):
                 self.files[pitch] = path
         if not self.files:
