@@ -11,8 +11,8 @@ compressed with lzma: about 0.49 bytes per sample for the rendered piano and 0.5
 in mu-law, 0.38 and 0.42 in linear quantisation, a quarter of the int16 files or less.
 `--train-stride N` keeps every N-th training utterance (sorted by name), and `--dev-stride` every
 N-th dev one, to fit a size limit; `--train-offset K` (0 <= K < N) starts the training files at the
-K-th, so that runs with offsets 0, 1, ... see different training files. `unpack` writes the same int16 arrays again, exactly
-(cumulative sums modulo 256), into a folder that holds no dump yet. Dumps of raw
+K-th, so that runs with offsets 0, 1, ... see different training files. `unpack` writes the same
+int16 arrays again, exactly (cumulative sums modulo 256), into a folder that holds no dump yet. Dumps of raw
 (float) waveforms are refused.
 """
 import argparse
