@@ -287,3 +287,69 @@ def test_packing_refuses_a_raw_waveform_dump(tmp_path):
     result = pack_dump("pack", tmp_path, tmp_path / "p.pkl")
     assert result.returncode == 2 and "raw waveform dumps cannot be packed" in result.stderr
     assert not os.path.exists(tmp_path / "p.pkl")
+
+
+GPU_CONTINUE = os.path.join(REPO, "egs", "pnf_real", "local", "gpu_continue.sh")
+
+
+def gpu_continue(seconds, packed, out, priors, *names):
+    """Run gpu_continue.sh from the repository's root as on a lent machine, but on the CPU (DEVICE=cpu)."""
+    env = dict(os.environ, OUT=str(out), PRIORS=str(priors), DEVICE="cpu",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    return subprocess.run(["bash", GPU_CONTINUE, str(seconds), str(packed), *names], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+
+
+def test_gpu_continue_trains_a_bundled_prior_for_its_time_and_resumes_from_the_tar_it_wrote(tmp_path, dump):
+    import json
+    import shutil
+    import tarfile
+
+    import torch
+
+    from conftest import training_hparams
+    from wavenet_vocoder import train as training
+
+    # A bundled prior as egs/pnf_real holds one: EMA weights, training.json and config.json beside NAME.json.
+    priors = tmp_path / "priors"
+    priors.mkdir()
+    (priors / "tiny.json").write_text(json.dumps(training_hparams().replace(noise_conditional=True).to_dict()))
+    assert training.main([str(dump / "dump"), str(tmp_path / "trained"), f"--preset={priors / 'tiny.json'}",
+                          "--no-progress", "--steps=4", "--eval-interval=2"]) == 0
+    (priors / "tiny").mkdir()
+    for name in ("checkpoint_latest_ema.pth", "training.json", "config.json"):
+        shutil.copy(tmp_path / "trained" / name, priors / "tiny" / name)
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    assert pack_dump("pack", dump / "dump", packed / "tiny.pkl").returncode == 0
+
+    def steps_in(tar_path, into):
+        with tarfile.open(tar_path) as tar:
+            assert sorted(os.path.basename(n) for n in tar.getnames() if n != "tiny") == [
+                "checkpoint_latest.pth", "checkpoint_latest_ema.pth", "config.json", "training.json"]
+            tar.extractall(into, filter="data")
+        state = torch.load(into / "tiny" / "checkpoint_latest.pth", weights_only=True)
+        assert state["optimizer"] is not None                     # the Adam state travels back
+        return state["global_step"]
+
+    first = gpu_continue(8, packed, tmp_path / "out1", priors, "tiny")
+    assert first.returncode == 0, first.stderr
+    reached = steps_in(tmp_path / "out1" / "tiny.tar", tmp_path / "x1")
+    assert reached > 4 and "continuing the prior" in (tmp_path / "out1" / "train_tiny.log").read_text()
+    # Carried back beside the packed dump, the tar resumes where it stopped (its Adam state too).
+    shutil.copy(tmp_path / "out1" / "tiny.tar", packed / "tiny.tar")
+    second = gpu_continue(8, packed, tmp_path / "out2", priors, "tiny")
+    assert second.returncode == 0, second.stderr
+    assert steps_in(tmp_path / "out2" / "tiny.tar", tmp_path / "x2") > reached
+    assert "holds a run of its own, which resumes" in (tmp_path / "out2" / "train_tiny.log").read_text()
+
+    missing = gpu_continue(8, packed, tmp_path / "out3", priors, "other")
+    assert missing.returncode == 2 and f"{packed}/other.pkl or {priors}/other.json is missing" in missing.stderr
+    # A run that fails before its time is up (here a preset the bundled weights do not fit) fails the script.
+    (priors / "wide.json").write_text(json.dumps(
+        training_hparams().replace(noise_conditional=True, residual_channels=6).to_dict()))
+    shutil.copytree(priors / "tiny", priors / "wide")
+    shutil.copy(packed / "tiny.pkl", packed / "wide.pkl")
+    failed = gpu_continue(8, packed, tmp_path / "out4", priors, "wide")
+    assert failed.returncode == 1 and "a training run failed" in failed.stderr
+    assert "does not fit" in (tmp_path / "out4" / "train_wide.log").read_text()

@@ -6,7 +6,8 @@
 #
 # For each NAME (a prior of egs/pnf_real: mulaw_piano, linear_voice, ...) PACKED_DIR/NAME.pkl is
 # its dump packed with local/pack_dump.py. Each prior trains from the bundled one
-# (pnf-train --continue-from egs/pnf_real/NAME), or resumes PACKED_DIR/NAME.tar where there is one
+# (pnf-train --continue-from egs/pnf_real/NAME, preset egs/pnf_real/NAME.json; PRIORS=DIR takes
+# DIR/NAME and DIR/NAME.json instead), or resumes PACKED_DIR/NAME.tar where there is one
 # (a folder this script wrote before, carried back: its Adam state too), batches of 32 crops, one
 # process per prior on the same GPU, until SECONDS have passed; then SIGTERM makes each save, and
 # the model folders are written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin,
@@ -18,11 +19,13 @@ set -uo pipefail
 seconds=$1 packed=$2; shift 2
 out=${OUT:-gpu_continue_outputs}
 device=${DEVICE:-cuda}      # DEVICE=cpu: a dry run of the plumbing on a machine without a GPU
+priors=${PRIORS:-egs/pnf_real}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 for name in "$@"; do
-  [ -f "$packed/$name.pkl" ] && [ -f "egs/pnf_real/$name.json" ] \
-    || { echo "error: $packed/$name.pkl or egs/pnf_real/$name.json is missing" >&2; exit 2; }
+  [ -f "$packed/$name.pkl" ] && [ -f "$priors/$name.json" ] \
+    || { echo "error: $packed/$name.pkl or $priors/$name.json is missing" >&2; exit 2; }
   python3 egs/pnf_real/local/pack_dump.py unpack "$packed/$name.pkl" "$work/dump_$name" || exit 2
   if [ -f "$packed/$name.tar" ]; then tar xf "$packed/$name.tar" -C "$work" || exit 2; fi
 done
@@ -30,7 +33,7 @@ pids=()
 for name in "$@"; do
   # one process per prior; the CPU threads split between them
   OMP_NUM_THREADS=4 timeout -s TERM "$seconds" python3 -m wavenet_vocoder.train "$work/dump_$name" "$work/$name" \
-    --preset="egs/pnf_real/$name.json" --noise-conditional --continue-from="egs/pnf_real/$name" \
+    --preset="$priors/$name.json" --noise-conditional --continue-from="$priors/$name" \
     --steps=10000000 --hparams batch_size=32 --save-interval=60 --eval-interval=1000 --seed=1 \
     --no-progress --device="$device" > "$out/train_$name.log" 2>&1 &
   pids+=($!)
