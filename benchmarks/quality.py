@@ -48,7 +48,8 @@ Options:
                          with --init baseline each preset's warm_start_sigma, else the first.
   --seed=<n>             Seed of every run [default: 0].
   --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
-                         estimate of the posterior mean rather than one sample [default: 1].
+                         estimate of the posterior mean rather than one sample; ancestral
+                         sampling's, the mean of k samples (seeds --seed and on) [default: 1].
   --mean-rows=<k>        Also run super-resolution 4x (else the first factor) with the mean of k
                          chains, as the row "PnF, mean of k chains" beside one chain's; 0 for
                          none [default: 0].
@@ -342,13 +343,18 @@ class Benchmark:
             estimate = spectrogram_griffin_lim(denormalize(normalised, meanvar), hp)
             self.add(case, path, "Griffin-Lim (60 iterations)", score(clean, estimate, hp.sample_rate),
                      time.perf_counter() - started)
-            ancestral = os.path.join(self.out, "spectrogram_ancestral", stem(path))
-            synthesis.main([root, ancestral, f"--preset={preset}", f"--conditioning={dump}",
-                            "--seed", str(self.seed), "--no-progress"])
-            with open(os.path.join(ancestral, "run.json")) as f:
-                seconds = json.load(f)["seconds"]
-            self.add(case, path, "ancestral WaveNet sampling", score(clean, read(os.path.join(ancestral, "out.wav")),
-                                                                     hp.sample_rate), seconds)
+            # With --chains k PnF's output is the mean of k chains, so ancestral sampling's is the mean of
+            # k samples (seeds --seed, --seed + 1, ...): like against like.
+            samples, seconds = [], 0.0
+            for k in range(self.chains):
+                ancestral = os.path.join(self.out, "spectrogram_ancestral", stem(path) + (f"_seed{k}" if k else ""))
+                synthesis.main([root, ancestral, f"--preset={preset}", f"--conditioning={dump}",
+                                "--seed", str(self.seed + k), "--no-progress"])
+                with open(os.path.join(ancestral, "run.json")) as f:
+                    seconds += json.load(f)["seconds"]
+                samples.append(read(os.path.join(ancestral, "out.wav")))
+            method = "ancestral WaveNet sampling" + (f", mean of {self.chains}" if self.chains > 1 else "")
+            self.add(case, path, method, score(clean, np.mean(samples, axis=0), hp.sample_rate), seconds)
 
 
 def stem(path):

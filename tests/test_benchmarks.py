@@ -103,6 +103,26 @@ def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, qualit
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
 
 
+def test_with_several_chains_ancestral_sampling_is_the_mean_of_as_many_samples(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    voice = tone(tmp_path / "voice.wav", 900, seconds=0.3)
+    out = tmp_path / "bench"
+    assert quality["main"]([f"--voice={voice}", f"--models={models}", f"--out={out}", "--tasks=spectrogram",
+                            "--seconds=0.2", "--n-steps=1", "--chains=2", "--seed=3"]) == 0
+    rows = {r["method"]: r for r in csv.DictReader((out / "results.csv").open())}
+    assert sorted(rows) == ["Griffin-Lim (60 iterations)", "PnF", "ancestral WaveNet sampling, mean of 2"]
+    samples = [sf.read(out / "spectrogram_ancestral" / name / "out.wav")[0] for name in ("voice", "voice_seed1")]
+    assert json.loads((out / "spectrogram_ancestral" / "voice_seed1" / "run.json").read_text())["seed"] == 4
+    assert not np.allclose(samples[0], samples[1])                   # two samples, not one twice
+    hp = load_preset(os.path.join(models, "mel_voice.json"))
+    clean = quality["dequantize"](np.load(out / "spectrogram_dumps" / "voice" / "voice-00001-wave.npy").astype(
+        np.float64), hp.input_type, hp.quantize_channels)
+    expected = quality["score"](clean, np.mean(samples, axis=0), hp.sample_rate)
+    row = rows["ancestral WaveNet sampling, mean of 2"]
+    assert float(row["mel_distance"]) == pytest.approx(expected["mel_distance"], rel=1e-6)
+    assert float(row["snr"]) == pytest.approx(expected["snr"], rel=1e-6)
+
+
 def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, quality):
     models = tiny_models(tmp_path / "models")
     piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
