@@ -379,3 +379,31 @@ def test_upper_band_benchmark_scores_each_band_of_each_restoration(tmp_path, cap
     assert abs(rows["the clean file through the prior's quantiser (ceiling)"][2]) < 1
     assert all((out / "00_full" / f).is_file() for f in ("clean.wav", "lowpassed.wav", "pnf/out.wav"))
     assert all(np.isfinite(v) for v in rows["PnF"])
+
+
+def test_band_levels_gives_each_band_its_share_of_the_energy(tmp_path, capsys):
+    bands = runpy.run_path(os.path.join(REPO, "benchmarks", "band_levels.py"), run_name="bands")
+    rate = 22050
+    t = np.arange(rate) / rate
+    # 1 kHz at amplitude 0.8 and 4 kHz at 0.08: the 4 kHz band holds 1/101 of the power, -20.04 dB
+    sf.write(tmp_path / "two.wav", 0.8 * np.sin(2 * np.pi * 1000 * t) + 0.08 * np.sin(2 * np.pi * 4000 * t), rate)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    sf.write(folder / "a.wav", 0.5 * np.sin(2 * np.pi * 1000 * t), rate)            # all below 2756 Hz
+    sf.write(folder / "b.wav", 0.5 * np.sin(2 * np.pi * 6000 * t), rate)            # all in 5512-8000 Hz
+    sf.write(folder / "c.wav", 0.5 * np.sin(2 * np.pi * 9000 * t), rate)            # left out by --max-files 2
+    assert bands["main"]([str(tmp_path / "two.wav"), str(folder), "--max-files=2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| audio | files | 0-2756 Hz | 2756-5512 Hz | 5512-8000 Hz | 8000-11025 Hz |"
+    two = [float(v) for v in lines[2].split("|")[3:-1]]
+    assert two[0] == pytest.approx(10 * np.log10(100 / 101), abs=0.06)              # printed to 0.1 dB
+    assert two[1] == pytest.approx(10 * np.log10(1 / 101), abs=0.05) and max(two[2:]) < -50
+    # each file weighs the same: half of the set's energy below 2756 Hz, half in 5512-8000 Hz
+    assert lines[3].startswith("| set | 2 |")
+    half = [float(v) for v in lines[3].split("|")[3:-1]]
+    assert half[0] == pytest.approx(-3.01, abs=0.02) and half[2] == pytest.approx(-3.01, abs=0.02) and half[3] < -50
+    for edges in ("0,5000,3000", "0,20000", "a,b"):
+        with pytest.raises(SystemExit) as raised:
+            bands["run"](bands["main"], [str(folder), f"--edges={edges}"])
+        assert raised.value.code != 0
+    assert "--edges=" in capsys.readouterr().err
