@@ -47,6 +47,8 @@ Options:
   --start-sigma=<s>      Begin the schedule at this level (the task scripts' --start-sigma); default:
                          with --init baseline each preset's warm_start_sigma, else the first.
   --seed=<n>             Seed of every run [default: 0].
+  --denoise              PnF ends with the task scripts' --denoise step (Tweedie's formula at the
+                         last level: the posterior mean given the final state, not a sample).
   --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
                          estimate of the posterior mean rather than one sample; ancestral
                          sampling's, the mean of k samples (seeds --seed and on) [default: 1].
@@ -172,6 +174,9 @@ class Benchmark:
             self.sampler_flags += ["--start-sigma", str(parse_float(start_sigma, "--start-sigma"))]
         if self.step_scale is not None:
             self.sampler_flags += ["--step-scale", str(self.step_scale)]
+        self.denoise = bool(args["--denoise"])
+        if self.denoise:
+            self.sampler_flags += ["--denoise"]
         #: prior folders (markdown) -> how PnF ran on them (start, first level, step scale), from run.json
         self.how = OrderedDict()
         self.notes = []         # what was skipped, and why
@@ -476,7 +481,8 @@ def main(argv=None):
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
              f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}"
-             f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}; "
+             f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}"
+             f"{', ending with the --denoise step' if bench.denoise else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)

@@ -91,14 +91,15 @@ def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, qualit
     start = sigmas[1]
     assert quality["main"]([f"--piano={piano}", f"--models={models}", f"--out={out}", "--tasks=superres,inpainting",
                             "--seconds=0.2", "--factors=2", "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1",
-                            "--n-steps=1", "--init=baseline", f"--start-sigma={start}", "--chains=2"]) == 0
+                            "--n-steps=1", "--init=baseline", f"--start-sigma={start}", "--chains=2",
+                            "--denoise"]) == 0
     for run in ("superres_2x/piano/piano", "inpainting_10ms/piano/piano"):
         report = json.loads((out / run / "run.json").read_text())
         assert [level["sigma"] for level in report["levels"]] == list(sigmas[1:])      # the levels above skipped
-        assert report["chains"]["count"] == 2                                          # and --chains passed on
+        assert report["chains"]["count"] == 2 and report["denoise"] is True            # --chains, --denoise passed on
     results = (out / "results.md").read_text()
     assert f"`{models}/mulaw_piano` from the plain estimate at sigma {start:g}, step scale 0.05" in results
-    assert "seed 0, the mean of 2 chains;" in results
+    assert "seed 0, the mean of 2 chains, ending with the --denoise step;" in results
     with pytest.raises(quality["PnfError"], match="--init=zeros"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
 

@@ -324,3 +324,22 @@ def test_chains_below_one_are_a_one_line_error(tmp_path, mulaw, capsys):
     code, err = run_cli(sgld_superres.main, [root, tone(tmp_path / "in.wav"), str(tmp_path / "o"),
                                              f"--preset={preset}", "--chains=0"] + FAST, capsys)
     assert code == 2 and err[0].startswith("error: --chains") and len(err) == 1
+
+
+def test_denoise_flag_ends_with_the_tweedie_step_and_says_so(tmp_path, mulaw):
+    root, preset = mulaw
+    src = tone(tmp_path / "in.wav", seconds=0.1)
+    outputs = {}
+    for name, extra in (("plain", []), ("denoised", ["--denoise"])):
+        out = tmp_path / name
+        assert sgld_superres.main([root, src, str(out), f"--preset={preset}", "--downsample_interval", "4"]
+                                  + FAST + extra) == 0
+        outputs[name] = out
+    last = min((p.name for p in outputs["plain"].glob("out_*.wav")), key=lambda n: float(n[4:-4]))  # lowest sigma
+    # The same chain up to its last level; only the final output takes the step.
+    assert (outputs["denoised"] / last).read_bytes() == (outputs["plain"] / last).read_bytes()
+    assert (outputs["plain"] / "out.wav").read_bytes() == (outputs["plain"] / last).read_bytes()
+    moved = read(outputs["denoised"] / "out.wav") - read(outputs["denoised"] / last)
+    assert np.abs(moved).max() > 1e-3 and np.all(moved[::4] == 0)                    # kept samples stay
+    assert json.loads((outputs["denoised"] / "run.json").read_text())["denoise"] is True
+    assert json.loads((outputs["plain"] / "run.json").read_text())["denoise"] is False

@@ -360,3 +360,48 @@ def test_start_sigma_skips_exactly_the_levels_above_and_level_steps_are_honoured
         schedule.starting_at(0.5)
     with pytest.raises(ValueError):
         AnnealingSchedule((2.0, 1.0), 0.05, level_steps=(3,))
+
+
+def test_denoise_lands_on_the_mean_of_a_gaussian_prior(tmp_path):
+    """Tweedie's step: with p_sigma = N(MEAN_CLASS, sigma^2) per sample, x + sigma^2 d log p / dx is MEAN_CLASS
+    exactly, from any state; samples that do not move stay as they were."""
+    sigma = 8.0
+    hp = tiny_hparams(sigmas=f"[{sigma}]")
+    prior = write_levels(tmp_path, hp, lambda hp, s: constant_model(hp))
+    observed = torch.full((600,), 10.0)
+    task = Inpainting(observed, [(100, 400)])
+    for schedule in ("random", "tiled"):
+        # (within about sqrt(120) sigma of MEAN_CLASS, where the chain starts and stays, the Gaussian is the
+        # density; farther out the other classes' weights of e^-60 outweigh its tail)
+        x, _ = anneal(task, [prior], AnnealingSchedule((sigma,), 0.5),
+                      config(n_steps=30, window=128, schedule=schedule, denoise=True))
+        assert (x[0, 100:400] - MEAN_CLASS).abs().max() < 1e-3
+        assert torch.equal(x[0, :100], observed[:100]) and torch.equal(x[0, 400:], observed[400:])
+
+
+def test_denoise_is_one_noise_free_step_of_sigma_squared_along_the_whole_signal_gradient(tmp_path):
+    hp = tiny_hparams(sigmas="[4.0,1.5]")
+    prior = write_levels(tmp_path, hp)
+    observed = torch.rand(700, generator=torch.Generator().manual_seed(3)) * 255
+    task = SuperResolution(observed, 4)
+    before = {}
+    x, reports = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 0.1),
+                        config(n_steps=2, window=300, schedule="random", denoise=True),
+                        on_level=lambda sigma, state: before.setdefault(sigma, state.clone()))
+    # Without the flag the same run ends at the state the last level handed over (the step comes after it).
+    plain, _ = anneal(task, [prior], AnnealingSchedule(tuple(hp.sigmas), 0.1),
+                      config(n_steps=2, window=300, schedule="random"))
+    torch.testing.assert_close(plain, before[1.5], rtol=0, atol=0)
+    # Direct: d log p_1.5(x) / dx of the whole signal (float64, autograd) times sigma^2, on the moving samples.
+    model = prior.load(1.5).double()
+    rf = model.receptive_field
+    state = before[1.5][0].double().requires_grad_(True)
+    context = torch.full((rf,), 127.0, dtype=torch.float64)
+    model.smoothed_log_prob(torch.cat([context, state]).view(1, 1, -1), 1.5)[:, rf - 1:].sum().backward()
+    expected = before[1.5][0].double() + 1.5 ** 2 * state.grad
+    moving = torch.ones(700, dtype=torch.bool)
+    moving[::4] = False
+    moving[:rf] = False              # the first rf samples' terms see the engine's own noisy context
+    torch.testing.assert_close(x[0].double()[moving], expected[moving], rtol=1e-4, atol=1e-3)
+    assert torch.equal(x[0, ::4], observed[::4])                        # the kept samples stay kept
+    assert (x[0] - before[1.5][0]).abs().max() > 1e-2                   # and the step did move the others

@@ -9,6 +9,11 @@ every step takes
 on the samples the window schedule covers, with ``eta = step_scale * sigma^2``.  The
 task (the :class:`~wavenet_vocoder.pnf.task.Task` protocol) supplies the initial state, which samples may move,
 extra likelihood terms and mel conditioning; the loop never branches on the task.
+
+With ``denoise`` the last level ends with one more, noise-free step of size ``sigma^2``
+(``x <- x + sigma^2 * grad log p_sigma(x | observation)``, the whole signal's gradient, tiled):
+Tweedie's formula, the posterior mean of the clean signal given the state, which removes the
+noise of the lowest level that the final sample carries (a departure from the published code).
 """
 import contextlib
 import time
@@ -19,7 +24,7 @@ from tqdm import tqdm
 from ..deferred import deferred_import
 from ..errors import PnfError
 from .conditioning import WindowConditioning
-from .windows import make_windows, window_length
+from .windows import TiledWindows, make_windows, window_length
 
 torch = deferred_import("torch")
 
@@ -43,6 +48,7 @@ class SamplerConfig:
     progress: bool = True
     precision: str = "fp32"
     init: str = "noise"
+    denoise: bool = False
 
 
 #: Where sampling starts (``--init``): the task's own initial state ("noise": uniform, or silence in
@@ -166,6 +172,10 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
                 bar.update()
             if on_level is not None:
                 on_level(sigma, index, chain.x.detach().cpu())
+        if config.denoise and level == len(schedule) - 1:
+            for chain in chains:
+                _denoise(chain, nets, [_conditioning(chain.task, s, m, device) for s, m in enumerate(models)],
+                         rf, sigma, config)
         bar.close()
         seconds = time.perf_counter() - started
         reports.append(LevelReport(sigma=sigma, steps=steps, mean_log_p=log_p_sum / max(steps, 1),
@@ -190,8 +200,20 @@ def full_float32(device):
         torch.backends.cudnn.allow_tf32 = saved
 
 
-def _step(chain, nets, conds, windows, sigma, eta):
-    """One Langevin step of ``chain`` over ``windows`` (:class:`StepWindows`); returns (mean log p per term, terms)."""
+def _denoise(chain, nets, conds, rf, sigma, config):
+    """Tweedie's step at the last level: ``chain.x <- E[clean signal | x]``, one noise-free step of size sigma^2
+    with the exact gradient of the whole signal's log p_sigma (one pass of tiles, whatever the schedule)."""
+    offset, span = scored_span(chain.task, rf, "tiled")
+    window = window_length("tiled", span, config.window)
+    (batches,) = TiledWindows(span, window, config.windows_per_step, 1)
+    with full_float32(chain.x.device):
+        _step(chain, nets, conds, StepWindows([b + offset for b in batches], window, rf, True), sigma, sigma * sigma,
+              noisy=False)
+
+
+def _step(chain, nets, conds, windows, sigma, eta, noisy=True):
+    """One Langevin step of ``chain`` over ``windows`` (:class:`StepWindows`); returns (mean log p per term, terms).
+    ``noisy=False``: the step without its noise (a gradient step of size ``eta``)."""
     x, task = chain.x, chain.task
     grad = torch.zeros_like(x)
     count = torch.zeros_like(x)
@@ -204,8 +226,10 @@ def _step(chain, nets, conds, windows, sigma, eta):
     extra = task.extra_gradient(x, sigma)
     if extra is not None:
         grad = grad + count * extra
-    noise = torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
-    x = x + chain.movable * (eta * grad + torch.sqrt(2 * eta * count) * noise)
+    step = eta * grad
+    if noisy:
+        step = step + torch.sqrt(2 * eta * count) * torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
+    x = x + chain.movable * step
     implicit = task.implicit_update(x, eta * count, sigma)
     if implicit is not None:
         x = x + chain.movable * implicit

@@ -17,6 +17,7 @@ def run_report(task_name, args, settings, reports, seconds, metrics=None, extra=
         "step_scale": settings.step_scale,
         "sigmas": list(settings.schedule.sigmas),
         "init": settings.sampler.init,
+        "denoise": settings.sampler.denoise,
         "level_steps": list(settings.schedule.level_steps) if settings.schedule.level_steps else None,
         "steps": sum(r.steps for r in reports),
         "seconds": seconds,

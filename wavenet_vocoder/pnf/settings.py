@@ -42,6 +42,10 @@ COMMON_OPTIONS = """\
   --init=<how>           Where sampling starts: baseline (the task's plain estimate plus noise
                          of the first level's sigma) or noise (the published start) (INIT).
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
+  --denoise              End with one noise-free step of size sigma^2 at the last level
+                         (Tweedie's formula): the output is the posterior mean of the clean
+                         signal given the final state, without the lowest level's noise that
+                         a sample carries (not in the published code).
   --seed=<n>             Random seed [default: 0].
   --chains=<k>           Run k independent chains (seeds seed, seed + 1000, ...) and write their
                          mean as the output: an estimate of the posterior mean, which scores
@@ -129,6 +133,7 @@ def settings_from_args(args, constants, task_values=None):
         progress=not args["--no-progress"],
         precision=precision,
         init=init,
+        denoise=bool(args.get("--denoise")),
     )
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
