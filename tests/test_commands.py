@@ -287,6 +287,17 @@ def test_a_preset_step_scale_too_large_for_the_explicit_mixture_is_one_line(tmp_
         "pass --implicit-mixture, or --step-scale below 0.067" in err[0]
 
 
+def test_denoise_with_the_explicit_mixture_is_one_line_and_runs_with_the_implicit_one(tmp_path, capsys):
+    root, preset = make_root(tmp_path / "prior", tiny_hparams(input_type="linear-quantize"))
+    a, b = tone(tmp_path / "a.wav"), tone(tmp_path / "b.wav", 300)
+    argv = [root, root, a, b, str(tmp_path / "o"), f"--preset={preset}", "--denoise"] + FAST
+    code, err = run_cli(sgld_separation.main, argv, capsys)
+    assert code == 2 and len(err) == 1 and "pass --implicit-mixture with it" in err[0]
+    assert not (tmp_path / "o").exists()
+    assert sgld_separation.main(argv + ["--implicit-mixture"]) == 0
+    assert np.isfinite(read(tmp_path / "o" / "out0.wav")).all()
+
+
 def test_script_constants_are_the_scripts_values_with_changes_over_them(monkeypatch):
     from wavenet_vocoder.pnf.command import script_constants
     monkeypatch.setattr(sgld_separation, "GAMMA_SCALE", 7.0)            # a user's edit of the script

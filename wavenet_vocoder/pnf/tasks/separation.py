@@ -105,7 +105,7 @@ def resolve(args, constants):
 
 
 def check(settings, args):
-    """Linear priors only, and a step scale the explicit mixture term survives."""
+    """Linear priors only, and a step scale (and --denoise step) the explicit mixture term survives."""
     hp, task = settings.hparams, settings.task
     if hp.input_type != "linear-quantize":
         raise PnfError(f"separation needs linear-quantised priors (mixture = source0 + source1), but "
@@ -113,6 +113,9 @@ def check(settings, args):
                        "--preset=egs/linear_quantize_max_audio/config.json")
     # Each step moves the sum x0 + x1 towards the mixture by 2 eta gamma = 2 step_scale gamma_scale times
     # the residual: from 2 on it overshoots more than it corrects and the sampler diverges.
+    if not task["implicit"] and settings.sampler.denoise:
+        raise PnfError(f"--denoise takes a step of sigma^2, which separation's explicit mixture term does not survive "
+                       f"(2 x {task['gamma_scale']:g} >= 2): pass --implicit-mixture with it")
     if not task["implicit"] and 2 * settings.step_scale * task["gamma_scale"] >= 2:
         raise PnfError(f"step scale {settings.step_scale:g} (--step-scale, else the preset's step_scale, else "
                        f"STEP_SCALE) is too large for separation's explicit mixture term (gamma = "
