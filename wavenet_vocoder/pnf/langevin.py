@@ -171,11 +171,9 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
                 bar.set_postfix_str(f"log p {log_p:.3f}, {rate:.3g} sample-updates/s", refresh=False)
                 bar.update()
             if on_level is not None:
-                on_level(sigma, index, chain.x.detach().cpu())
-        if config.denoise and level == len(schedule) - 1:
-            for chain in chains:
-                _denoise(chain, nets, [_conditioning(chain.task, s, m, device) for s, m in enumerate(models)],
-                         rf, sigma, config)
+                on_level(sigma, index, chain.x.detach().cpu())        # the level's sample, before any denoising
+            if config.denoise and level == len(schedule) - 1:
+                _denoise(chain, nets, conds, rf, sigma, config)
         bar.close()
         seconds = time.perf_counter() - started
         reports.append(LevelReport(sigma=sigma, steps=steps, mean_log_p=log_p_sum / max(steps, 1),
