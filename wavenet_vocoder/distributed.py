@@ -5,6 +5,7 @@ collective decisions training needs (DistributedDataParallel does the gradients)
 command is a single process and nothing here talks to anyone. NCCL joins CUDA processes, gloo
 CPU ones. Threads per process: :func:`choose_threads`.
 """
+import gc
 import os
 from dataclasses import dataclass
 
@@ -62,8 +63,15 @@ def start(processes, device):
 
 def stop(processes):
     """Wait for every process, then leave the process group: a process that left while another was
-    still writing its last checkpoint could abort at exit (gloo's threads torn down under it)."""
+    still writing its last checkpoint could abort at exit (gloo's threads torn down under it).
+
+    Garbage is collected first: a training ``Trainer`` sits in a reference cycle, so its
+    DistributedDataParallel model, which holds the group, is freed by the cycle collector, not when
+    training returns; left to a collection during interpreter exit, after the group was destroyed,
+    gloo's teardown aborted a rank ("terminate called without an active exception") after its run
+    was done, now and then."""
     if processes.distributed and torch.distributed.is_initialized():
+        gc.collect()
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
