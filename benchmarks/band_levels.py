@@ -28,7 +28,7 @@ import numpy as np
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
-from wavenet_vocoder.preprocess import find_audio
+from wavenet_vocoder.preprocess import audio_files
 
 
 def band_shares(audio, sample_rate, edges, n_fft):
@@ -45,15 +45,6 @@ def band_shares(audio, sample_rate, edges, n_fft):
     return energy / energy.sum()
 
 
-def files_of(path, max_files):
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise PnfError(f"{path}: no such audio file or folder of audio files")
-    files = find_audio(path)
-    return files[:max_files] if max_files else files
-
-
 def main(argv=None):
     args = parse_args(__doc__, argv)
     rate = parse_int(args["--sample-rate"], "--sample-rate", 1)
@@ -68,7 +59,7 @@ def main(argv=None):
         raise PnfError(f"--edges={args['--edges']}: give at least two increasing edges from 0 Hz to at most half "
                        f"of --sample-rate ({rate / 2:g} Hz)")
     length = int(seconds * rate) if seconds > 0 else None
-    sets = [(path, files_of(path, max_files)) for path in args["<path>"]]      # every path checked first
+    sets = [(path, audio_files(path)[:max_files or None]) for path in args["<path>"]]   # every path checked first
     rows = []
     for path, files in sets:
         shares = np.mean([band_shares(load_audio(f, rate)[:length], rate, edges, n_fft) for f in files], axis=0)

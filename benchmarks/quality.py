@@ -89,7 +89,7 @@ from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogr
 from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.langevin import INITS
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
-from wavenet_vocoder.preprocess import features, find_audio
+from wavenet_vocoder.preprocess import audio_files, features
 from wavenet_vocoder.quantize import dequantize
 
 COLUMNS = ("snr", "si_sdr", "lsd", "mel_distance", "seconds")
@@ -101,15 +101,6 @@ TASK_SETTINGS = {cmd.COMMAND.name: script_constants(script, cmd.COMMAND) for scr
     (sgld_superres, superres), (sgld_inpainting, inpainting), (sgld_separation, separation),
     (sgld_spectrogram_descent, spectrogram))}
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
-
-
-def audio_files(path):
-    """``path`` itself, or the sorted audio files below the folder ``path`` (as pnf-preprocess finds them)."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise PnfError(f"{path}: no such audio file or folder of audio files")
-    return find_audio(path)
 
 
 def parse_list(text, flag, kind=float):

@@ -48,6 +48,15 @@ def find_audio(folder):
     return files
 
 
+def audio_files(path):
+    """``path`` itself, or the sorted audio files below the folder ``path`` (as :func:`find_audio` finds them)."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise PnfError(f"{path}: no such audio file or folder of audio files")
+    return find_audio(path)
+
+
 def features(path, hp):
     """(quantised wave (frames * hop,) int16, log-mel (frames, num_mels) float32) of one file.
 

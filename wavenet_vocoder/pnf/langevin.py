@@ -17,7 +17,7 @@ noise of the lowest level that the final sample carries (a departure from the pu
 """
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
@@ -201,8 +201,7 @@ def full_float32(device):
 def _denoise(chain, nets, conds, rf, sigma, config):
     """Tweedie's step at the last level: ``chain.x <- E[clean signal | x]``, one noise-free step of size sigma^2
     with the exact gradient of the whole signal's log p_sigma (one pass of tiles, whatever the schedule)."""
-    offset, span = scored_span(chain.task, rf, "tiled")
-    window = window_length("tiled", span, config.window)
+    offset, span, window = window_plan(chain.task, rf, replace(config, schedule="tiled"))
     (batches,) = TiledWindows(span, window, config.windows_per_step, 1)
     with full_float32(chain.x.device):
         _step(chain, nets, conds, StepWindows([b + offset for b in batches], window, rf, True), sigma, sigma * sigma,
