@@ -11,7 +11,10 @@ as a resampler makes a low-rate file), inpainting of a gap of each length centre
 piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
 the clean file's mel frames. Super-resolution and inpainting run on the piano files with
 the mulaw_piano prior and on the voice files with mulaw_voice (skipped, with a note, where the
-models folder has none). With --steps-sweep, super-resolution 4x of the piano files (else
+models folder has none). Super-resolution's plain methods include a control for PnF itself:
+band-limited interpolation plus Gaussian noise of the prior's lowest sigma in quantised units at
+the missing samples, the state PnF's last level starts from with no Langevin step (what a noise
+floor alone does to the measures). With --steps-sweep, super-resolution 4x of the piano files (else
 the first factor) also runs at each number of steps per level, to show what more compute
 buys; with --mean-rows, super-resolution 4x (else the first factor) of every file also runs
 as the mean of several chains, one more row in its table.
@@ -76,8 +79,8 @@ import torch
 
 from wavenet_vocoder import synthesis
 from wavenet_vocoder.audio import write_atomically
-from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
-                                       superres_bandlimited, superres_cubic)
+from wavenet_vocoder.baselines import (dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
+                                       spectrogram_griffin_lim, superres_bandlimited, superres_cubic)
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -255,7 +258,17 @@ class Benchmark:
                 self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder if not chains else None)
                 low = decimate(clean, r) if antialias else clean[::r]
-                baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic))
+                hp = load_preset(preset)
+                floor = min(hp.sigmas)          # the prior's lowest level: where PnF ends
+
+                def dithered(low, r, length, hp=hp, floor=floor, antialias=antialias):
+                    # PnF's start at its lowest level with no Langevin step: the noise floor alone
+                    return dither_in_units(superres_bandlimited(low, r, length), floor, hp.input_type,
+                                           hp.quantize_channels, None if antialias else slice(None, None, r),
+                                           self.seed)
+
+                baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic),
+                             (f"band-limited + noise of sigma {floor:g}", dithered))
                 for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)

@@ -64,13 +64,23 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
                    "ancestral WaveNet sampling", "PnF, 1 steps", "PnF, 2 steps"):
         assert f"| {method} |" in table
     rows = list(csv.DictReader((out / "results.csv").open()))
-    # per source: 3 super-resolution cases x 3 methods, inpainting x 3; the sweep's 2 runs;
+    # per source: 3 super-resolution cases x 4 methods, inpainting x 3; the sweep's 2 runs;
     # separation 2 sources x 2 methods; mel-conditioned generation x 3
-    assert len(rows) == 2 * (3 * 3 + 3) + 2 + 2 * 2 + 3
+    assert len(rows) == 2 * (3 * 4 + 3) + 2 + 2 * 2 + 3
     assert all(np.isfinite(float(r["snr"])) for r in rows)
     # The baselines' numbers are those of the run's own files: band-limited 2x on the tone is good.
     bandlimited = [r for r in rows if r["case"] == "super-resolution 2x, piano" and r["method"].startswith("band")]
     assert float(bandlimited[0]["snr"]) > 20
+    # The noise-floor control: band-limited interpolation plus noise of the prior's lowest sigma (in
+    # quantised units) where the samples are missing; the kept samples stay, so 2x keeps every other.
+    floor = min(load_preset(os.path.join(models, "mulaw_piano.json")).sigmas)
+    dithered = [r for r in rows if r["method"] == f"band-limited + noise of sigma {floor:g}"]
+    assert len(dithered) == 2 * 3 and float(dithered[0]["snr"]) < float(bandlimited[0]["snr"])
+    run = out / "superres_2x" / "piano" / "piano"
+    clean = sf.read(run / "x_original.wav")[0]
+    noisy = quality["dither_in_units"](quality["superres_bandlimited"](clean[::2], 2, clean.size), floor,
+                                       "mulaw-quantize", 256, slice(None, None, 2), 0)
+    assert float(dithered[0]["snr"]) == pytest.approx(quality["snr"](clean, noisy), abs=1e-4)
     sweep = [r for r in rows if r["case"].endswith("steps per level")]
     assert [r["method"] for r in sweep] == ["PnF, 1 steps", "PnF, 2 steps"]
     assert (out / "superres_2x" / "piano" / "piano" / "comparison.png").is_file()
@@ -135,8 +145,10 @@ def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, qu
     means = [(r["case"], r["method"]) for r in rows if "mean" in r["method"]]
     # 4x only (not 2x), for both sources, once each, in the 4x case beside one chain and the baselines
     assert means == [(f"super-resolution 4x, {source}", "PnF, mean of 2 chains") for source in ("piano", "voice")]
+    floor = min(load_preset(os.path.join(models, "mulaw_voice.json")).sigmas)
     assert [r["method"] for r in rows if r["case"] == "super-resolution 4x, voice"] == [
-        "PnF", "band-limited interpolation", "cubic spline", "PnF, mean of 2 chains"]
+        "PnF", "band-limited interpolation", "cubic spline", f"band-limited + noise of sigma {floor:g}",
+        "PnF, mean of 2 chains"]
     assert json.loads((out / "superres_4x_2chains/piano/piano/run.json").read_text())["chains"]["count"] == 2
     for run in ("superres_4x/piano/piano", "inpainting_10ms/voice/piano"):    # the other runs stay one chain
         assert "chains" not in json.loads((out / run / "run.json").read_text())

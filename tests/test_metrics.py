@@ -4,14 +4,16 @@ import os
 import librosa
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO
 from wavenet_vocoder.audio import logmelspectrogram
-from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
-                                       superres_bandlimited, superres_cubic)
+from wavenet_vocoder.baselines import (dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
+                                       spectrogram_griffin_lim, superres_bandlimited, superres_cubic)
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder import metrics
 from wavenet_vocoder.metrics import lsd, mel_distance, score, si_sdr, snr
+from wavenet_vocoder.quantize import to_units
 from wavenet_vocoder.plots import spectrogram_db
 
 
@@ -96,6 +98,24 @@ def test_bandlimited_superres_recovers_a_band_limited_signal():
     estimate = superres_bandlimited(x[::4], 4, n)
     assert estimate.shape == (n,)
     assert snr(x[500:-500], estimate[500:-500]) > 40
+
+
+@pytest.mark.parametrize("input_type", ["mulaw-quantize", "linear-quantize"])
+def test_dither_adds_noise_of_sigma_quantised_units_and_keeps_the_observed_samples(input_type):
+    x = 0.5 * np.sin(np.arange(20000) * 0.013)          # inside [-1, 1]: no unit is clipped at sigma 0.39
+    y = dither_in_units(x, 0.39, input_type, keep=slice(None, None, 4), seed=3)
+    np.testing.assert_array_equal(y[::4], x[::4])
+    units = lambda a: to_units(torch.from_numpy(a), input_type).numpy()
+    moved = np.delete(units(y) - units(x), np.arange(0, x.size, 4))
+    # Gaussian in units: mean 0, sd sigma (15,000 draws: sd of the sd estimate ~0.6%)
+    assert abs(moved.mean()) < 0.02 and moved.std() == pytest.approx(0.39, rel=0.03)
+    np.testing.assert_array_equal(dither_in_units(x, 0.39, input_type, seed=3)[1::4], y[1::4])   # seeded
+    np.testing.assert_allclose(dither_in_units(x, 0.0, input_type), x, atol=1e-12)              # float64
+    if input_type == "mulaw-quantize":
+        # the same units are far smaller in audio near silence than near full scale (mu-law's slope)
+        quiet, loud = np.full(4000, 0.01), np.full(4000, 0.9)
+        spread = lambda a: np.std(dither_in_units(a, 0.39, input_type) - a)
+        assert spread(loud) > 20 * spread(quiet)
 
 
 def test_linear_inpainting_is_exact_on_a_line():

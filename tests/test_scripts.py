@@ -46,6 +46,11 @@ def test_superres_end_to_end(tmp_path, mulaw):
     from wavenet_vocoder.metrics import snr
     spline = superres_cubic(original[::4], 4, original.size)
     assert report["metrics"]["spline"]["snr"] == pytest.approx(snr(original, spline), abs=0.01)  # 16-bit wav
+    # the noise-floor control: band-limited interpolation plus noise of the lowest sigma where it interpolated
+    from wavenet_vocoder.baselines import dither_in_units, superres_bandlimited
+    floor = dither_in_units(superres_bandlimited(original[::4], 4, original.size), 1.0, "mulaw-quantize",
+                            keep=slice(None, None, 4))
+    assert report["metrics"]["noise_floor"]["snr"] == pytest.approx(snr(original, floor), abs=0.01)
 
 
 def test_superres_with_the_antialias_observation_model(tmp_path, mulaw):

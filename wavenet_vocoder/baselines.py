@@ -7,6 +7,7 @@ import numpy as np
 from .deferred import deferred_import
 
 librosa = deferred_import("librosa")
+torch = deferred_import("torch")
 scipy_interpolate = deferred_import("scipy.interpolate")
 scipy_signal = deferred_import("scipy.signal")
 
@@ -17,6 +18,25 @@ def superres_bandlimited(kept, interval, length):
     if up.size < length:
         up = np.pad(up, (0, length - up.size))
     return up[:length]
+
+
+def dither_in_units(x, sigma, input_type, channels=256, keep=None, seed=0):
+    """``x`` plus Gaussian noise of ``sigma`` quantised units, added where a WaveNet prior's levels live
+    (on the quantiser's curve: mu-law or linear units 0..channels-1), then back to audio in [-1, 1].
+
+    With ``x`` a plain estimate and ``sigma`` a prior's lowest level, this is the state PnF's warm
+    start reaches before any Langevin step: what a noise floor alone does to the measures, the
+    control for what the prior's steps add. ``keep`` (an index or slice, e.g. ``slice(None, None,
+    4)``: the observed samples) stays as it is; ``seed`` fixes the noise.
+    """
+    from .quantize import from_units, to_units
+    x = np.asarray(x, dtype=np.float64)
+    units = to_units(torch.from_numpy(x.copy()), input_type, channels)
+    noise = torch.randn(units.shape, generator=torch.Generator().manual_seed(seed), dtype=units.dtype)
+    out = from_units(units + sigma * noise, input_type, channels).numpy()
+    if keep is not None:
+        out[keep] = x[keep]
+    return out
 
 
 def inpaint_linear(x, start, end):
