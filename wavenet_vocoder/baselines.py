@@ -5,6 +5,7 @@ Audio arrays are (T,) floats in [-1, 1]; positions and lengths are in samples.
 import numpy as np
 
 from .deferred import deferred_import
+from .quantize import from_units, to_units
 
 librosa = deferred_import("librosa")
 torch = deferred_import("torch")
@@ -29,7 +30,6 @@ def dither_in_units(x, sigma, input_type, channels=256, keep=None, seed=0):
     control for what the prior's steps add. ``keep`` (an index or slice, e.g. ``slice(None, None,
     4)``: the observed samples) stays as it is; ``seed`` fixes the noise.
     """
-    from .quantize import from_units, to_units
     x = np.asarray(x, dtype=np.float64)
     units = to_units(torch.from_numpy(x.copy()), input_type, channels)
     noise = torch.randn(units.shape, generator=torch.Generator().manual_seed(seed), dtype=units.dtype)
