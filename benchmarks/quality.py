@@ -72,6 +72,7 @@ import shutil
 import sys
 import time
 from collections import OrderedDict
+from functools import partial
 
 import numpy as np
 import soundfile as sf
@@ -79,8 +80,8 @@ import torch
 
 from wavenet_vocoder import synthesis
 from wavenet_vocoder.audio import write_atomically
-from wavenet_vocoder.baselines import (dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
-                                       spectrogram_griffin_lim, superres_bandlimited, superres_cubic)
+from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
+                                       superres_bandlimited, superres_cubic, superres_noise_floor)
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -260,15 +261,10 @@ class Benchmark:
                 low = decimate(clean, r) if antialias else clean[::r]
                 hp = load_preset(preset)
                 floor = min(hp.sigmas)          # the prior's lowest level: where PnF ends
-
-                def dithered(low, r, length, hp=hp, floor=floor, antialias=antialias):
-                    # PnF's start at its lowest level with no Langevin step: the noise floor alone
-                    return dither_in_units(superres_bandlimited(low, r, length), floor, hp.input_type,
-                                           hp.quantize_channels, None if antialias else slice(None, None, r),
-                                           self.seed)
-
+                noise_floor = partial(superres_noise_floor, sigma=floor, input_type=hp.input_type,
+                                      channels=hp.quantize_channels, antialias=antialias, seed=self.seed)
                 baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic),
-                             (f"band-limited + noise of sigma {floor:g}", dithered))
+                             (f"band-limited + noise of sigma {floor:g}", noise_floor))
                 for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, make_root, preset_path, tiny_hparams, tone
+from wavenet_vocoder.baselines import dither_in_units, superres_bandlimited
 from wavenet_vocoder.hparams import load_preset
 
 
@@ -78,8 +79,8 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
     assert len(dithered) == 2 * 3 and float(dithered[0]["snr"]) < float(bandlimited[0]["snr"])
     run = out / "superres_2x" / "piano" / "piano"
     clean = sf.read(run / "x_original.wav")[0]
-    noisy = quality["dither_in_units"](quality["superres_bandlimited"](clean[::2], 2, clean.size), floor,
-                                       "mulaw-quantize", 256, slice(None, None, 2), 0)
+    noisy = dither_in_units(superres_bandlimited(clean[::2], 2, clean.size), floor, "mulaw-quantize", 256,
+                            slice(None, None, 2), 0)
     assert float(dithered[0]["snr"]) == pytest.approx(quality["snr"](clean, noisy), abs=1e-4)
     sweep = [r for r in rows if r["case"].endswith("steps per level")]
     assert [r["method"] for r in sweep] == ["PnF, 1 steps", "PnF, 2 steps"]

@@ -9,7 +9,8 @@ import torch
 from conftest import REPO
 from wavenet_vocoder.audio import logmelspectrogram
 from wavenet_vocoder.baselines import (dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
-                                       spectrogram_griffin_lim, superres_bandlimited, superres_cubic)
+                                       spectrogram_griffin_lim, superres_bandlimited, superres_cubic,
+                                       superres_noise_floor)
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder import metrics
 from wavenet_vocoder.metrics import lsd, mel_distance, score, si_sdr, snr
@@ -116,6 +117,20 @@ def test_dither_adds_noise_of_sigma_quantised_units_and_keeps_the_observed_sampl
         quiet, loud = np.full(4000, 0.01), np.full(4000, 0.9)
         spread = lambda a: np.std(dither_in_units(a, 0.39, input_type) - a)
         assert spread(loud) > 20 * spread(quiet)
+
+
+def test_the_noise_floor_control_dithers_where_band_limited_interpolation_interpolated():
+    x = 0.5 * np.sin(np.arange(4000) * 0.05)
+    low = x[::4]
+    control = superres_noise_floor(low, 4, x.size, 0.39, "mulaw-quantize", seed=2)
+    bandlimited = superres_bandlimited(low, 4, x.size)
+    np.testing.assert_array_equal(control, dither_in_units(bandlimited, 0.39, "mulaw-quantize",
+                                                           keep=slice(None, None, 4), seed=2))
+    np.testing.assert_array_equal(control[::4], bandlimited[::4])          # the kept samples untouched
+    # an anti-aliased observation keeps no sample: every one is dithered
+    smooth = superres_noise_floor(low, 4, x.size, 0.39, "mulaw-quantize", antialias=True, seed=2)
+    np.testing.assert_array_equal(smooth, dither_in_units(bandlimited, 0.39, "mulaw-quantize", seed=2))
+    assert np.all(smooth[::4] != bandlimited[::4])
 
 
 def test_linear_inpainting_is_exact_on_a_line():

@@ -39,6 +39,15 @@ def dither_in_units(x, sigma, input_type, channels=256, keep=None, seed=0):
     return out
 
 
+def superres_noise_floor(low, interval, length, sigma, input_type, channels=256, antialias=False, seed=0):
+    """The noise-floor control of super-resolution: band-limited interpolation of ``low`` (every
+    ``interval``-th sample, or with ``antialias`` the low-passed and decimated signal) to ``length``
+    samples, plus noise of ``sigma`` quantised units (a prior's lowest level) where it interpolated:
+    every sample but the kept ones, or with ``antialias`` every sample (see :func:`dither_in_units`)."""
+    return dither_in_units(superres_bandlimited(low, interval, length), sigma, input_type, channels,
+                           None if antialias else slice(None, None, interval), seed)
+
+
 def inpaint_linear(x, start, end):
     """``x`` with samples [start, end) replaced by the straight line between their neighbours."""
     y = np.array(x, dtype=np.float64)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...deferred import deferred_import
 from ...audio import audio_rate, load_audio
-from ...baselines import dither_in_units, superres_bandlimited, superres_cubic
+from ...baselines import superres_bandlimited, superres_cubic, superres_noise_floor
 from ...cli import parse_float, parse_int
 from ...errors import PnfError
 from ...lowrate import antialias_filter, decimate
@@ -185,11 +185,10 @@ def jobs(args, settings):
         sr = hp.sample_rate
         metrics = {"pnf": score(clean, estimate, sr), "baseline": score(clean, baseline, sr),
                    "spline": score(clean, superres_cubic(low, interval, clean.size), sr),
-                   # the noise-floor control: the baseline plus noise of the prior's lowest level where
-                   # it interpolated, PnF's last level's start without a Langevin step (seed 0)
-                   "noise_floor": score(clean, dither_in_units(
-                       baseline, min(hp.sigmas), hp.input_type, hp.quantize_channels,
-                       None if antialias else slice(None, None, interval)), sr),
+                   # PnF's last level's start without a Langevin step, no prior involved (seed 0)
+                   "noise_floor": score(clean, superres_noise_floor(low, interval, clean.size, min(hp.sigmas),
+                                                                    hp.input_type, hp.quantize_channels,
+                                                                    antialias), sr),
                    "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), sr)}
         extra = {"downsample_interval": interval, "samples": int(clean.size),
                  "observation": "antialias" if antialias else "every r-th sample"}
