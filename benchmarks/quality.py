@@ -52,6 +52,8 @@ Options:
   --seed=<n>             Seed of every run [default: 0].
   --denoise              PnF ends with the task scripts' --denoise step (Tweedie's formula at the
                          last level: the posterior mean given the final state, not a sample).
+  --temperature=<t>      PnF samples at this temperature (the task scripts' --temperature: the
+                         Langevin noise's variance times t, a sharper law for t < 1) [default: 1].
   --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
                          estimate of the posterior mean rather than one sample; ancestral
                          sampling's, the mean of k samples (seeds --seed and on) [default: 1].
@@ -172,6 +174,9 @@ class Benchmark:
         self.denoise = bool(args["--denoise"])
         if self.denoise:
             self.sampler_flags += ["--denoise"]
+        self.temperature = parse_float(args["--temperature"], "--temperature", positive=False)
+        if self.temperature != 1:
+            self.sampler_flags += ["--temperature", str(self.temperature)]
         #: prior folders (markdown) -> how PnF ran on them (start, first level, step scale), from run.json
         self.how = OrderedDict()
         self.notes = []         # what was skipped, and why
@@ -482,7 +487,8 @@ def main(argv=None):
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
              f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}"
              f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}"
-             f"{', ending with the --denoise step' if bench.denoise else ''}; "
+             f"{', ending with the --denoise step' if bench.denoise else ''}"
+             f"{f', at temperature {bench.temperature:g}' if bench.temperature != 1 else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)

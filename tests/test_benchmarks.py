@@ -421,3 +421,17 @@ def test_band_levels_gives_each_band_its_share_of_the_energy(tmp_path, capsys):
             bands["run"](bands["main"], [str(folder), f"--edges={edges}"])
         assert raised.value.code != 0
     assert "--edges=" in capsys.readouterr().err
+
+
+def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
+    out = tmp_path / "bench"
+    assert quality["main"]([f"--piano={piano}", f"--voice={piano}", f"--models={models}", f"--out={out}",
+                            "--tasks=superres", "--seconds=0.2", "--factors=2", "--antialias-factors=",
+                            "--n-steps=1", "--temperature=0.5"]) == 0
+    for source in ("piano", "voice"):
+        assert json.loads((out / f"superres_2x/{source}/piano/run.json").read_text())["temperature"] == 0.5
+    assert ", at temperature 0.5;" in (out / "results.md").read_text()
+    with pytest.raises(quality["PnfError"], match="--temperature=hot is not a number"):
+        quality["main"]([f"--models={models}", f"--out={out}", "--temperature=hot"])

@@ -269,6 +269,8 @@ def test_spectrogram_without_statistics_starts_from_noise_by_default_and_says_so
     ("--init=warm", "--init=warm: use noise or baseline"),
     ("--start-sigma=0.1", "--start-sigma=0.1 lies below every level"),
     ("--level-steps=1,2,3", "--level-steps=1,2,3: give a positive count for each of the 2 levels"),
+    ("--temperature=-0.5", "--temperature=-0.5: give 0 or more"),
+    ("--temperature=warm", "--temperature=warm is not a number"),
 ])
 def test_bad_warm_start_flags_are_one_line(tmp_path, mulaw, capsys, flag, message):
     root, preset = mulaw

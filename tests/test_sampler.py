@@ -68,6 +68,29 @@ def test_langevin_recovers_a_known_gaussian(tmp_path, schedule, n_steps):
     assert reports[0].steps == (n_steps if schedule == "tiled" else math.ceil(3000 / 1200 * n_steps))
 
 
+@pytest.mark.parametrize("temperature", [0.25, 0.0])
+def test_temperature_scales_the_variance_the_chain_samples(tmp_path, temperature):
+    """At temperature T the chain samples p^(1/T): on the Gaussian prior, T times the variance of T = 1
+    (N(MEAN_CLASS, T sigma^2 / (1 - eta / (2 sigma^2)))), the same mean; T = 0 only descends the gradient."""
+    sigma, scale, n_steps = 4.0, 0.05, 150
+    hp = tiny_hparams(sigmas=f"[{sigma}]")
+    prior = write_levels(tmp_path, hp, lambda hp, s: constant_model(hp))
+    task = Inpainting(torch.full((3000,), 10.0), [(0, 3000)])
+    x, _ = anneal(task, [prior], AnnealingSchedule((sigma,), scale),
+                  config(n_steps=n_steps, window=300, windows_per_step=4, schedule="tiled", temperature=temperature))
+    eta = scale * sigma ** 2
+    samples = x[0].double()
+    assert abs(samples.mean().item() - MEAN_CLASS) < 0.35
+    if temperature > 0:
+        expected_var = temperature * sigma ** 2 / (1 - eta / (2 * sigma ** 2))
+        assert abs(samples.var().item() / expected_var - 1) < 0.1       # 3000 draws: 2.6 % standard error
+    else:
+        # no noise: every sample's distance to the mean (at most 256 units at the start) shrinks by
+        # (1 - eta / sigma^2) each step, to 0.12 units after 150 steps (T = 1 leaves a variance of 16)
+        bound = 256 * (1 - eta / sigma ** 2) ** n_steps
+        assert (samples - MEAN_CLASS).abs().max().item() <= bound
+
+
 def test_tiled_windows_move_every_sample_once_per_step():
     tiles = TiledWindows(length=1050, window=200, windows_per_step=2, n_steps=4)
     steps = list(tiles)

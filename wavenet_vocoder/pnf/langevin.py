@@ -14,6 +14,9 @@ With ``denoise`` the last level ends with one more, noise-free step of size ``si
 (``x <- x + sigma^2 * grad log p_sigma(x | observation)``, the whole signal's gradient, tiled):
 Tweedie's formula, the posterior mean of the clean signal given the state, which removes the
 noise of the lowest level that the final sample carries (a departure from the published code).
+With ``temperature`` T below 1 the noise term is ``sqrt(2 eta T) * N(0, I)``: the chain samples
+p_sigma^(1/T) instead of p_sigma, a sharper law (T = 0: noise-free annealed gradient ascent; T = 1,
+the default, is the published step).
 """
 import contextlib
 import time
@@ -37,7 +40,8 @@ class SamplingDiverged(PnfError):
 class SamplerConfig:
     """How the engine runs: moves per sample per level (``n_steps``), window length (samples),
     windows scored together in one step (``windows_per_step``; the scripts' BATCH_SIZE, not the
-    preset's training batch), window schedule, seed, device and gradient precision."""
+    preset's training batch), window schedule, seed, device, gradient precision, start, the
+    ``denoise`` step and the ``temperature`` of the Langevin noise (1: as published)."""
 
     n_steps: int
     window: int
@@ -49,6 +53,7 @@ class SamplerConfig:
     precision: str = "fp32"
     init: str = "noise"
     denoise: bool = False
+    temperature: float = 1.0
 
 
 #: Where sampling starts (``--init``): the task's own initial state ("noise": uniform, or silence in
@@ -158,7 +163,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
             for step, batches in enumerate(windows):
                 step_windows = StepWindows([b + offset for b in batches], window, rf, windows.exact_gradient)
                 with full_float32(device):
-                    log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta)
+                    log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta,
+                                           temperature=config.temperature)
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
@@ -208,9 +214,10 @@ def _denoise(chain, nets, conds, rf, sigma, config):
               noisy=False)
 
 
-def _step(chain, nets, conds, windows, sigma, eta, noisy=True):
+def _step(chain, nets, conds, windows, sigma, eta, noisy=True, temperature=1.0):
     """One Langevin step of ``chain`` over ``windows`` (:class:`StepWindows`); returns (mean log p per term, terms).
-    ``noisy=False``: the step without its noise (a gradient step of size ``eta``)."""
+    ``noisy=False``: the step without its noise (a gradient step of size ``eta``); ``temperature``
+    scales the noise's variance."""
     x, task = chain.x, chain.task
     grad = torch.zeros_like(x)
     count = torch.zeros_like(x)
@@ -224,8 +231,8 @@ def _step(chain, nets, conds, windows, sigma, eta, noisy=True):
     if extra is not None:
         grad = grad + count * extra
     step = eta * grad
-    if noisy:
-        step = step + torch.sqrt(2 * eta * count) * torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
+    if noisy and temperature > 0:
+        step = step + torch.sqrt(2 * eta * temperature * count) * torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
     x = x + chain.movable * step
     implicit = task.implicit_update(x, eta * count, sigma)
     if implicit is not None:

@@ -18,6 +18,7 @@ def run_report(task_name, args, settings, reports, seconds, metrics=None, extra=
         "sigmas": list(settings.schedule.sigmas),
         "init": settings.sampler.init,
         "denoise": settings.sampler.denoise,
+        "temperature": settings.sampler.temperature,
         "level_steps": list(settings.schedule.level_steps) if settings.schedule.level_steps else None,
         "steps": sum(r.steps for r in reports),
         "seconds": seconds,

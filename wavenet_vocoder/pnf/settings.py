@@ -46,6 +46,9 @@ COMMON_OPTIONS = """\
                          (Tweedie's formula): the output is the posterior mean of the clean
                          signal given the final state, without the lowest level's noise that
                          a sample carries (not in the published code).
+  --temperature=<t>      Scale the variance of each step's noise by t: sample p_sigma^(1/t), a
+                         sharper law than the prior's for t < 1 (0: noise-free annealed gradient
+                         ascent); 1 is the published step [default: 1].
   --seed=<n>             Random seed [default: 0].
   --chains=<k>           Run k independent chains (seeds seed, seed + 1000, ...) and write their
                          mean as the output: an estimate of the posterior mean, which scores
@@ -134,7 +137,10 @@ def settings_from_args(args, constants, task_values=None):
         precision=precision,
         init=init,
         denoise=bool(args.get("--denoise")),
+        temperature=parse_float(args.get("--temperature") or 1, "--temperature", positive=False),
     )
+    if sampler.temperature < 0:
+        raise PnfError(f"--temperature={args['--temperature']}: give 0 or more (1 samples as published)")
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
