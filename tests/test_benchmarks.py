@@ -135,13 +135,20 @@ def test_with_several_chains_ancestral_sampling_is_the_mean_of_as_many_samples(t
     assert float(row["snr"]) == pytest.approx(expected["snr"], rel=1e-6)
 
 
-def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, quality):
+def run_on_a_tone(tmp_path, quality, *flags):
+    """The benchmark on tiny models and one 0.3 s tone as both the piano and the voice (0.2 s of it, one
+    step per level); returns (models folder, output folder)."""
     models = tiny_models(tmp_path / "models")
     piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
     out = tmp_path / "bench"
     assert quality["main"]([f"--piano={piano}", f"--voice={piano}", f"--models={models}", f"--out={out}",
-                            "--tasks=superres,inpainting", "--seconds=0.2", "--factors=2,4", "--antialias-factors=",
-                            "--gaps-ms=10", "--gap-at=0.1", "--n-steps=1", "--mean-rows=2"]) == 0
+                            "--seconds=0.2", "--n-steps=1"] + list(flags)) == 0
+    return models, out
+
+
+def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, quality):
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting", "--factors=2,4",
+                                "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1", "--mean-rows=2")
     rows = list(csv.DictReader((out / "results.csv").open()))
     means = [(r["case"], r["method"]) for r in rows if "mean" in r["method"]]
     # 4x only (not 2x), for both sources, once each, in the 4x case beside one chain and the baselines
@@ -424,12 +431,8 @@ def test_band_levels_gives_each_band_its_share_of_the_energy(tmp_path, capsys):
 
 
 def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality):
-    models = tiny_models(tmp_path / "models")
-    piano = tone(tmp_path / "piano.wav", 440, seconds=0.3)
-    out = tmp_path / "bench"
-    assert quality["main"]([f"--piano={piano}", f"--voice={piano}", f"--models={models}", f"--out={out}",
-                            "--tasks=superres", "--seconds=0.2", "--factors=2", "--antialias-factors=",
-                            "--n-steps=1", "--temperature=0.5"]) == 0
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres", "--factors=2", "--antialias-factors=",
+                                "--temperature=0.5")
     for source in ("piano", "voice"):
         assert json.loads((out / f"superres_2x/{source}/piano/run.json").read_text())["temperature"] == 0.5
     assert ", at temperature 0.5;" in (out / "results.md").read_text()
