@@ -246,6 +246,12 @@ class Benchmark:
         if prior is None:
             return
         root, preset = prior
+        hp = load_preset(preset)
+        floor = min(hp.sigmas)          # the prior's lowest level: where PnF ends
+        noise_floor = partial(superres_noise_floor, sigma=floor, input_type=hp.input_type,
+                              channels=hp.quantize_channels, antialias=antialias, seed=self.seed)
+        baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic),
+                     (f"band-limited + noise of sigma {floor:g}", noise_floor))
         for r in factors:
             case = f"super-resolution {r}x, {source}" + (", anti-aliased" if antialias else "")
             if n_steps is not None:
@@ -259,17 +265,11 @@ class Benchmark:
                                                       f"--sample-size={self.samples(preset)}"]
                                           + (["--antialias"] if antialias else []), folder, n_steps, chains)
                 clean = read(os.path.join(folder, "x_original.wav"))
-                sr = load_preset(preset).sample_rate
+                sr = hp.sample_rate
                 method = "PnF" + (f", {n_steps} steps" if n_steps else "") + (f", mean of {chains} chains" if chains else "")
                 self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder if not chains else None)
                 low = decimate(clean, r) if antialias else clean[::r]
-                hp = load_preset(preset)
-                floor = min(hp.sigmas)          # the prior's lowest level: where PnF ends
-                noise_floor = partial(superres_noise_floor, sigma=floor, input_type=hp.input_type,
-                                      channels=hp.quantize_channels, antialias=antialias, seed=self.seed)
-                baselines = (("band-limited interpolation", superres_bandlimited), ("cubic spline", superres_cubic),
-                             (f"band-limited + noise of sigma {floor:g}", noise_floor))
                 for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)
