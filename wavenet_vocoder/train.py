@@ -179,7 +179,7 @@ def resolve_precision(flag, device):
     """The training precision of ``--precision``: "auto" is bf16 on a CPU with native bfloat16
     products (benchmarks/train_speed.py: the same loss, 1.5x faster) and fp32 elsewhere, a GPU
     included: there PyTorch's float32 convolutions already run on TF32 tensor cores, and bfloat16
-    autocast trained at 0.84x to 0.90x of float32's rate on an H200 (README, "Training throughput")."""
+    autocast trained at 0.84x to 0.90x of float32's rate on an H200 (docs/performance.md, "Training throughput")."""
     if flag == "auto":
         return "bf16" if torch.device(device).type == "cpu" and native_bf16(device) else "fp32"
     if flag not in TRAIN_PRECISIONS:

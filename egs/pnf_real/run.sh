@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recipe for priors trained on real recordings: from nothing but packages to trained
-# noise-conditional priors (README "Priors from real recordings").
+# noise-conditional priors (README "Priors from real recordings", docs/real_priors.md).
 #
 #   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N] [--rooms] [--continue]
 #
@@ -16,14 +16,14 @@
 #      third, the tonejs-instruments samples, for the linear (separation) piano prior; decode the
 #      speech to 16 kHz wavs;
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
-#      a microphone's tilt, a noise floor) under piano/room/ (an experiment: README)
+#      a microphone's tilt, a noise floor) under piano/room/ (an experiment: docs/real_priors.md)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread; with
 #      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
 #      pnf-train --continue-from: its steps and training time count, so give --hours beyond them)
 #   4  (only with --stop-stage 4) the architecture sweep: five sizes of the mu-law piano prior,
-#      ten minutes each (README "Choosing the architecture")
+#      ten minutes each (docs/real_priors.md, "Architecture, chosen by measurement")
 #   5  (only with --stage 5) the held-out samples into $WORK/heldout: Joplin's Maple Leaf Rag
 #      (music21 corpus; no Joplin in training) through fluidsynth with another piano, the
 #      MuseScore General soundfont (Debian), and the LibriSpeech clip 198-209-0000 (CC BY 4.0)

@@ -22,7 +22,7 @@
 #   5  (only with --stop-stage 5) the mu-law piano prior two ways at equal compute: today's per-level chain and
 #      one noise-conditional model trained for as many steps, side by side (one thread each), then
 #      their dev loss per level and the quality benchmark's super-resolution and inpainting cases
-#      (README "Noise-conditional priors at equal compute"); into $WORK/compare. --top-fraction F
+#      (docs/noise_conditional.md); into $WORK/compare. --top-fraction F
 #      trains the noise-conditional model with that share of its crops at the top level (pnf-train
 #      --top-fraction; default 0); --noise-head gives its head a sigma input too (preset key noise_head)
 #
@@ -168,7 +168,7 @@ if run_stage 5; then
   ln -sfn "$out/nc" "$out/models_nc/mulaw_piano"
   cp "$out/nc/config.json" "$out/models_nc/mulaw_piano.json"
   for models in models_chain models_nc; do
-    # (as README "Noise-conditional priors at equal compute" measured it: this recipe's held-out piano, from noise)
+    # (as docs/noise_conditional.md measured it: this recipe's held-out piano, from noise)
     python "$egs/../benchmarks/quality.py" --models "$out/$models" --tasks superres,inpainting --out "$out/bench_$models" \
       --piano "$work/heldout/sample_piano.wav" --init noise --step-scale 1.0
   done

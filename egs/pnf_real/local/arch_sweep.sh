@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Architecture sweep for the real-audio priors: several WaveNet sizes, each a noise-conditional
 # mu-law piano prior trained for the same number of seconds on one thread, then their dev loss
-# per level side by side (README "Choosing the architecture").
+# per level side by side (docs/real_priors.md, "Architecture, chosen by measurement").
 #
 #   bash egs/pnf_real/local/arch_sweep.sh <dump-dir> <out-dir> [seconds-per-candidate]
 set -euo pipefail

@@ -14,7 +14,7 @@ name (so a file always gets the same room):
 - a noise floor of white noise 75 to 55 dB below the peak.
 
 The rendered training piano (dry note samples, `render_piano.py`) has none of these; real piano
-recordings have all three (README "Priors from real recordings").
+recordings have all three (docs/real_priors.md).
 """
 import argparse
 import glob
