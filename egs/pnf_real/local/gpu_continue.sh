@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Continue bundled priors side by side on one lent GPU for a fixed time (docs/real_priors.md,
-# "Continuing a prior on a GPU machine"), from the repository's root on that machine:
+# Continue bundled priors side by side on one lent GPU for a fixed time (docs/real_priors.md: continuing
+# a prior on a GPU machine), from the repository's root on that machine:
 #
 #   bash egs/pnf_real/local/gpu_continue.sh SECONDS PACKED_DIR NAME [NAME ...]
 #
