@@ -94,6 +94,7 @@ from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.langevin import INITS
+from wavenet_vocoder.pnf.settings import parse_temperature
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import audio_files, features
 from wavenet_vocoder.quantize import dequantize
@@ -174,7 +175,7 @@ class Benchmark:
         self.denoise = bool(args["--denoise"])
         if self.denoise:
             self.sampler_flags += ["--denoise"]
-        self.temperature = parse_float(args["--temperature"], "--temperature", positive=False)
+        self.temperature = parse_temperature(args["--temperature"])
         if self.temperature != 1:
             self.sampler_flags += ["--temperature", str(self.temperature)]
         #: prior folders (markdown) -> how PnF ran on them (start, first level, step scale), from run.json

@@ -438,3 +438,7 @@ def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality
     assert ", at temperature 0.5;" in (out / "results.md").read_text()
     with pytest.raises(quality["PnfError"], match="--temperature=hot is not a number"):
         quality["main"]([f"--models={models}", f"--out={out}", "--temperature=hot"])
+    # a negative temperature is refused before any run, and writes nothing
+    with pytest.raises(quality["PnfError"], match="--temperature=-1: give 0 or more"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--temperature=-1"])
+    assert not (tmp_path / "refused").exists()

@@ -137,10 +137,8 @@ def settings_from_args(args, constants, task_values=None):
         precision=precision,
         init=init,
         denoise=bool(args.get("--denoise")),
-        temperature=parse_float(args.get("--temperature") or 1, "--temperature", positive=False),
+        temperature=parse_temperature(args.get("--temperature") or 1),
     )
-    if sampler.temperature < 0:
-        raise PnfError(f"--temperature={args['--temperature']}: give 0 or more (1 samples as published)")
     sample_size = parse_int(pick(args, "--sample-size", constants, "SAMPLE_SIZE"), "--sample-size", -1)
     if sample_size == 0:
         raise PnfError("--sample-size=0: use -1 for the whole file or a positive number of samples")
@@ -159,6 +157,15 @@ def settings_from_args(args, constants, task_values=None):
     chains = parse_int(args.get("--chains") or 1, "--chains", 1)
     return RunSettings(hp, sampler, sample_size, step_scale, schedule, segment, bool(args.get("--crop-then-scale")),
                        bool(args.get("--plot")), dict(task_values or {}), chains)
+
+
+def parse_temperature(value):
+    """``--temperature``: the factor on the variance of each Langevin step's noise, 0 or more (1: the
+    published step), or a :class:`PnfError` naming the flag."""
+    temperature = parse_float(value, "--temperature", positive=False)
+    if temperature < 0:
+        raise PnfError(f"--temperature={value}: give 0 or more (1 samples as published)")
+    return temperature
 
 
 def annealing_schedule(args, hp, step_scale, init="noise"):
