@@ -40,6 +40,10 @@ Options:
                          model, "" for none [default: 4].
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
+  --fill-band=<hz>       PnF's fill is low-passed to this band edge in Hz, as the task scripts'
+                         flag of that name does; auto: half a file's own rate when below the
+                         prior's, as for the 16 kHz recordings of shared/eval; none: as sampled
+                         [default: auto].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
@@ -86,6 +90,7 @@ from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_hal
                                        superres_bandlimited, superres_cubic, superres_noise_floor)
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.gaps import parse_fill_band
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize, statistics_path
@@ -175,6 +180,7 @@ class Benchmark:
         self.denoise = bool(args["--denoise"])
         if self.denoise:
             self.sampler_flags += ["--denoise"]
+        self.fill_band = parse_fill_band(args["--fill-band"])
         self.temperature = parse_temperature(args["--temperature"])
         if self.temperature != 1:
             self.sampler_flags += ["--temperature", str(self.temperature)]
@@ -290,6 +296,7 @@ class Benchmark:
                 folder = os.path.join(self.out, f"inpainting_{ms:g}ms", source, stem(path))
                 report = self._run_task(inpainting, [root, path, folder, f"--preset={preset}",
                                                      f"--gap={start_s:.6f},{end_s:.6f}",
+                                                     f"--fill-band={self.fill_band or 'none'}",
                                                      f"--sample-size={self.samples(preset)}"], folder)
                 start, end = report["gap_samples"]
                 clean = read(os.path.join(folder, "x_original.wav"))
@@ -489,7 +496,9 @@ def main(argv=None):
              f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}"
              f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}"
              f"{', ending with the --denoise step' if bench.denoise else ''}"
-             f"{f', at temperature {bench.temperature:g}' if bench.temperature != 1 else ''}; "
+             f"{f', at temperature {bench.temperature:g}' if bench.temperature != 1 else ''}"
+             f"{f', gap fills low-passed at {bench.fill_band:g} Hz' if isinstance(bench.fill_band, float) else ''}"
+             f"{', gap fills as sampled' if bench.fill_band is None else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)

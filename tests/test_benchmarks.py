@@ -442,3 +442,24 @@ def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality
     with pytest.raises(quality["PnfError"], match="--temperature=-1: give 0 or more"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--temperature=-1"])
     assert not (tmp_path / "refused").exists()
+
+
+def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_run(tmp_path, quality):
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=inpainting", "--gaps-ms=10", "--gap-at=0.1",
+                                "--fill-band=5000")
+    for source in ("piano", "voice"):
+        assert json.loads((out / f"inpainting_10ms/{source}/piano/run.json").read_text())["fill_band_hz"] == 5000
+    assert ", gap fills low-passed at 5000 Hz;" in (out / "results.md").read_text()
+    # auto (the default): half the rate of a file made at a lower rate than the prior's, none for the others
+    t = np.arange(int(0.3 * 16000)) / 16000
+    sf.write(tmp_path / "voice16k.wav", 0.5 * np.sin(2 * np.pi * 300 * t), 16000)
+    auto = tmp_path / "auto"
+    assert quality["main"]([f"--piano={tmp_path / 'piano.wav'}", f"--voice={tmp_path / 'voice16k.wav'}",
+                            f"--models={models}", f"--out={auto}", "--seconds=0.2", "--n-steps=1",
+                            "--tasks=inpainting", "--gaps-ms=10", "--gap-at=0.1"]) == 0
+    assert json.loads((auto / "inpainting_10ms/piano/piano/run.json").read_text())["fill_band_hz"] is None
+    assert json.loads((auto / "inpainting_10ms/voice/voice16k/run.json").read_text())["fill_band_hz"] == 8000
+    assert "gap fills" not in (auto / "results.md").read_text()
+    with pytest.raises(quality["PnfError"], match="--fill-band=wide: expected a frequency"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--fill-band=wide"])
+    assert not (tmp_path / "refused").exists()

@@ -356,3 +356,51 @@ def test_denoise_flag_ends_with_the_tweedie_step_and_says_so(tmp_path, mulaw):
     assert np.abs(moved).max() > 1e-3 and np.all(moved[::4] == 0)                    # kept samples stay
     assert json.loads((outputs["denoised"] / "run.json").read_text())["denoise"] is True
     assert json.loads((outputs["plain"] / "run.json").read_text())["denoise"] is False
+
+
+def test_a_fill_from_a_lower_rate_recording_keeps_only_its_band(tmp_path, mulaw):
+    from wavenet_vocoder.gaps import limit_fill_band
+    from wavenet_vocoder.pnf import sgld_inpainting
+    from wavenet_vocoder.pnf.command import run_task, script_constants
+    root, preset = mulaw
+    t = np.arange(int(0.2 * 16000)) / 16000
+    sf.write(tmp_path / "in16k.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 16000)     # a 16 kHz recording
+    outputs = {}
+    for name, extra in (("auto", []), ("none", ["--fill-band=none"]), ("6k", ["--fill-band=6000"])):
+        out = tmp_path / name
+        assert sgld_inpainting.main([root, str(tmp_path / "in16k.wav"), str(out), f"--preset={preset}",
+                                     "--gap=0.08,0.12", "--init=noise"] + FAST + extra) == 0
+        outputs[name] = out
+    last = min((p.name for p in outputs["auto"].glob("out_*.wav")), key=lambda n: float(n[4:-4]))  # lowest sigma
+    # The same chain in every run; the per-level files keep it as sampled, out.wav's fill keeps the band.
+    assert (outputs["auto"] / last).read_bytes() == (outputs["none"] / last).read_bytes()
+    assert (outputs["none"] / "out.wav").read_bytes() == (outputs["none"] / last).read_bytes()
+    sampled = read(outputs["auto"] / last)
+    a, b = json.loads((outputs["auto"] / "run.json").read_text())["gap_samples"]
+    for name, edge in (("auto", 8000.0), ("6k", 6000.0)):
+        report = json.loads((outputs[name] / "run.json").read_text())
+        assert report["fill_band_hz"] == edge
+        np.testing.assert_allclose(read(outputs[name] / "out.wav"), limit_fill_band(sampled, [(a, b)], edge, SR),
+                                   atol=1e-4)                                        # 16-bit files
+    assert json.loads((outputs["none"] / "run.json").read_text())["fill_band_hz"] is None
+    removed = read(outputs["auto"] / "out.wav") - sampled
+    assert np.abs(removed[a:b]).max() > 1e-3 and not removed[:a].any() and not removed[b:].any()
+    # the script's constant FILL_BAND, when no flag is given
+    constants = script_constants(sgld_inpainting, inpainting.COMMAND, FILL_BAND="none")
+    assert run_task(inpainting.COMMAND, constants, [root, str(tmp_path / "in16k.wav"), str(tmp_path / "constant"),
+                                                    f"--preset={preset}", "--gap=0.08,0.12", "--init=noise"] + FAST) == 0
+    assert (tmp_path / "constant" / "out.wav").read_bytes() == (outputs["none"] / "out.wav").read_bytes()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("11025", "error: --fill-band=11025 Hz is not below half the preset's sample rate (11025 Hz)"),
+    ("8k", "error: --fill-band=8k: expected a frequency in Hz above 0"),
+])
+def test_a_bad_fill_band_is_one_line_before_any_output(tmp_path, mulaw, capsys, value, message):
+    from wavenet_vocoder.pnf import sgld_inpainting
+    root, preset = mulaw
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_inpainting.main, [root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}",
+                                               "--gap=0.05,0.1", f"--fill-band={value}"] + FAST, capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(message)
+    assert not out.exists()

@@ -5,11 +5,12 @@ Command: :data:`COMMAND` (``pnf-inpainting``, ``wavenet_vocoder/pnf/sgld_inpaint
 """
 import numpy as np
 
+from ...audio import audio_rate
 from ...deferred import deferred_import
 from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
 from ...errors import PnfError
-from ...gaps import find_dropouts, merge_gaps, parse_gap, read_gaps_file
+from ...gaps import fill_band_hz, find_dropouts, limit_fill_band, merge_gaps, parse_fill_band, parse_gap, read_gaps_file
 from ...metrics import score, snr
 from ...quantize import dequantize, quantize, requantize, silence_units, to_units
 from ..command import Job, JobResult, TaskCommand
@@ -62,7 +63,11 @@ DETAILS = """\
 noise-conditional checkpoint_latest_ema.pth. Gaps given with --gap or --gaps-file are
 silenced in the input first (for measuring on a clean file: run.json compares the output
 with the input); gaps found with --find-dropouts are silent already (a real recording:
-run.json lists them but has no reference to measure against). Overlapping gaps are joined."""
+run.json lists them but has no reference to measure against). Overlapping gaps are joined.
+The fill in out.wav is low-passed to the band the recording can have: by default, when the
+input file's own rate is below the preset's, to half of it (a 16 kHz recording has nothing
+above 8 kHz, while the prior would fill the gap with hiss there); the out_<sigma>.wav files
+keep the chain's state as sampled."""
 
 OPTIONS = """\
   --gap=<start,end>      A gap to inpaint, in seconds; repeat for several (default: GAP).
@@ -70,12 +75,26 @@ OPTIONS = """\
                          seconds per line ("#" starts a comment).
   --find-dropouts=<ms>   Also inpaint every run of exact digital silence (samples equal to
                          0) at least this many milliseconds long.
+  --fill-band=<hz>       Low-pass the fill to this band edge in Hz (e.g. 8000 for a recording
+                         made at 16 kHz and resampled); auto: half the input file's rate when
+                         below the preset's; none: the fill as sampled (default: FILL_BAND).
 """
 
 
 def resolve(args, constants):
-    """The task's own values: the default gap (GAP, seconds) used when no gap is given."""
-    return {"default_gap": tuple(constants["GAP"])}
+    """The task's own values: the default gap (GAP, seconds) used when no gap is given, and the
+    fill's band limit (--fill-band over FILL_BAND: "auto", None or Hz; see
+    :func:`~wavenet_vocoder.gaps.fill_band_hz`)."""
+    band = args["--fill-band"] if args["--fill-band"] is not None else constants["FILL_BAND"]
+    return {"default_gap": tuple(constants["GAP"]), "fill_band": parse_fill_band(str(band))}
+
+
+def check(settings, args):
+    """Refuse a --fill-band at or above half the preset's sample rate (there is no band above it)."""
+    band, nyquist = settings.task["fill_band"], settings.hparams.sample_rate / 2
+    if isinstance(band, float) and band >= nyquist:
+        raise PnfError(f"--fill-band={band:g} Hz is not below half the preset's sample rate ({nyquist:g} Hz): "
+                       "there is no band above it to remove; give a lower frequency, or none")
 
 
 def collect_gaps(args, settings, clean):
@@ -104,6 +123,7 @@ def jobs(args, settings):
     hp, path = settings.hparams, args["<input-file>"]
     clean = load_input(path, settings)
     gaps, found = collect_gaps(args, settings, clean)
+    band = fill_band_hz(settings.task["fill_band"], audio_rate(path), hp.sample_rate)
     observed = quantize(clean, hp.input_type, hp.quantize_channels)
     silence = silence_units(hp.quantize_channels)
     mask = Inpainting(observed, gaps, silence=silence).gap_mask().numpy()
@@ -135,8 +155,10 @@ def jobs(args, settings):
     def finish(joined, seconds):
         estimate = joined["out"]
         sr = hp.sample_rate
+        if band is not None:
+            estimate = limit_fill_band(estimate, gaps, band, sr)
         listed = [{"samples": [a, b], "seconds": [a / sr, b / sr]} for a, b in gaps]
-        extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size)}
+        extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size), "fill_band_hz": band}
         if len(gaps) == 1:
             extra.update(gap_seconds=listed[0]["seconds"], gap_samples=listed[0]["samples"])
         metrics = None
@@ -172,7 +194,8 @@ COMMAND = TaskCommand(
     options=OPTIONS,
     priors=("<checkpoint>",),
     many="<input-file>",
-    constants={"GAP": None},
+    constants={"GAP": None, "FILL_BAND": "--fill-band"},
     resolve=resolve,
+    check=check,
     jobs=jobs,
 )
