@@ -5,7 +5,7 @@ import scipy.signal
 
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.gaps import (fill_band_filter, fill_band_hz, find_dropouts, limit_fill_band, merge_gaps,
-                                  parse_fill_band, parse_gap, read_gaps_file)
+                                  parse_fill_band, parse_gap, read_gaps_file, rescale_gaps)
 
 
 def test_parse_gap_rounds_seconds_to_samples_and_checks_the_range():
@@ -27,6 +27,13 @@ def test_dropouts_are_runs_of_exact_zeros_at_least_the_asked_length():
     assert find_dropouts(x, 1000, 6) == [(0, 10), (50, 60)]
     x[55] = 1e-9         # not digital silence
     assert find_dropouts(x, 1000, 6) == [(0, 10)]
+
+
+def test_gaps_found_at_one_rate_cover_the_same_time_at_another():
+    # 16 kHz -> 22.05 kHz: 1600 * 1.378125 = 2205 exactly, 1601 * 1.378125 = 2206.38 -> 2207 (widened)
+    assert rescale_gaps([(1600, 1920), (1601, 1700)], 16000, 22050, 10000) == [(2205, 2646), (2206, 2343)]
+    # cut to the (cropped) signal's length; a span wholly beyond it is dropped
+    assert rescale_gaps([(100, 300), (800, 900)], 16000, 22050, 300) == [(137, 300)]
 
 
 def test_merge_joins_overlapping_and_touching_gaps():

@@ -9,6 +9,8 @@ import pytest
 import soundfile as sf
 
 from conftest import FAST, REPO, SR, make_dump, make_root, read, run_cli, tiny_hparams, tone
+from wavenet_vocoder.audio import load_audio
+from wavenet_vocoder.gaps import find_dropouts
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 
 
@@ -153,6 +155,27 @@ def test_inpainting_finds_dropouts_of_digital_silence(tmp_path, mulaw):
     outside = np.ones(len(original), dtype=bool)
     outside[2000:2441] = False
     np.testing.assert_array_equal(estimate[outside], original[outside])   # the short run of zeros too
+
+
+def test_inpainting_finds_the_dropouts_of_a_file_at_another_rate(tmp_path, mulaw):
+    # Resampling 16 kHz to the preset's 22.05 kHz smears a run of zeros into tiny values: the
+    # dropouts are found in the file at its own rate and mapped onto the resampled signal.
+    root, preset = mulaw
+    t = np.arange(int(0.3 * 16000)) / 16000
+    audio = 0.5 * np.sin(2 * np.pi * 440 * t) + 0.01
+    audio[1600:1920] = 0.0                       # 20 ms at 16 kHz: samples 2205..2646 at 22.05 kHz
+    sf.write(tmp_path / "dropouts16k.wav", audio, 16000, subtype="PCM_16")
+    out = tmp_path / "out"
+    assert sgld_inpainting.main([root, str(tmp_path / "dropouts16k.wav"), str(out), f"--preset={preset}",
+                                 "--find-dropouts", "10", "--schedule", "tiled"] + FAST) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert [g["samples"] for g in report["gaps"]] == [[2205, 2646]] and report["fill_band_hz"] == 8000
+    estimate, original = read(out / "out.wav"), read(out / "x_original.wav")
+    resampled = load_audio(str(tmp_path / "dropouts16k.wav"), SR)
+    assert find_dropouts(resampled, SR, 10) == []                  # at the preset's rate no run is exactly zero
+    outside = np.ones(len(original), dtype=bool)
+    outside[2205:2646] = False
+    np.testing.assert_array_equal(estimate[outside], original[outside])
 
 
 @pytest.mark.parametrize("case", ["line", "none"])

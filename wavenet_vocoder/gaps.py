@@ -59,6 +59,14 @@ def find_dropouts(x, sample_rate, min_ms):
     return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= min_length]
 
 
+def rescale_gaps(gaps, from_rate, to_rate, length):
+    """Gaps found at ``from_rate`` (Hz) as spans of a signal resampled to ``to_rate``, each widened to
+    whole samples (start rounded down, end up) and cut to ``length`` samples; spans beyond it dropped."""
+    ratio = to_rate / from_rate
+    spans = [(math.floor(a * ratio), min(length, math.ceil(b * ratio))) for a, b in gaps]
+    return [(a, b) for a, b in spans if a < b]
+
+
 def merge_gaps(gaps):
     """Sorted gaps with overlapping or touching ones joined."""
     merged = []

@@ -5,12 +5,13 @@ Command: :data:`COMMAND` (``pnf-inpainting``, ``wavenet_vocoder/pnf/sgld_inpaint
 """
 import numpy as np
 
-from ...audio import audio_rate
+from ...audio import audio_rate, load_audio
 from ...deferred import deferred_import
 from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
 from ...errors import PnfError
-from ...gaps import fill_band_hz, find_dropouts, limit_fill_band, merge_gaps, parse_fill_band, parse_gap, read_gaps_file
+from ...gaps import (fill_band_hz, find_dropouts, limit_fill_band, merge_gaps, parse_fill_band, parse_gap,
+                     read_gaps_file, rescale_gaps)
 from ...metrics import score, snr
 from ...quantize import dequantize, quantize, requantize, silence_units, to_units
 from ..command import Job, JobResult, TaskCommand
@@ -107,7 +108,13 @@ def collect_gaps(args, settings, clean):
         gaps += read_gaps_file(args["--gaps-file"], clean.size, sample_rate)
     if args["--find-dropouts"] is not None:
         ms = parse_float(args["--find-dropouts"], "--find-dropouts")
-        dropouts = find_dropouts(clean, sample_rate, ms)
+        path, file_rate = args["<input-file>"], audio_rate(args["<input-file>"])
+        if file_rate == sample_rate:
+            dropouts = find_dropouts(clean, sample_rate, ms)
+        else:
+            # resampling smears a run of zeros into tiny values: find the runs in the file at its own rate
+            native = load_audio(path, file_rate, normalize=False)
+            dropouts = rescale_gaps(find_dropouts(native, file_rate, ms), file_rate, sample_rate, clean.size)
         if not dropouts:
             raise PnfError(f"--find-dropouts={ms:g}: {args['<input-file>']} has no run of digital silence "
                            f"of {ms:g} ms or more: nothing to inpaint")
