@@ -98,8 +98,9 @@ def check(settings, args):
                        "there is no band above it to remove; give a lower frequency, or none")
 
 
-def collect_gaps(args, settings, clean):
-    """(merged gaps as sample spans, whether any was found as digital silence) from the flags."""
+def collect_gaps(args, settings, clean, file_rate):
+    """(merged gaps as sample spans, whether any was found as digital silence) from the flags;
+    ``file_rate``: the input file's own sample rate (Hz), where dropouts are looked for."""
     sample_rate = settings.hparams.sample_rate
     gaps, found = [], False
     for text in args["--gap"]:
@@ -108,12 +109,11 @@ def collect_gaps(args, settings, clean):
         gaps += read_gaps_file(args["--gaps-file"], clean.size, sample_rate)
     if args["--find-dropouts"] is not None:
         ms = parse_float(args["--find-dropouts"], "--find-dropouts")
-        path, file_rate = args["<input-file>"], audio_rate(args["<input-file>"])
         if file_rate == sample_rate:
             dropouts = find_dropouts(clean, sample_rate, ms)
         else:
             # resampling smears a run of zeros into tiny values: find the runs in the file at its own rate
-            native = load_audio(path, file_rate, normalize=False)
+            native = load_audio(args["<input-file>"], file_rate, normalize=False)
             dropouts = rescale_gaps(find_dropouts(native, file_rate, ms), file_rate, sample_rate, clean.size)
         if not dropouts:
             raise PnfError(f"--find-dropouts={ms:g}: {args['<input-file>']} has no run of digital silence "
@@ -129,8 +129,9 @@ def jobs(args, settings):
     """One job: the input with its gaps silenced (or found), the gaps sampled back."""
     hp, path = settings.hparams, args["<input-file>"]
     clean = load_input(path, settings)
-    gaps, found = collect_gaps(args, settings, clean)
-    band = fill_band_hz(settings.task["fill_band"], audio_rate(path), hp.sample_rate)
+    file_rate = audio_rate(path)
+    gaps, found = collect_gaps(args, settings, clean, file_rate)
+    band = fill_band_hz(settings.task["fill_band"], file_rate, hp.sample_rate)
     observed = quantize(clean, hp.input_type, hp.quantize_channels)
     silence = silence_units(hp.quantize_channels)
     mask = Inpainting(observed, gaps, silence=silence).gap_mask().numpy()
