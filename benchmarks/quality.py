@@ -40,10 +40,11 @@ Options:
                          model, "" for none [default: 4].
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
-  --fill-band=<hz>       PnF's fill is low-passed to this band edge in Hz, as the task scripts'
-                         flag of that name does; auto: half a file's own rate when below the
-                         prior's, as for the 16 kHz recordings of shared/eval; none: as sampled
-                         [default: auto].
+  --fill-band=<hz>       What PnF fills in (inpainting's gaps, super-resolution's missing samples,
+                         and the noise-floor control's alike) is low-passed to this band edge in
+                         Hz, as the task scripts' flag of that name does; auto: half a file's own
+                         rate when below the prior's, as for the 16 kHz recordings of
+                         shared/eval; none: as sampled [default: auto].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
@@ -52,7 +53,8 @@ Options:
   --init=<how>           Where PnF starts: baseline (the task's plain estimate plus noise of the
                          first level run) or noise; the task scripts' --init [default: baseline].
   --start-sigma=<s>      Begin the schedule at this level (the task scripts' --start-sigma); default:
-                         with --init baseline each preset's warm_start_sigma, else the first.
+                         with --init baseline each preset's warm start for the task
+                         (task_warm_start_sigma, else warm_start_sigma), else the first.
   --seed=<n>             Seed of every run [default: 0].
   --denoise              PnF ends with the task scripts' --denoise step (Tweedie's formula at the
                          last level: the posterior mean given the final state, not a sample).
@@ -90,7 +92,7 @@ from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_hal
                                        superres_bandlimited, superres_cubic, superres_noise_floor)
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
-from wavenet_vocoder.gaps import parse_fill_band
+from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, parse_fill_band
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize, statistics_path
@@ -230,7 +232,8 @@ class Benchmark:
             report = json.load(f)
         start = "the plain estimate" if report["init"] == "baseline" else "noise"
         priors = " + ".join(f"`{root}`" for root in argv[:len(task.COMMAND.priors)])   # the command's prior folders
-        self.how[priors] = f"from {start} at sigma {report['sigmas'][0]:g}, step scale {report['step_scale']:g}"
+        self.how[f"{priors} in {task.COMMAND.name}"] = (f"from {start} at sigma {report['sigmas'][0]:g}, "
+                                                        f"step scale {report['step_scale']:g}")
         return report
 
     def mulaw_prior(self, source):
@@ -269,6 +272,7 @@ class Benchmark:
                 folder = os.path.join(self.out, tag, source, stem(path))
                 report = self._run_task(superres, [root, path, folder, f"--preset={preset}",
                                                       f"--downsample_interval={r}",
+                                                      f"--fill-band={self.fill_band or 'none'}",
                                                       f"--sample-size={self.samples(preset)}"]
                                           + (["--antialias"] if antialias else []), folder, n_steps, chains)
                 clean = read(os.path.join(folder, "x_original.wav"))
@@ -277,9 +281,14 @@ class Benchmark:
                 self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder if not chains else None)
                 low = decimate(clean, r) if antialias else clean[::r]
+                band, filled = report["fill_band_hz"], np.ones(clean.size, dtype=bool)
+                if not antialias:
+                    filled[::r] = False                              # the kept samples
                 for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)
+                    if fn is noise_floor and band is not None:      # the control stands for PnF's start: the same band
+                        estimate = limit_fill_band(estimate, filled, band, sr, passes=FILL_BAND_MAX_PASSES)
                     self.add(case, path, method, score(clean, estimate, sr), time.perf_counter() - started)
 
     def inpainting(self, files, gaps_ms, gap_at, source):
@@ -497,8 +506,8 @@ def main(argv=None):
              f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}"
              f"{', ending with the --denoise step' if bench.denoise else ''}"
              f"{f', at temperature {bench.temperature:g}' if bench.temperature != 1 else ''}"
-             f"{f', gap fills low-passed at {bench.fill_band:g} Hz' if isinstance(bench.fill_band, float) else ''}"
-             f"{', gap fills as sampled' if bench.fill_band is None else ''}; "
+             f"{f', fills low-passed at {bench.fill_band:g} Hz' if isinstance(bench.fill_band, float) else ''}"
+             f"{', fills as sampled' if bench.fill_band is None else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
     os.makedirs(bench.out, exist_ok=True)

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO, make_root, preset_path, tiny_hparams, tone
-from wavenet_vocoder.baselines import dither_in_units, superres_bandlimited
+from conftest import REPO, make_root, preset_path, read, tiny_hparams, tone
+from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band
+from wavenet_vocoder.baselines import dither_in_units, superres_bandlimited, superres_cubic, superres_noise_floor
+from wavenet_vocoder.metrics import score
 from wavenet_vocoder.hparams import load_preset
 
 
@@ -109,7 +111,8 @@ def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, qualit
         assert [level["sigma"] for level in report["levels"]] == list(sigmas[1:])      # the levels above skipped
         assert report["chains"]["count"] == 2 and report["denoise"] is True            # --chains, --denoise passed on
     results = (out / "results.md").read_text()
-    assert f"`{models}/mulaw_piano` from the plain estimate at sigma {start:g}, step scale 0.05" in results
+    for task in ("superres", "inpainting"):                    # how each task's runs started, named per task
+        assert f"`{models}/mulaw_piano` in {task} from the plain estimate at sigma {start:g}, step scale 0.05" in results
     assert "seed 0, the mean of 2 chains, ending with the --denoise step;" in results
     with pytest.raises(quality["PnfError"], match="--init=zeros"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--init=zeros"])
@@ -129,7 +132,7 @@ def test_with_several_chains_ancestral_sampling_is_the_mean_of_as_many_samples(t
     hp = load_preset(os.path.join(models, "mel_voice.json"))
     clean = quality["dequantize"](np.load(out / "spectrogram_dumps" / "voice" / "voice-00001-wave.npy").astype(
         np.float64), hp.input_type, hp.quantize_channels)
-    expected = quality["score"](clean, np.mean(samples, axis=0), hp.sample_rate)
+    expected = score(clean, np.mean(samples, axis=0), hp.sample_rate)
     row = rows["ancestral WaveNet sampling, mean of 2"]
     assert float(row["mel_distance"]) == pytest.approx(expected["mel_distance"], rel=1e-6)
     assert float(row["snr"]) == pytest.approx(expected["snr"], rel=1e-6)
@@ -444,22 +447,41 @@ def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality
     assert not (tmp_path / "refused").exists()
 
 
-def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_run(tmp_path, quality):
-    models, out = run_on_a_tone(tmp_path, quality, "--tasks=inpainting", "--gaps-ms=10", "--gap-at=0.1",
-                                "--fill-band=5000")
+def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_and_super_resolution_run(tmp_path, quality):
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting", "--factors=2",
+                                "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1", "--fill-band=6000")
     for source in ("piano", "voice"):
-        assert json.loads((out / f"inpainting_10ms/{source}/piano/run.json").read_text())["fill_band_hz"] == 5000
-    assert ", gap fills low-passed at 5000 Hz;" in (out / "results.md").read_text()
+        for run in ("inpainting_10ms", "superres_2x"):
+            assert json.loads((out / f"{run}/{source}/piano/run.json").read_text())["fill_band_hz"] == 6000
+    assert ", fills low-passed at 6000 Hz;" in (out / "results.md").read_text()
     # auto (the default): half the rate of a file made at a lower rate than the prior's, none for the others
     t = np.arange(int(0.3 * 16000)) / 16000
     sf.write(tmp_path / "voice16k.wav", 0.5 * np.sin(2 * np.pi * 300 * t), 16000)
     auto = tmp_path / "auto"
     assert quality["main"]([f"--piano={tmp_path / 'piano.wav'}", f"--voice={tmp_path / 'voice16k.wav'}",
                             f"--models={models}", f"--out={auto}", "--seconds=0.2", "--n-steps=1",
-                            "--tasks=inpainting", "--gaps-ms=10", "--gap-at=0.1"]) == 0
-    assert json.loads((auto / "inpainting_10ms/piano/piano/run.json").read_text())["fill_band_hz"] is None
-    assert json.loads((auto / "inpainting_10ms/voice/voice16k/run.json").read_text())["fill_band_hz"] == 8000
-    assert "gap fills" not in (auto / "results.md").read_text()
+                            "--tasks=inpainting,superres", "--factors=2", "--antialias-factors=",
+                            "--gaps-ms=10", "--gap-at=0.1"]) == 0
+    for run in ("inpainting_10ms", "superres_2x"):
+        assert json.loads((auto / f"{run}/piano/piano/run.json").read_text())["fill_band_hz"] is None
+        assert json.loads((auto / f"{run}/voice/voice16k/run.json").read_text())["fill_band_hz"] == 8000
+    assert "fills" not in (auto / "results.md").read_text()
+    # the noise-floor control, PnF's start, is limited to the band as PnF's output is; the interpolations are not
+    clean = read(auto / "superres_2x/voice/voice16k/x_original.wav")
+    preset = load_preset(os.path.join(models, "mulaw_voice.json"))
+    floor = min(preset.sigmas)
+    control = superres_noise_floor(clean[::2], 2, clean.size, floor, preset.input_type,
+                                              preset.quantize_channels, seed=0)
+    filled = np.ones(clean.size, dtype=bool)
+    filled[::2] = False
+    rows = {r["method"]: r for r in csv.DictReader((auto / "results.csv").open())
+            if r["case"] == "super-resolution 2x, voice"}
+    limited = score(clean, limit_fill_band(control, filled, 8000, preset.sample_rate, passes=FILL_BAND_MAX_PASSES),
+                    preset.sample_rate)
+    assert float(rows[f"band-limited + noise of sigma {floor:g}"]["lsd"]) == pytest.approx(limited["lsd"])
+    assert limited["lsd"] < score(clean, control, preset.sample_rate)["lsd"]
+    spline = score(clean, superres_cubic(clean[::2], 2, clean.size), preset.sample_rate)
+    assert float(rows["cubic spline"]["lsd"]) == pytest.approx(spline["lsd"])
     with pytest.raises(quality["PnfError"], match="--fill-band=wide: expected a frequency"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--fill-band=wide"])
     assert not (tmp_path / "refused").exists()

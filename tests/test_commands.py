@@ -2,6 +2,7 @@
 mistakes it refuses before any compute, each with one line."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -229,6 +230,33 @@ def test_scripts_start_warm_from_the_presets_warm_start_sigma_by_default(tmp_pat
     assert [level["sigma"] for level in report["levels"]] == sigmas
 
 
+def test_a_presets_warm_start_for_one_task_leaves_the_others_at_warm_start_sigma(tmp_path):
+    from wavenet_vocoder.pnf import sgld_inpainting
+    hp = tiny_hparams(sigmas="[20.0,4.0,1.0]").replace(warm_start_sigma=10.0, task_warm_start_sigma={"superres": 1.0})
+    root, preset = make_root(tmp_path / "prior", hp)
+    src = tone(tmp_path / "in.wav")
+    runs = {"superres": (sgld_superres.main, [], [1.0]), "inpainting": (sgld_inpainting.main, ["--gap=0.05,0.1"], [4.0, 1.0]),
+            "flag": (sgld_superres.main, ["--start-sigma=5"], [4.0, 1.0]),             # the flag over the preset
+            "noise": (sgld_superres.main, ["--init=noise"], [20.0, 4.0, 1.0])}          # the published start
+    for name, (main, extra, sigmas) in runs.items():
+        assert main([root, src, str(tmp_path / name), f"--preset={preset}"] + FAST + extra) == 0
+        report = json.loads((tmp_path / name / "run.json").read_text())
+        assert report["sigmas"] == sigmas and [level["sigma"] for level in report["levels"]] == sigmas
+
+
+@pytest.mark.parametrize("per_task, message", [
+    ({"superres": 0.5}, "task_warm_start_sigma.superres=0.5 lies below every level"),
+    ({"super-resolution": 1.0}, "task_warm_start_sigma has an unknown task 'super-resolution': use superres, "),
+    ({"superres": "low"}, "task_warm_start_sigma.superres='low' is malformed: expected a number or null"),
+])
+def test_a_bad_task_warm_start_is_a_preset_error(tmp_path, per_task, message):
+    from wavenet_vocoder.hparams import PresetError, load_preset
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps({"sigmas": [4.0, 1.0], "task_warm_start_sigma": per_task}))
+    with pytest.raises(PresetError, match=re.escape(message)):
+        load_preset(str(preset))
+
+
 @pytest.mark.parametrize("preset_scale, flags, expected", [
     (None, [], 0.05),                    # the script's STEP_SCALE (the published value)
     (0.3, [], 0.3),                      # the preset's step_scale over the constant
@@ -358,31 +386,44 @@ def test_denoise_flag_ends_with_the_tweedie_step_and_says_so(tmp_path, mulaw):
     assert json.loads((outputs["plain"] / "run.json").read_text())["denoise"] is False
 
 
+def run_on_a_16k_recording(tmp_path, main, root, preset, runs, flags):
+    """Run ``main`` (a task script's) on a 0.2 s tone recorded at 16 kHz, tmp_path/in16k.wav, once per
+    (name, extra flags) of ``runs``, one of them "none" (--fill-band=none); checks that every run sampled
+    the same chain and that the per-level files and "none"'s out.wav keep it as sampled. Returns ({name:
+    output folder}, the name of the lowest level's per-level file)."""
+    t = np.arange(int(0.2 * 16000)) / 16000
+    sf.write(tmp_path / "in16k.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 16000)
+    outputs = {}
+    for name, extra in runs:
+        outputs[name] = tmp_path / name
+        assert main([root, str(tmp_path / "in16k.wav"), str(outputs[name]), f"--preset={preset}"] + flags + FAST
+                    + extra) == 0
+    last = min((p.name for p in outputs["none"].glob("out_*.wav")), key=lambda n: float(n[4:-4]))  # lowest sigma
+    for name in outputs:
+        assert (outputs[name] / last).read_bytes() == (outputs["none"] / last).read_bytes()
+    assert (outputs["none"] / "out.wav").read_bytes() == (outputs["none"] / last).read_bytes()
+    assert json.loads((outputs["none"] / "run.json").read_text())["fill_band_hz"] is None
+    return outputs, last
+
+
 def test_a_fill_from_a_lower_rate_recording_keeps_only_its_band(tmp_path, mulaw):
-    from wavenet_vocoder.gaps import limit_fill_band
+    from wavenet_vocoder.band import limit_fill_band
     from wavenet_vocoder.pnf import sgld_inpainting
     from wavenet_vocoder.pnf.command import run_task, script_constants
     root, preset = mulaw
-    t = np.arange(int(0.2 * 16000)) / 16000
-    sf.write(tmp_path / "in16k.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 16000)     # a 16 kHz recording
-    outputs = {}
-    for name, extra in (("auto", []), ("none", ["--fill-band=none"]), ("6k", ["--fill-band=6000"])):
-        out = tmp_path / name
-        assert sgld_inpainting.main([root, str(tmp_path / "in16k.wav"), str(out), f"--preset={preset}",
-                                     "--gap=0.08,0.12", "--init=noise"] + FAST + extra) == 0
-        outputs[name] = out
-    last = min((p.name for p in outputs["auto"].glob("out_*.wav")), key=lambda n: float(n[4:-4]))  # lowest sigma
     # The same chain in every run; the per-level files keep it as sampled, out.wav's fill keeps the band.
-    assert (outputs["auto"] / last).read_bytes() == (outputs["none"] / last).read_bytes()
-    assert (outputs["none"] / "out.wav").read_bytes() == (outputs["none"] / last).read_bytes()
+    outputs, last = run_on_a_16k_recording(tmp_path, sgld_inpainting.main, root, preset,
+                                           (("auto", []), ("none", ["--fill-band=none"]), ("6k", ["--fill-band=6000"])),
+                                           ["--gap=0.08,0.12", "--init=noise"])
     sampled = read(outputs["auto"] / last)
     a, b = json.loads((outputs["auto"] / "run.json").read_text())["gap_samples"]
+    gap = np.zeros(sampled.size, dtype=bool)
+    gap[a:b] = True
     for name, edge in (("auto", 8000.0), ("6k", 6000.0)):
         report = json.loads((outputs[name] / "run.json").read_text())
         assert report["fill_band_hz"] == edge
-        np.testing.assert_allclose(read(outputs[name] / "out.wav"), limit_fill_band(sampled, [(a, b)], edge, SR),
+        np.testing.assert_allclose(read(outputs[name] / "out.wav"), limit_fill_band(sampled, gap, edge, SR),
                                    atol=1e-4)                                        # 16-bit files
-    assert json.loads((outputs["none"] / "run.json").read_text())["fill_band_hz"] is None
     removed = read(outputs["auto"] / "out.wav") - sampled
     assert np.abs(removed[a:b]).max() > 1e-3 and not removed[:a].any() and not removed[b:].any()
     # the script's constant FILL_BAND, when no flag is given
@@ -392,6 +433,61 @@ def test_a_fill_from_a_lower_rate_recording_keeps_only_its_band(tmp_path, mulaw)
     assert (tmp_path / "constant" / "out.wav").read_bytes() == (outputs["none"] / "out.wav").read_bytes()
 
 
+def test_super_resolution_of_a_lower_rate_recording_fills_in_only_its_band(tmp_path, mulaw):
+    from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band
+    root, preset = mulaw
+    # The same chain in every run; the per-level files keep it as sampled, out.wav keeps the band in what was filled in.
+    runs = (("auto", []), ("none", ["--fill-band=none"]), ("6k", ["--fill-band=6000"]))
+    outputs, last = run_on_a_16k_recording(tmp_path, sgld_superres.main, root, preset, runs,
+                                           ["--downsample_interval=4", "--init=noise"])
+    sampled = read(outputs["auto"] / last)
+    kept = np.zeros(sampled.size, dtype=bool)
+    kept[::4] = True
+    for name, edge in (("auto", 8000.0), ("6k", 6000.0)):
+        report = json.loads((outputs[name] / "run.json").read_text())
+        assert report["fill_band_hz"] == edge
+        out = read(outputs[name] / "out.wav")
+        expected = np.clip(limit_fill_band(sampled, ~kept, edge, SR, passes=FILL_BAND_MAX_PASSES), -1, 1)   # 16-bit
+        np.testing.assert_allclose(out, expected, atol=1e-4)
+        assert np.array_equal(out[kept], sampled[kept]) and np.abs(out - sampled).max() > 1e-3
+    # the noise-floor control in run.json is limited alike: nearer the (band-limited) original than as drawn
+    auto, none = (json.loads((outputs[n] / "run.json").read_text())["metrics"]["noise_floor"] for n in ("auto", "none"))
+    assert auto["snr"] > none["snr"] and auto["lsd"] < none["lsd"]
+    # anti-aliased observation: no sample is kept, every one is filled in and limited
+    (tmp_path / "antialias").mkdir()
+    antialias, last = run_on_a_16k_recording(tmp_path / "antialias", sgld_superres.main, root, preset, runs[:2],
+                                             ["--downsample_interval=4", "--init=noise", "--antialias"])
+    sampled = read(antialias["none"] / last)
+    expected = limit_fill_band(sampled, np.ones(sampled.size, dtype=bool), 8000, SR, passes=FILL_BAND_MAX_PASSES)
+    np.testing.assert_allclose(read(antialias["auto"] / "out.wav"), np.clip(expected, -1, 1), atol=1e-4)
+
+
+def test_upsampling_a_low_rate_recording_leaves_auto_unlimited(tmp_path, mulaw):
+    root, preset = mulaw
+    t = np.arange(int(0.2 * 5512.5)) / 5512.5
+    sf.write(tmp_path / "low.wav", 0.5 * np.sin(2 * np.pi * 440 * t), 5512)   # the observation itself
+    for name, extra, edge in (("auto", [], None), ("4k", ["--fill-band=4000"], 4000.0)):
+        assert sgld_superres.main([root, str(tmp_path / "low.wav"), str(tmp_path / name), f"--preset={preset}",
+                                   "--input-rate=file", "--init=noise"] + FAST + extra) == 0
+        assert json.loads((tmp_path / name / "run.json").read_text())["fill_band_hz"] == edge
+    last = min((p.name for p in (tmp_path / "auto").glob("out_*.wav")), key=lambda n: float(n[4:-4]))
+    assert (tmp_path / "auto" / "out.wav").read_bytes() == (tmp_path / "auto" / last).read_bytes()
+    spectrum = np.abs(np.fft.rfft(read(tmp_path / "4k" / "out.wav")))
+    freqs = np.fft.rfftfreq((spectrum.size - 1) * 2, 1 / SR)
+    above = spectrum[freqs > 4000].max() / spectrum.max()
+    assert above < 1e-3                                                 # -60 dB at least (16-bit file)
+
+
+def test_a_fill_band_inside_the_observed_band_is_one_line(tmp_path, mulaw, capsys):
+    root, preset = mulaw
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_superres.main, [root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}",
+                                             "--downsample_interval=4", "--fill-band=2000"] + FAST, capsys)
+    assert code == 2 and err == ["error: --fill-band=2000 Hz lies inside the band the observation holds (up to "
+                                 "2756.25 Hz, one sample in 4): give a higher edge, or none"]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value, message", [
     ("11025", "error: --fill-band=11025 Hz is not below half the preset's sample rate (11025 Hz)"),
     ("8k", "error: --fill-band=8k: expected a frequency in Hz above 0"),
@@ -399,8 +495,9 @@ def test_a_fill_from_a_lower_rate_recording_keeps_only_its_band(tmp_path, mulaw)
 def test_a_bad_fill_band_is_one_line_before_any_output(tmp_path, mulaw, capsys, value, message):
     from wavenet_vocoder.pnf import sgld_inpainting
     root, preset = mulaw
-    out = tmp_path / "out"
-    code, err = run_cli(sgld_inpainting.main, [root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}",
-                                               "--gap=0.05,0.1", f"--fill-band={value}"] + FAST, capsys)
-    assert code == 2 and len(err) == 1 and err[0].startswith(message)
-    assert not out.exists()
+    for main, extra in ((sgld_inpainting.main, ["--gap=0.05,0.1"]), (sgld_superres.main, [])):
+        out = tmp_path / "out"
+        code, err = run_cli(main, [root, tone(tmp_path / "in.wav"), str(out), f"--preset={preset}",
+                                   f"--fill-band={value}"] + extra + FAST, capsys)
+        assert code == 2 and len(err) == 1 and err[0].startswith(message)
+        assert not out.exists()

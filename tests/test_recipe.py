@@ -119,7 +119,8 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
     """The five real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
     level with its training.json, 4093-sample receptive field, and their tasks by default (their
     presets') from the baseline at sigma 4.1, step scale 0.3, as the step curves and the
-    separation runs recommend, the mel prior from 13.3 at 1 (one step per level)."""
+    separation runs recommend, super-resolution from the lowest level, 0.39 (where the noise-floor
+    control says the priors help most), the mel prior from 13.3 at 1 (one step per level)."""
     import json
 
     from wavenet_vocoder.checkpoints import load_model
@@ -129,6 +130,7 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
     real = os.path.join(REPO, "egs", "pnf_real")
     for name in ("mulaw_piano", "mulaw_voice", "linear_piano", "linear_voice", "mel_voice"):
         hp = load_preset(os.path.join(real, f"{name}.json"))
+        assert hp.task_warm_start_sigma == ({"superres": 0.39} if name.startswith("mulaw") else {})
         path = os.path.join(real, name, "checkpoint_latest_ema.pth")
         assert hp.noise_conditional and load_model(path, hp).receptive_field == 4093
         assert os.path.getsize(path) < 2e6
@@ -147,7 +149,8 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
             assert [level["sigma"] for level in report["levels"]] == [13.3, 4.1, 1.0, 0.39]
             assert report["init"] == "baseline" and report["step_scale"] == 1.0
             continue
-        assert [level["sigma"] for level in report["levels"]] == [4.1, 1.0, 0.39]
+        levels = [0.39] if script is sgld_superres else [4.1, 1.0, 0.39]
+        assert [level["sigma"] for level in report["levels"]] == levels
         assert report["init"] == "baseline" and report["step_scale"] == 0.3
         scores = report["metrics"].values() if script is sgld_separation else [report["metrics"]]
         assert all(np.isfinite(v) for metrics in scores for v in metrics["pnf"].values())

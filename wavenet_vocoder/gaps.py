@@ -1,5 +1,4 @@
-"""Where to inpaint: gaps given in seconds, read from a file, or found as digital silence; and the
-band a fill may have (a recording made at a lower rate has nothing above half that rate).
+"""Where to inpaint: gaps given in seconds, read from a file, or found as digital silence.
 
 Every function returns gaps as (start, end) sample indices, end exclusive.
 """
@@ -7,15 +6,7 @@ import math
 
 import numpy as np
 
-from .deferred import deferred_import
 from .errors import PnfError
-
-scipy_signal = deferred_import("scipy.signal")
-
-#: The fill's low-pass (:func:`limit_fill_band`): stop-band attenuation (dB) and transition width (Hz),
-#: the transition ending at the band edge.
-FILL_BAND_STOP_DB = 80.0
-FILL_BAND_TRANSITION_HZ = 250.0
 
 
 def parse_gap(text, length, sample_rate, source="--gap"):
@@ -76,63 +67,3 @@ def merge_gaps(gaps):
         else:
             merged.append((a, b))
     return merged
-
-
-def parse_fill_band(text, flag="--fill-band"):
-    """``--fill-band``'s value: "auto", None (for "none") or a frequency in Hz above 0."""
-    if not isinstance(text, str):
-        raise TypeError(f"{flag}: expected the flag's text, got {text!r}")
-    word = text.strip().lower()
-    if word in ("auto", "none"):
-        return None if word == "none" else "auto"
-    try:
-        hz = float(word)
-    except ValueError:
-        hz = float("nan")
-    if not math.isfinite(hz) or hz <= 0:
-        raise PnfError(f"{flag}={text}: expected a frequency in Hz above 0 (e.g. 8000), auto or none")
-    return hz
-
-
-def fill_band_hz(setting, file_rate, sample_rate):
-    """The band edge (Hz) to limit a fill to, or None for no limit.
-
-    ``setting``: :func:`parse_fill_band`'s value; "auto" is half ``file_rate``, the input file's own
-    rate (Hz), when that rate is below ``sample_rate``, the rate it is sampled at (a recording made at
-    16 kHz has nothing above 8 kHz); otherwise no limit.
-    """
-    if setting == "auto":
-        return file_rate / 2 if file_rate < sample_rate else None
-    return setting
-
-
-def fill_band_filter(band_hz, sample_rate):
-    """The zero-phase low-pass FIR (odd length, float64) that :func:`limit_fill_band` applies: about
-    -80 dB from ``band_hz`` up, -6 dB at ``band_hz`` - 125 Hz, unit gain below ``band_hz`` - 250 Hz."""
-    nyquist = sample_rate / 2
-    if not 0 < band_hz < nyquist:
-        raise ValueError(f"the band edge {band_hz:g} Hz must lie between 0 and {nyquist:g} Hz")
-    transition = min(FILL_BAND_TRANSITION_HZ, band_hz / 2)
-    taps, beta = scipy_signal.kaiserord(FILL_BAND_STOP_DB, transition / nyquist)
-    taps |= 1                                   # odd: a whole-sample delay, removed by centring
-    return scipy_signal.firwin(taps, band_hz - transition / 2, window=("kaiser", beta), fs=sample_rate)
-
-
-def limit_fill_band(audio, gaps, band_hz, sample_rate):
-    """``audio`` (T,) with the samples inside ``gaps`` low-passed to ``band_hz`` (Hz), the rest unchanged.
-
-    The whole signal is filtered (zero phase, :func:`fill_band_filter`) and only the gaps' samples
-    are taken from it, so a fill joins its context as smoothly as before. For a recording without
-    that band (made at a lower rate) the context passes the filter unchanged; a prior trained on
-    full-band audio fills the gap with hiss above it, which this removes.
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    taps = fill_band_filter(band_hz, sample_rate)
-    half = taps.size // 2
-    # beyond its ends the signal is extended point-symmetrically (value and slope continue), as filtfilt does
-    padded = np.pad(x, half, mode="reflect", reflect_type="odd") if x.size > 1 else np.pad(x, half, mode="edge")
-    filtered = scipy_signal.oaconvolve(padded, taps, mode="valid")
-    out = x.copy()
-    for a, b in gaps:
-        out[a:b] = filtered[a:b]
-    return out

@@ -97,12 +97,19 @@ _DEFAULTS = {
     # Not in the published presets: where a warm start (--init baseline) begins the schedule, in
     # quantised units (its first level at or below it); None: the schedule's first level.
     "warm_start_sigma": None,
+    # Not in the published presets: warm_start_sigma for one task, by the task's name (superres,
+    # inpainting, separation, spectrogram, declipping), e.g. {"superres": 0.39}; the others keep
+    # warm_start_sigma.
+    "task_warm_start_sigma": {},
     # Not in the published presets: the Langevin step size eta = step_scale * sigma^2 that suits this
     # prior (None: the task script's STEP_SCALE, the published 0.05 or 0.1); --step-scale comes first.
     "step_scale": None,
 }
 
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")
+
+#: The task commands' names, the keys of ``task_warm_start_sigma``.
+TASK_NAMES = ("superres", "inpainting", "separation", "spectrogram", "declipping")
 
 
 def dilations(layers, stacks):
@@ -319,10 +326,18 @@ def _check_consistency(values, where):
     if values["step_scale"] is not None and not values["step_scale"] > 0:
         raise PresetError(f"{where}: step_scale={values['step_scale']} must be positive, or null for the task "
                           "script's STEP_SCALE")
-    start = values["warm_start_sigma"]
-    if start is not None and not (start > 0 and start * (1 + 1e-9) >= min(values["sigmas"])):
-        raise PresetError(f"{where}: warm_start_sigma={start} lies below every level of sigmas (the lowest is "
-                          f"{min(values['sigmas']):g}): give one at or above the lowest, or null")
+    starts = [("warm_start_sigma", values["warm_start_sigma"])]
+    for task, start in values["task_warm_start_sigma"].items():
+        if task not in TASK_NAMES:
+            raise PresetError(f"{where}: task_warm_start_sigma has an unknown task {task!r}: use "
+                              f"{', '.join(TASK_NAMES)}")
+        if not (_is_number(start) or start is None):
+            raise PresetError(f"{where}: task_warm_start_sigma.{task}={start!r} is malformed: expected a number or null")
+        starts.append((f"task_warm_start_sigma.{task}", start))
+    for key, start in starts:
+        if start is not None and not (start > 0 and start * (1 + 1e-9) >= min(values["sigmas"])):
+            raise PresetError(f"{where}: {key}={start} lies below every level of sigmas (the lowest is "
+                              f"{min(values['sigmas']):g}): give one at or above the lowest, or null")
     if values["noise_head"] and not values["noise_conditional"]:
         raise PresetError(f"{where}: noise_head=true needs noise_conditional=true (only a noise-conditional "
                           "model has a sigma input for its head)")

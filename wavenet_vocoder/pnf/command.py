@@ -146,7 +146,7 @@ def run_task(command, constants, argv=None):
     threads, _ = choose_threads(args["--threads"], processes)
     torch.set_num_threads(threads)
     constants = default_init(command, args, constants)
-    settings = settings_from_args(args, constants, command.resolve(args, constants))
+    settings = settings_from_args(args, constants, command.resolve(args, constants), command.name)
     if processes.distributed and torch.device(settings.sampler.device).type == "cuda":
         # One GPU per process under torchrun: its local rank's.
         settings = replace(settings, sampler=replace(settings.sampler, device=f"cuda:{processes.local_rank}"))

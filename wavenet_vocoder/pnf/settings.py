@@ -37,8 +37,9 @@ COMMON_OPTIONS = """\
                          (e.g. 4,4,8,16,32,32); default: the preset's level_steps, else --n-steps.
   --start-sigma=<s>      Begin the schedule at its first level at or below s (quantised units),
                          skipping the levels above; with --init baseline, a warm start.
-                         Default: with --init baseline the preset's warm_start_sigma, when it
-                         has one; else the first level.
+                         Default: with --init baseline the preset's warm_start_sigma (its
+                         task_warm_start_sigma for this task first), when it has one; else the
+                         first level.
   --init=<how>           Where sampling starts: baseline (the task's plain estimate plus noise
                          of the first level's sigma) or noise (the published start) (INIT).
   --schedule=<kind>      Window schedule: random (published) or tiled [default: random].
@@ -109,10 +110,11 @@ def pick(args, flag, constants, name):
     return args[flag] if args.get(flag) is not None else constants[name]
 
 
-def settings_from_args(args, constants, task_values=None):
+def settings_from_args(args, constants, task_values=None, task=None):
     """Resolve the common flags against a script's constants (SAMPLE_SIZE, SGLD_WINDOW, ...).
 
-    ``task_values``: the task's own values, already resolved (see ``TaskCommand.resolve``).
+    ``task_values``: the task's own values, already resolved (see ``TaskCommand.resolve``);
+    ``task``: the task command's name (e.g. "superres"), for the preset's per-task warm start.
     """
     if not args["--preset"]:
         raise PnfError("--preset is required, e.g. --preset=egs/mulaw_maxaudio/config.json")
@@ -147,7 +149,7 @@ def settings_from_args(args, constants, task_values=None):
     if step_scale is None:
         step_scale = constants["STEP_SCALE"] if hp.step_scale is None else hp.step_scale
     step_scale = parse_float(step_scale, "--step-scale")
-    schedule = annealing_schedule(args, hp, step_scale, init)
+    schedule = annealing_schedule(args, hp, step_scale, init, task)
     segment = None
     if args.get("--segment") is not None:
         segment = parse_float(args["--segment"], "--segment")
@@ -168,9 +170,15 @@ def parse_temperature(value):
     return temperature
 
 
-def annealing_schedule(args, hp, step_scale, init="noise"):
+def warm_start_sigma(hp, task=None):
+    """Where a warm start begins for ``task`` (a task command's name), in quantised units: the preset's
+    task_warm_start_sigma for it when given, else its warm_start_sigma (None: the first level)."""
+    return hp.task_warm_start_sigma.get(task, hp.warm_start_sigma)
+
+
+def annealing_schedule(args, hp, step_scale, init="noise", task=None):
     """The levels sampled: the preset's sigmas with --level-steps (or the preset's level_steps), from
-    --start-sigma on (by default, for ``init`` "baseline", from the preset's warm_start_sigma)."""
+    --start-sigma on (by default, for ``init`` "baseline", from :func:`warm_start_sigma` for ``task``)."""
     steps = list(hp.level_steps) or None
     if args.get("--level-steps"):
         try:
@@ -188,9 +196,10 @@ def annealing_schedule(args, hp, step_scale, init="noise"):
         except ValueError:
             raise PnfError(f"--start-sigma={start:g} lies below every level (the lowest is "
                            f"{min(hp.sigmas):g})") from None
-    if init == "baseline" and hp.warm_start_sigma is not None:
-        # (the preset's value is checked against its sigmas when it is loaded)
-        return schedule.starting_at(hp.warm_start_sigma)
+    start = warm_start_sigma(hp, task)
+    if init == "baseline" and start is not None:
+        # (the preset's values are checked against its sigmas when it is loaded)
+        return schedule.starting_at(start)
     return schedule
 
 

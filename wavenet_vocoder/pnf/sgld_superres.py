@@ -14,12 +14,14 @@ STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
 INIT = "baseline"       # start: "baseline" (the plain estimate, noised; warm from the preset's
                         # warm_start_sigma) or "noise" (every level from noise, as published)
 OBS_WEIGHT = 1.0        # low-rate observation term: gamma = OBS_WEIGHT / sigma^2
+FILL_BAND = "auto"      # low-pass the filled-in samples to this band edge, Hz; "auto": half the input
+                        # file's rate when below the preset's (a 16 kHz recording: 8000); "none"
 
 
 def main(argv=None):
     return run_task(superres.COMMAND, dict(
         SAMPLE_SIZE=SAMPLE_SIZE, SGLD_WINDOW=SGLD_WINDOW, BATCH_SIZE=BATCH_SIZE, N_STEPS=N_STEPS,
-        STEP_SCALE=STEP_SCALE, INIT=INIT, OBS_WEIGHT=OBS_WEIGHT), argv)
+        STEP_SCALE=STEP_SCALE, INIT=INIT, OBS_WEIGHT=OBS_WEIGHT, FILL_BAND=FILL_BAND), argv)
 
 
 def cli():

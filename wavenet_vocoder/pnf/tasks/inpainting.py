@@ -10,8 +10,8 @@ from ...deferred import deferred_import
 from ...baselines import inpaint_linear, inpaint_lpc
 from ...cli import parse_float
 from ...errors import PnfError
-from ...gaps import (fill_band_hz, find_dropouts, limit_fill_band, merge_gaps, parse_fill_band, parse_gap,
-                     read_gaps_file, rescale_gaps)
+from ...band import check_fill_band, fill_band_hz, limit_fill_band, parse_fill_band
+from ...gaps import find_dropouts, merge_gaps, parse_gap, read_gaps_file, rescale_gaps
 from ...metrics import score, snr
 from ...quantize import dequantize, quantize, requantize, silence_units, to_units
 from ..command import Job, JobResult, TaskCommand
@@ -85,17 +85,14 @@ OPTIONS = """\
 def resolve(args, constants):
     """The task's own values: the default gap (GAP, seconds) used when no gap is given, and the
     fill's band limit (--fill-band over FILL_BAND: "auto", None or Hz; see
-    :func:`~wavenet_vocoder.gaps.fill_band_hz`)."""
+    :func:`~wavenet_vocoder.band.fill_band_hz`)."""
     band = args["--fill-band"] if args["--fill-band"] is not None else constants["FILL_BAND"]
     return {"default_gap": tuple(constants["GAP"]), "fill_band": parse_fill_band(str(band))}
 
 
 def check(settings, args):
     """Refuse a --fill-band at or above half the preset's sample rate (there is no band above it)."""
-    band, nyquist = settings.task["fill_band"], settings.hparams.sample_rate / 2
-    if isinstance(band, float) and band >= nyquist:
-        raise PnfError(f"--fill-band={band:g} Hz is not below half the preset's sample rate ({nyquist:g} Hz): "
-                       "there is no band above it to remove; give a lower frequency, or none")
+    check_fill_band(settings.task["fill_band"], settings.hparams.sample_rate)
 
 
 def collect_gaps(args, settings, clean, file_rate):
@@ -164,7 +161,7 @@ def jobs(args, settings):
         estimate = joined["out"]
         sr = hp.sample_rate
         if band is not None:
-            estimate = limit_fill_band(estimate, gaps, band, sr)
+            estimate = limit_fill_band(estimate, mask, band, sr)
         listed = [{"samples": [a, b], "seconds": [a / sr, b / sr]} for a, b in gaps]
         extra = {"gaps": listed, "found_dropouts": found, "samples": int(clean.size), "fill_band_hz": band}
         if len(gaps) == 1:

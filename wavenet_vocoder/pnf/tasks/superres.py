@@ -10,6 +10,7 @@ import numpy as np
 
 from ...deferred import deferred_import
 from ...audio import audio_rate, load_audio
+from ...band import FILL_BAND_MAX_PASSES, check_fill_band, fill_band_hz, limit_fill_band, parse_fill_band
 from ...baselines import superres_bandlimited, superres_cubic, superres_noise_floor
 from ...cli import parse_float, parse_int
 from ...errors import PnfError
@@ -137,13 +138,25 @@ OPTIONS = """\
   --obs-weight=<w>           Weight of the low-rate observation term, gamma = w / sigma^2 in
                              quantised units (OBS_WEIGHT); taken implicitly, so any weight is
                              stable, and at 1 the estimate keeps the observation closely.
+  --fill-band=<hz>           Low-pass the samples PnF fills in to this band edge in Hz (e.g.
+                             8000 for a recording made at 16 kHz and resampled); auto: half the
+                             input file's rate when below the preset's; none: as sampled
+                             (FILL_BAND).
 """
 
 
 def resolve(args, constants):
-    """The task's own values: the low-rate term's weight (--obs-weight over OBS_WEIGHT)."""
+    """The task's own values: the low-rate term's weight (--obs-weight over OBS_WEIGHT) and the
+    fill's band limit (--fill-band over FILL_BAND: "auto", None or Hz; see
+    :func:`~wavenet_vocoder.band.fill_band_hz`)."""
     weight = args["--obs-weight"] if args["--obs-weight"] is not None else constants["OBS_WEIGHT"]
-    return {"obs_weight": parse_float(weight, "--obs-weight")}
+    band = args["--fill-band"] if args["--fill-band"] is not None else constants["FILL_BAND"]
+    return {"obs_weight": parse_float(weight, "--obs-weight"), "fill_band": parse_fill_band(str(band))}
+
+
+def check(settings, args):
+    """Refuse a --fill-band at or above half the preset's sample rate (there is no band above it)."""
+    check_fill_band(settings.task["fill_band"], settings.hparams.sample_rate)
 
 
 def jobs(args, settings):
@@ -171,6 +184,13 @@ def jobs(args, settings):
         def make_task(start, end):
             return SuperResolution(observed[start:end], interval, estimate_units[start:end])
     baseline = superres_bandlimited(low, interval, clean.size)
+    band = fill_band_hz(settings.task["fill_band"], audio_rate(path), hp.sample_rate)
+    if band is not None and band <= hp.sample_rate / (2 * interval):
+        raise PnfError(f"--fill-band={band:g} Hz lies inside the band the observation holds (up to "
+                       f"{hp.sample_rate / (2 * interval):g} Hz, one sample in {interval}): give a higher edge, or none")
+    filled = np.ones(clean.size, dtype=bool)
+    if not antialias:
+        filled[::interval] = False                  # the kept samples are the observation
     estimate_units = to_units(torch.as_tensor(baseline), hp.input_type, hp.quantize_channels).numpy()
 
     def outputs(state, start, end):
@@ -180,18 +200,21 @@ def jobs(args, settings):
             y[::interval] = clean[start:end:interval]
         return {"out": y}
 
+    def limited(y):
+        return y if band is None else limit_fill_band(y, filled, band, hp.sample_rate, passes=FILL_BAND_MAX_PASSES)
+
     def finish(joined, seconds):
-        estimate = joined["out"]
+        estimate = limited(joined["out"])
         sr = hp.sample_rate
+        # PnF's last level's start without a Langevin step, no prior involved (seed 0), band-limited as PnF is
+        noise_floor = limited(superres_noise_floor(low, interval, clean.size, min(hp.sigmas), hp.input_type,
+                                                   hp.quantize_channels, antialias))
         metrics = {"pnf": score(clean, estimate, sr), "baseline": score(clean, baseline, sr),
                    "spline": score(clean, superres_cubic(low, interval, clean.size), sr),
-                   # PnF's last level's start without a Langevin step, no prior involved (seed 0)
-                   "noise_floor": score(clean, superres_noise_floor(low, interval, clean.size, min(hp.sigmas),
-                                                                    hp.input_type, hp.quantize_channels,
-                                                                    antialias), sr),
+                   "noise_floor": score(clean, noise_floor, sr),
                    "ceiling": score(clean, requantize(clean, hp.input_type, hp.quantize_channels), sr)}
         extra = {"downsample_interval": interval, "samples": int(clean.size),
-                 "observation": "antialias" if antialias else "every r-th sample"}
+                 "observation": "antialias" if antialias else "every r-th sample", "fill_band_hz": band}
         if antialias:
             extra["obs_weight"] = weight
         return JobResult(wavs={"out.wav": estimate},
@@ -223,6 +246,8 @@ def _recording_job(args, settings):
         raise PnfError(f"{path} has only {low.size} samples: too short to sample")
     weight = settings.task["obs_weight"]
     baseline = superres_bandlimited(low, ratio, length)
+    # the file is the low-rate observation: its own rate says nothing about the band above it
+    band = settings.task["fill_band"] if isinstance(settings.task["fill_band"], float) else None
 
     def make_task(start, end):
         return LowRateSuperResolution(low[start // ratio:-(-end // ratio)], ratio, end - start,
@@ -233,12 +258,16 @@ def _recording_job(args, settings):
 
     def finish(joined, seconds):
         estimate = joined["out"]
+        if band is not None:
+            estimate = limit_fill_band(estimate, np.ones(estimate.size, dtype=bool), band, hp.sample_rate,
+                                       passes=FILL_BAND_MAX_PASSES)
         return JobResult(wavs={"out.wav": estimate},
                          panels=[(f"input at {grid:g} Hz, band-limited interpolation", baseline),
                                  ("PnF output", estimate)],
                          marks={"cutoff_hz": grid / 2},
                          extra={"observation": "low-rate recording", "input_rate": rate, "grid_rate": grid,
-                                "ratio": ratio, "obs_weight": weight, "samples": int(length)})
+                                "ratio": ratio, "obs_weight": weight, "samples": int(length),
+                                "fill_band_hz": band})
 
     return Job(args["<output-dir>"], [path], length, make_task, outputs, finish,
                before={"x_modified.wav": baseline}, align=ratio)
@@ -254,7 +283,8 @@ COMMAND = TaskCommand(
     options=OPTIONS,
     priors=("<checkpoint>",),
     many="<input-file>",
-    constants={"OBS_WEIGHT": "--obs-weight"},
+    constants={"OBS_WEIGHT": "--obs-weight", "FILL_BAND": "--fill-band"},
     resolve=resolve,
+    check=check,
     jobs=jobs,
 )
