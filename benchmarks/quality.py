@@ -281,9 +281,7 @@ class Benchmark:
                 self.add(case, path, method, score(clean, read(os.path.join(folder, "out.wav")), sr),
                          report["seconds"], folder if not chains else None)
                 low = decimate(clean, r) if antialias else clean[::r]
-                band, filled = report["fill_band_hz"], np.ones(clean.size, dtype=bool)
-                if not antialias:
-                    filled[::r] = False                              # the kept samples
+                band, filled = report["fill_band_hz"], superres.filled_samples(clean.size, r, antialias)
                 for method, fn in baselines if not (n_steps or chains) else ():
                     started = time.perf_counter()
                     estimate = fn(low, r, clean.size)

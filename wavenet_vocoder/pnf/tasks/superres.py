@@ -116,6 +116,15 @@ class LowRateSuperResolution(TaskBase):
         return (to_units(moved, self.input_type, self.channels) - x[0].double()).to(x.dtype).unsqueeze(0)
 
 
+def filled_samples(length, interval, antialias=False):
+    """(length,) bool: the samples PnF fills in, every one but each ``interval``-th (kept as observed),
+    or with ``antialias`` (no sample kept) every one."""
+    filled = np.ones(length, dtype=bool)
+    if not antialias:
+        filled[::interval] = False
+    return filled
+
+
 DETAILS = """\
 <checkpoint> is the prior's folder: one checkpoints<sigma>/ folder per level, or one
 noise-conditional checkpoint_latest_ema.pth.
@@ -188,9 +197,7 @@ def jobs(args, settings):
     if band is not None and band <= hp.sample_rate / (2 * interval):
         raise PnfError(f"--fill-band={band:g} Hz lies inside the band the observation holds (up to "
                        f"{hp.sample_rate / (2 * interval):g} Hz, one sample in {interval}): give a higher edge, or none")
-    filled = np.ones(clean.size, dtype=bool)
-    if not antialias:
-        filled[::interval] = False                  # the kept samples are the observation
+    filled = filled_samples(clean.size, interval, antialias)
     estimate_units = to_units(torch.as_tensor(baseline), hp.input_type, hp.quantize_channels).numpy()
 
     def outputs(state, start, end):
