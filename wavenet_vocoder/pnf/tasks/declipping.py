@@ -14,7 +14,7 @@ from ...errors import PnfError
 from ...metrics import score
 from ...quantize import dequantize, quantize, to_units
 from ..command import Job, JobResult, TaskCommand, run_task
-from ..settings import load_input
+from ..settings import load_input, pick
 from ..task import TaskBase
 
 torch = deferred_import("torch")
@@ -66,7 +66,7 @@ OPTIONS = """\
 
 def resolve(args, constants):
     """The clip level (a fraction of the peak, in (0, 1))."""
-    level = parse_float(args["--clip"] if args["--clip"] is not None else constants["CLIP"], "--clip")
+    level = parse_float(pick(args, "--clip", constants, "CLIP"), "--clip")
     if not level < 1:
         raise PnfError(f"--clip={level:g}: give a level below 1 (a fraction of the input's peak)")
     return {"clip": level}

@@ -15,7 +15,7 @@ from ...gaps import find_dropouts, merge_gaps, parse_gap, read_gaps_file, rescal
 from ...metrics import score, snr
 from ...quantize import dequantize, quantize, requantize, silence_units, to_units
 from ..command import Job, JobResult, TaskCommand
-from ..settings import load_input
+from ..settings import load_input, pick
 from ..task import TaskBase
 
 torch = deferred_import("torch")
@@ -86,7 +86,7 @@ def resolve(args, constants):
     """The task's own values: the default gap (GAP, seconds) used when no gap is given, and the
     fill's band limit (--fill-band over FILL_BAND: "auto", None or Hz; see
     :func:`~wavenet_vocoder.band.fill_band_hz`)."""
-    band = args["--fill-band"] if args["--fill-band"] is not None else constants["FILL_BAND"]
+    band = pick(args, "--fill-band", constants, "FILL_BAND")
     return {"default_gap": tuple(constants["GAP"]), "fill_band": parse_fill_band(str(band))}
 
 

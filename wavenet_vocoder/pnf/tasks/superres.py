@@ -18,7 +18,7 @@ from ...lowrate import antialias_filter, decimate
 from ...metrics import score
 from ...quantize import dequantize, from_units, quantize, requantize, to_units
 from ..command import Job, JobResult, TaskCommand
-from ..settings import load_input
+from ..settings import load_input, pick
 from ..task import TaskBase
 
 librosa = deferred_import("librosa")
@@ -158,8 +158,8 @@ def resolve(args, constants):
     """The task's own values: the low-rate term's weight (--obs-weight over OBS_WEIGHT) and the
     fill's band limit (--fill-band over FILL_BAND: "auto", None or Hz; see
     :func:`~wavenet_vocoder.band.fill_band_hz`)."""
-    weight = args["--obs-weight"] if args["--obs-weight"] is not None else constants["OBS_WEIGHT"]
-    band = args["--fill-band"] if args["--fill-band"] is not None else constants["FILL_BAND"]
+    weight = pick(args, "--obs-weight", constants, "OBS_WEIGHT")
+    band = pick(args, "--fill-band", constants, "FILL_BAND")
     return {"obs_weight": parse_float(weight, "--obs-weight"), "fill_band": parse_fill_band(str(band))}
 
 
