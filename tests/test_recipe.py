@@ -186,6 +186,22 @@ def test_room_parameters_follow_the_seed_and_the_file():
     assert wet.size > x.size and np.isfinite(wet).all() and abs(np.abs(wet).max() - 0.9) < 1e-12   # float64
 
 
+def test_room_copies_keep_their_names_so_the_split_keeps_a_piece_and_its_copy_together(tmp_path):
+    import soundfile as sf
+    from wavenet_vocoder.preprocess import split
+    dry = tmp_path / "piano"
+    dry.mkdir()
+    for k in range(6):
+        sf.write(str(dry / f"piece{k}.wav"), 0.5 * np.sin(np.arange(2000) * (k + 1) / 50.0), 22050)
+    subprocess.run([sys.executable, os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), str(dry),
+                    str(dry / "room"), "1"], check=True, capture_output=True)
+    assert sorted(os.listdir(dry / "room")) == [f"piece{k}.wav" for k in range(6)]
+    files = sorted(glob.glob(str(dry / "*.wav")) + glob.glob(str(dry / "room" / "*.wav")))
+    train, dev = split(files, 0.2, seed=0)
+    names = lambda paths: {os.path.basename(p) for p in paths}
+    assert dev and not names(train) & names(dev) and len(dev) == 2 * len(names(dev))
+
+
 RENDER_SOUNDFONT = os.path.join(REPO, "egs", "pnf_real", "local", "render_soundfont.py")
 
 

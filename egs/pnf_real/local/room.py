@@ -4,7 +4,9 @@ Usage: python room.py <in-dir> <out-dir> <seed> [--suffix S]
 
 Each `<in-dir>/*.wav` is written to `<out-dir>/<name><suffix>.wav` (mono, 16-bit, peak 0.9) as
 if played in a room and recorded there, with every parameter drawn from <seed> and the file's
-name (so a file always gets the same room):
+name (so a file always gets the same room). The suffix is empty by default: a room copy keeps its
+piece's name, so that `pnf-preprocess`, which keeps files of one name on one side of its
+train/dev split, never trains on a piece whose room copy it holds out, or the reverse.
 
 - the room: the direct sound, then after a pre-delay of 3 to 20 ms a tail of Gaussian noise
   whose amplitude falls by 60 dB in RT60 = 0.25 to 1.2 s below 2 kHz and in half of that above
@@ -77,7 +79,7 @@ def main():
     parser.add_argument("in_dir")
     parser.add_argument("out_dir")
     parser.add_argument("seed", type=int)
-    parser.add_argument("--suffix", default="-room")
+    parser.add_argument("--suffix", default="")
     args = parser.parse_args()
     paths = sorted(glob.glob(os.path.join(args.in_dir, "*.wav")))
     if not paths:
