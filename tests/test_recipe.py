@@ -156,8 +156,11 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
         assert all(np.isfinite(v) for metrics in scores for v in metrics["pnf"].values())
 
 
+ROOM = os.path.join(REPO, "egs", "pnf_real", "local", "room.py")
+
+
 def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
-    room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
+    room = runpy.run_path(ROOM, run_name="room")
     rate, rt60 = 22050, 0.8
     response = room["room_response"](rate, rt60, 6.0, 0.01, np.random.default_rng(0))
     assert response[0] == 1.0 and not response[1:int(0.01 * rate)].any()      # direct, then the pre-delay
@@ -177,7 +180,7 @@ def test_room_response_has_its_direct_to_reverberant_ratio_and_decay():
 
 
 def test_room_parameters_follow_the_seed_and_the_file():
-    room = runpy.run_path(os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), run_name="room")
+    room = runpy.run_path(ROOM, run_name="room")
     assert room["draw"](1, "bach-a")[0] == room["draw"](1, "bach-a")[0]
     assert room["draw"](1, "bach-a")[0] != room["draw"](1, "bach-b")[0] != room["draw"](2, "bach-b")[0]
     params, rng = room["draw"](1, "bach-a")
@@ -193,13 +196,18 @@ def test_room_copies_keep_their_names_so_the_split_keeps_a_piece_and_its_copy_to
     dry.mkdir()
     for k in range(6):
         sf.write(str(dry / f"piece{k}.wav"), 0.5 * np.sin(np.arange(2000) * (k + 1) / 50.0), 22050)
-    subprocess.run([sys.executable, os.path.join(REPO, "egs", "pnf_real", "local", "room.py"), str(dry),
+    subprocess.run([sys.executable, ROOM, str(dry),
                     str(dry / "room"), "1"], check=True, capture_output=True)
     assert sorted(os.listdir(dry / "room")) == [f"piece{k}.wav" for k in range(6)]
     files = sorted(glob.glob(str(dry / "*.wav")) + glob.glob(str(dry / "room" / "*.wav")))
     train, dev = split(files, 0.2, seed=0)
     names = lambda paths: {os.path.basename(p) for p in paths}
     assert dev and not names(train) & names(dev) and len(dev) == 2 * len(names(dev))
+    # Same names: a copy into the input folder itself would overwrite the recordings, and is refused.
+    before = (dry / "piece0.wav").read_bytes()
+    refused = subprocess.run([sys.executable, ROOM, str(dry),
+                              str(dry), "1"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "overwrite" in refused.stderr and (dry / "piece0.wav").read_bytes() == before
 
 
 RENDER_SOUNDFONT = os.path.join(REPO, "egs", "pnf_real", "local", "render_soundfont.py")

@@ -84,6 +84,9 @@ def main():
     paths = sorted(glob.glob(os.path.join(args.in_dir, "*.wav")))
     if not paths:
         parser.error(f"{args.in_dir} holds no .wav files")
+    if not args.suffix and os.path.realpath(args.out_dir) == os.path.realpath(args.in_dir):
+        parser.error(f"{args.out_dir} is the input folder: the room copies would overwrite the recordings there; "
+                     "give another <out-dir> (e.g. <in-dir>/room) or a --suffix")
     os.makedirs(args.out_dir, exist_ok=True)
     for path in paths:
         name = os.path.splitext(os.path.basename(path))[0]
