@@ -196,8 +196,7 @@ def test_room_copies_keep_their_names_so_the_split_keeps_a_piece_and_its_copy_to
     dry.mkdir()
     for k in range(6):
         sf.write(str(dry / f"piece{k}.wav"), 0.5 * np.sin(np.arange(2000) * (k + 1) / 50.0), 22050)
-    subprocess.run([sys.executable, ROOM, str(dry),
-                    str(dry / "room"), "1"], check=True, capture_output=True)
+    subprocess.run([sys.executable, ROOM, str(dry), str(dry / "room"), "1"], check=True, capture_output=True)
     assert sorted(os.listdir(dry / "room")) == [f"piece{k}.wav" for k in range(6)]
     files = sorted(glob.glob(str(dry / "*.wav")) + glob.glob(str(dry / "room" / "*.wav")))
     train, dev = split(files, 0.2, seed=0)
@@ -205,8 +204,7 @@ def test_room_copies_keep_their_names_so_the_split_keeps_a_piece_and_its_copy_to
     assert dev and not names(train) & names(dev) and len(dev) == 2 * len(names(dev))
     # Same names: a copy into the input folder itself would overwrite the recordings, and is refused.
     before = (dry / "piece0.wav").read_bytes()
-    refused = subprocess.run([sys.executable, ROOM, str(dry),
-                              str(dry), "1"], capture_output=True, text=True)
+    refused = subprocess.run([sys.executable, ROOM, str(dry), str(dry), "1"], capture_output=True, text=True)
     assert refused.returncode != 0 and "overwrite" in refused.stderr and (dry / "piece0.wav").read_bytes() == before
 
 
