@@ -12,7 +12,7 @@ from ...errors import PnfError
 from ...metrics import score
 from ...quantize import linear_zero, requantize
 from ..command import Job, JobResult, TaskCommand
-from ..settings import load_input
+from ..settings import load_input, pick
 from ..task import TaskBase
 
 torch = deferred_import("torch")
@@ -99,7 +99,7 @@ OPTIONS = """\
 def resolve(args, constants):
     """The task's own values: the mixture term's weight and the mixture's peak (flags over constants)."""
     def value(flag, name):
-        return parse_float(args[flag] if args[flag] is not None else constants[name], flag)
+        return parse_float(pick(args, flag, constants, name), flag)
     return {"gamma_scale": value("--gamma-scale", "GAMMA_SCALE"), "mix_peak": value("--mix-peak", "MIX_PEAK"),
             "implicit": bool(args["--implicit-mixture"])}
 
