@@ -485,3 +485,31 @@ def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_and_super_re
     with pytest.raises(quality["PnfError"], match="--fill-band=wide: expected a frequency"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--fill-band=wide"])
     assert not (tmp_path / "refused").exists()
+
+
+def test_separation_starts_runs_chains_from_half_the_mixture_and_from_the_true_sources(tmp_path, capsys):
+    starts = runpy.run_path(os.path.join(REPO, "benchmarks", "separation_starts.py"), run_name="starts")
+    models = tiny_models(tmp_path / "models")
+    piano, voice = tone(tmp_path / "piano.wav", 440, seconds=0.1), tone(tmp_path / "voice.wav", 900, seconds=0.1)
+    # The true sources in units sum to the mixture in units and read back as the sources.
+    sources, mixture = starts["pair"](piano, voice, 22050, 2205, 1.4)
+    units = starts["mixture_units"](mixture)
+    truth = starts["start_state"]("truth", sources, units, 256)
+    assert np.allclose(truth.sum(axis=0), units)
+    assert np.allclose([starts["source_audio"](row) for row in truth], sources)
+    assert np.allclose(starts["start_state"]("half", sources, units, 256), units / 2)
+    # Steps too small to move: each chain stays where it started (plus the first level's noise of 1 unit).
+    out = tmp_path / "starts.md"
+    assert starts["main"]([f"--models={models}", f"--piano={piano}", f"--voice={voice}", "--seconds=0.1",
+                           "--sigmas=1.0,1.0", "--n-steps=1", "--step-scale=1e-6", "--threads=1", f"--out={out}"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "| start | at the start | after sigma 1 (1) | after sigma 1 (2) |"
+    half_row, truth_row = (dict(zip(["start", "first", "one", "two"], line.strip("| ").split(" | "))) for line in lines[2:4])
+    half = [starts["si_sdr"](sources[i], mixture / 2) for i in (0, 1)]
+    assert half_row["first"] == f"{half[0]:.2f} / {half[1]:.2f}"
+    for cell in (half_row["one"], half_row["two"]):
+        assert np.allclose([float(v) for v in cell.split(" / ")], half, atol=0.5)
+    assert min(float(v) for v in truth_row["two"].split(" / ")) > 25
+    assert capsys.readouterr().out.strip() == out.read_text().strip()
+    with pytest.raises(starts["PnfError"], match="--starts=both"):
+        starts["main"]([f"--models={models}", "--starts=both"])
