@@ -44,8 +44,8 @@ from wavenet_vocoder.metrics import si_sdr
 from wavenet_vocoder.pnf.langevin import SamplerConfig, anneal
 from wavenet_vocoder.pnf.noise_schedule import AnnealingSchedule
 from wavenet_vocoder.pnf.priors import Prior
-from wavenet_vocoder.quantize import linear_zero
 from wavenet_vocoder.pnf.tasks.separation import Separation, mixture_gain, mixture_units, source_audio
+from wavenet_vocoder.quantize import linear_zero
 
 torch = deferred_import("torch")
 
@@ -74,11 +74,9 @@ def pair(piano, voice, sample_rate, samples, mix_peak):
     return sources * gain, mixture * gain
 
 
-def start_state(name, sources, mixture_in_units, channels):
-    """The state (2, T) a chain starts from: half the mixture in units, or the true sources in units."""
-    if name == "half":
-        return np.stack([mixture_in_units / 2] * 2)
-    zero = linear_zero(channels)                    # each source on its own quantiser: Z * s + Z
+def true_state(sources, channels):
+    """The true sources (2, T) as a state in quantised units, each on its own quantiser: Z * s + Z."""
+    zero = linear_zero(channels)
     return zero * sources + zero
 
 
@@ -86,8 +84,11 @@ def run_chain(start, sources, mixture, priors, hp, args):
     """One chain from ``start``; returns [(sigma, SI-SDR of source 0, of source 1)] after each level."""
     channels = hp.quantize_channels
     units = mixture_units(mixture, channels)
-    task = StartedAt(units, start_state(start, sources, units, channels),
-                     gamma_scale=args["gamma_scale"], implicit=True)
+    kwargs = {"gamma_scale": args["gamma_scale"], "implicit": True}
+    if start == "half":                             # the task's own warm start
+        task = Separation(units, **kwargs)
+    else:
+        task = StartedAt(units, true_state(sources, channels), **kwargs)
     schedule = AnnealingSchedule(args["sigmas"], args["step_scale"])
     config = SamplerConfig(n_steps=args["n_steps"], window=mixture.size, windows_per_step=1, schedule="tiled",
                            seed=args["seed"], init="baseline", progress=False)

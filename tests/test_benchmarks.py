@@ -494,10 +494,9 @@ def test_separation_starts_runs_chains_from_half_the_mixture_and_from_the_true_s
     # The true sources in units sum to the mixture in units and read back as the sources.
     sources, mixture = starts["pair"](piano, voice, 22050, 2205, 1.4)
     units = starts["mixture_units"](mixture)
-    truth = starts["start_state"]("truth", sources, units, 256)
+    truth = starts["true_state"](sources, 256)
     assert np.allclose(truth.sum(axis=0), units)
     assert np.allclose([starts["source_audio"](row) for row in truth], sources)
-    assert np.allclose(starts["start_state"]("half", sources, units, 256), units / 2)
     # Steps too small to move: each chain stays where it started (plus the first level's noise of 1 unit).
     out = tmp_path / "starts.md"
     assert starts["main"]([f"--models={models}", f"--piano={piano}", f"--voice={voice}", "--seconds=0.1",
