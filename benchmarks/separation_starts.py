@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from wavenet_vocoder.audio import load_audio, write_atomically
+from wavenet_vocoder.baselines import separate_half
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.deferred import deferred_import
 from wavenet_vocoder.errors import PnfError
@@ -104,7 +105,7 @@ def run_chain(start, sources, mixture, priors, hp, args):
 
 def table(results, sources, mixture, sigmas):
     """Markdown: one row per start, SI-SDR piano / voice (dB) at the start and after each level."""
-    half = [si_sdr(sources[i], mixture / 2) for i in (0, 1)]
+    half = [si_sdr(sources[i], estimate) for i, estimate in enumerate(separate_half(mixture))]
     head = "| start | at the start | " + " | ".join(f"after sigma {s:g} ({k + 1})" for k, s in enumerate(sigmas)) + " |"
     rows = [head, "| --- " * (len(sigmas) + 2) + "|"]
     for start, after in results.items():
