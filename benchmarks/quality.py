@@ -41,10 +41,10 @@ Options:
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
   --fill-band=<hz>       What PnF fills in (inpainting's gaps, super-resolution's missing samples,
-                         and the noise-floor control's alike) is low-passed to this band edge in
-                         Hz, as the task scripts' flag of that name does; auto: half a file's own
-                         rate when below the prior's, as for the 16 kHz recordings of
-                         shared/eval; none: as sampled [default: auto].
+                         and the noise-floor control's alike; each separated source) is
+                         low-passed to this band edge in Hz, as the task scripts' flag of that
+                         name does; auto: half a file's own rate when below the prior's, as for
+                         the 16 kHz recordings of shared/eval; none: as sampled [default: auto].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
@@ -328,6 +328,7 @@ class Benchmark:
             folder = os.path.join(self.out, "separation", f"{stem(piano)}+{stem(voice)}")
             report = self._run_task(separation, [root0, root1, piano, voice, folder, f"--preset={preset}",
                                                  "--trim", "--implicit-mixture",
+                                                 f"--fill-band={self.fill_band or 'none'}",
                                                  f"--sample-size={self.samples(preset)}"], folder)
             n = self.samples(preset)
             references = [load_audio(p, hp.sample_rate)[:n].astype(np.float64) for p in (piano, voice)]

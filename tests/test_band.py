@@ -1,10 +1,12 @@
 """The band a fill keeps: the --fill-band values, the low-pass and where it applies (samples, Hz)."""
+import re
+
 import numpy as np
 import pytest
 import scipy.signal
 
 from wavenet_vocoder.band import (FILL_BAND_MAX_PASSES, check_fill_band, fill_band_filter, fill_band_hz, limit_fill_band,
-                                  parse_fill_band)
+                                  limit_source_bands, low_pass, parse_fill_band, parse_source_bands)
 from wavenet_vocoder.errors import PnfError
 
 
@@ -71,3 +73,51 @@ def test_fill_band_flag_values():
         check_fill_band(fine, 22050)
     with pytest.raises(PnfError, match="--fill-band=11025 Hz is not below half the preset's sample rate"):
         check_fill_band(11025.0, 22050)
+
+
+def test_separated_sources_keep_their_bands_and_their_sum():
+    rate = 22050
+    t = np.arange(4410) / rate
+    inside = slice(fill_band_filter(8000, rate).size, -fill_band_filter(8000, rate).size)   # clear of the ends
+    rng = np.random.default_rng(0)
+    piano, voice = 0.5 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 300 * t)
+    hiss = limit_fill_band(rng.standard_normal(t.size), np.ones(t.size, bool), 10000, rate) * 0.05
+    hiss -= low_pass(hiss, 9000, rate)                  # hiss between 9 and 10 kHz, equal and opposite
+    sampled = np.stack([piano + hiss, voice - hiss])
+    # one edge each: the voice (8 kHz) loses the hiss, the piano (no limit) takes back what it lost
+    out = limit_source_bands(sampled, (None, 8000.0), rate)
+    np.testing.assert_allclose(out.sum(axis=0), sampled.sum(axis=0), atol=1e-12)
+    assert np.abs(hiss).max() > 0.03
+    np.testing.assert_allclose(out[1][inside], voice[inside], atol=1e-5)
+    np.testing.assert_allclose(out[0][inside], piano[inside], atol=1e-5)
+    # one edge for both: both lose the hiss, equal and opposite, so the sum is the same
+    both = limit_source_bands(sampled, (8000.0, 8000.0), rate)
+    np.testing.assert_allclose(both[:, inside], np.stack([piano, voice])[:, inside], atol=1e-5)
+    np.testing.assert_allclose(both.sum(axis=0), sampled.sum(axis=0), atol=1e-12)
+    # no limit: unchanged
+    np.testing.assert_array_equal(limit_source_bands(sampled, (None, None), rate), sampled)
+
+
+def test_separated_sources_with_two_edges_hand_the_band_between_them_to_the_wider_source():
+    rate = 22050
+    t = np.arange(4410) / rate
+    inside = slice(fill_band_filter(6000, rate).size, -fill_band_filter(6000, rate).size)
+    low, mid = 0.4 * np.sin(2 * np.pi * 500 * t), 0.2 * np.sin(2 * np.pi * 8000 * t)
+    for bands, wide in (((10000.0, 6000.0), 0), ((6000.0, 10000.0), 1)):
+        sampled = np.stack([low, mid] if wide == 0 else [mid, low])   # the 8 kHz tone in the narrower source
+        out = limit_source_bands(sampled, bands, rate)
+        np.testing.assert_allclose(out.sum(axis=0), sampled.sum(axis=0), atol=1e-12)
+        # the narrow source keeps nothing above its edge, the wide one gets the 8 kHz tone
+        np.testing.assert_allclose(out[1 - wide][inside], 0, atol=1e-5)
+        np.testing.assert_allclose(out[wide][inside], (low + mid)[inside], atol=1e-5)
+    with pytest.raises(ValueError, match="two sources"):
+        limit_source_bands(np.stack([low]), (None, None), rate)
+
+def test_separation_fill_band_flag_values():
+    assert parse_source_bands("auto") == ("auto", "auto") and parse_source_bands("8000") == (8000.0, 8000.0)
+    assert parse_source_bands("none,8000") == (None, 8000.0) and parse_source_bands(" 6e3 , auto") == (6000.0, "auto")
+    for bad, message in (("1,2,3", "give one band edge for both sources or two"),
+                         ("x,8000", "'x' is not a frequency in Hz above 0"), ("8000,", "'' is not a frequency"),
+                         ("-5", "--fill-band=-5: expected a frequency in Hz above 0")):
+        with pytest.raises(PnfError, match=re.escape(message)):
+            parse_source_bands(bad)

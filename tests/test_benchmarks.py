@@ -447,12 +447,14 @@ def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality
     assert not (tmp_path / "refused").exists()
 
 
-def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_and_super_resolution_run(tmp_path, quality):
-    models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting", "--factors=2",
+def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_super_resolution_and_separation_run(tmp_path,
+                                                                                                       quality):
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting,separation", "--factors=2",
                                 "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1", "--fill-band=6000")
     for source in ("piano", "voice"):
         for run in ("inpainting_10ms", "superres_2x"):
             assert json.loads((out / f"{run}/{source}/piano/run.json").read_text())["fill_band_hz"] == 6000
+    assert json.loads((out / "separation/piano+piano/run.json").read_text())["fill_band_hz"] == [6000, 6000]
     assert ", fills low-passed at 6000 Hz;" in (out / "results.md").read_text()
     # auto (the default): half the rate of a file made at a lower rate than the prior's, none for the others
     t = np.arange(int(0.3 * 16000)) / 16000
@@ -460,11 +462,12 @@ def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_and_super_re
     auto = tmp_path / "auto"
     assert quality["main"]([f"--piano={tmp_path / 'piano.wav'}", f"--voice={tmp_path / 'voice16k.wav'}",
                             f"--models={models}", f"--out={auto}", "--seconds=0.2", "--n-steps=1",
-                            "--tasks=inpainting,superres", "--factors=2", "--antialias-factors=",
+                            "--tasks=inpainting,superres,separation", "--factors=2", "--antialias-factors=",
                             "--gaps-ms=10", "--gap-at=0.1"]) == 0
     for run in ("inpainting_10ms", "superres_2x"):
         assert json.loads((auto / f"{run}/piano/piano/run.json").read_text())["fill_band_hz"] is None
         assert json.loads((auto / f"{run}/voice/voice16k/run.json").read_text())["fill_band_hz"] == 8000
+    assert json.loads((auto / "separation/piano+voice16k/run.json").read_text())["fill_band_hz"] == [None, 8000]
     assert "fills" not in (auto / "results.md").read_text()
     # the noise-floor control, PnF's start, is limited to the band as PnF's output is; the interpolations are not
     clean = read(auto / "superres_2x/voice/voice16k/x_original.wav")

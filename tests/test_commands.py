@@ -462,6 +462,49 @@ def test_super_resolution_of_a_lower_rate_recording_fills_in_only_its_band(tmp_p
     np.testing.assert_allclose(read(antialias["auto"] / "out.wav"), np.clip(expected, -1, 1), atol=1e-4)
 
 
+def test_separation_limits_each_source_to_the_band_of_the_file_it_comes_from(tmp_path, capsys):
+    from wavenet_vocoder.band import limit_source_bands
+    from wavenet_vocoder.pnf.command import run_task, script_constants
+    root, preset = make_root(tmp_path / "prior", tiny_hparams(input_type="linear-quantize"))
+    piano = tone(tmp_path / "piano.wav")                                  # 22.05 kHz, the preset's rate
+    t = np.arange(int(0.2 * 16000)) / 16000
+    sf.write(tmp_path / "voice16k.wav", 0.4 * np.sin(2 * np.pi * 300 * t), 16000)   # made at 16 kHz
+    base = [root, root, piano, str(tmp_path / "voice16k.wav")]
+    flags = [f"--preset={preset}", "--implicit-mixture", "--init=noise", "--trim"] + FAST
+    runs = {"auto": ([], [None, 8000.0]), "none": (["--fill-band=none"], [None, None]),
+            "6k": (["--fill-band=6000"], [6000.0, 6000.0]), "each": (["--fill-band=7000,none"], [7000.0, None])}
+    for name, (extra, _) in runs.items():
+        assert sgld_separation.main(base + [str(tmp_path / name)] + flags + extra) == 0
+    levels = sorted(p.name for p in (tmp_path / "none").glob("out0_*.wav"))
+    last = [min(levels, key=lambda n: float(n[5:-4])), None]
+    last[1] = "out1" + last[0][4:]
+    sampled = np.stack([read(tmp_path / "none" / f) for f in last])      # the chain's state as sampled
+    for name, (extra, bands) in runs.items():
+        for f in last:                                                    # the same chain in every run
+            assert (tmp_path / name / f).read_bytes() == (tmp_path / "none" / f).read_bytes()
+        report = json.loads((tmp_path / name / "run.json").read_text())
+        assert report["fill_band_hz"] == bands
+        out = np.stack([read(tmp_path / name / f"out{i}.wav") for i in (0, 1)])
+        np.testing.assert_allclose(out, np.clip(limit_source_bands(sampled, bands, SR), -1, 1), atol=1e-4)
+        np.testing.assert_allclose(out.sum(axis=0), sampled.sum(axis=0), atol=3e-4)   # the sum unchanged
+        assert (name == "none") == np.array_equal(out, sampled)
+    # a mixture made at 16 kHz: both sources keep its band
+    sf.write(tmp_path / "mix16k.wav", 0.4 * np.sin(2 * np.pi * 300 * t) + 0.2 * np.sin(2 * np.pi * 700 * t), 16000)
+    assert sgld_separation.main([root, root, f"--mixture={tmp_path / 'mix16k.wav'}", str(tmp_path / "mix")] + flags) == 0
+    assert json.loads((tmp_path / "mix" / "run.json").read_text())["fill_band_hz"] == [8000.0, 8000.0]
+    # the script's constant FILL_BAND, when no flag is given
+    constants = script_constants(sgld_separation, separation.COMMAND, FILL_BAND="none")
+    assert run_task(separation.COMMAND, constants, base + [str(tmp_path / "constant")] + flags) == 0
+    assert (tmp_path / "constant" / "out1.wav").read_bytes() == (tmp_path / "none" / "out1.wav").read_bytes()
+    # edges it cannot take: one line each, nothing written
+    for bad, message in (("--fill-band=11025", "--fill-band=11025 Hz is not below half the preset's sample rate"),
+                         ("--fill-band=1,2,3", "--fill-band=1,2,3: give one band edge for both sources or two")):
+        capsys.readouterr()                                               # the runs above
+        code, err = run_cli(sgld_separation.main, base + [str(tmp_path / "refused")] + flags + [bad], capsys)
+        assert code == 2 and len(err) == 1 and message in err[0]
+        assert not (tmp_path / "refused").exists()
+
+
 def test_upsampling_a_low_rate_recording_leaves_auto_unlimited(tmp_path, mulaw):
     root, preset = mulaw
     t = np.arange(int(0.2 * 5512.5)) / 5512.5

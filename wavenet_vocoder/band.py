@@ -1,8 +1,9 @@
 """The band a restored signal may have: a recording made at a lower rate has nothing above half
 that rate, so what a prior writes there (its hiss) is removed from the samples it filled in.
 
-Shared by the tasks that fill samples in (inpainting's gaps, super-resolution's missing samples);
-``--fill-band`` (script constant ``FILL_BAND``) sets the edge: a frequency in Hz, "auto" or "none".
+Shared by the tasks that fill samples in (inpainting's gaps, super-resolution's missing samples,
+separation's two sources); ``--fill-band`` (script constant ``FILL_BAND``) sets the edge: a
+frequency in Hz, "auto" or "none" (separation: one for both sources, or one each).
 """
 import math
 
@@ -37,6 +38,27 @@ def parse_fill_band(text, flag="--fill-band"):
     if not math.isfinite(hz) or hz <= 0:
         raise PnfError(f"{flag}={text}: expected a frequency in Hz above 0 (e.g. 8000), auto or none")
     return hz
+
+
+def parse_source_bands(text, flag="--fill-band"):
+    """Separation's ``--fill-band``: one value for both sources, or two separated by a comma (source 0,
+    source 1); a pair of :func:`parse_fill_band`'s values."""
+    if not isinstance(text, str):
+        raise TypeError(f"{flag}: expected the flag's text, got {text!r}")
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise PnfError(f"{flag}={text}: give one band edge for both sources or two separated by a comma "
+                       "(source 0, source 1), each a frequency in Hz, auto or none")
+    if len(parts) == 1:
+        return (parse_fill_band(text, flag),) * 2
+    values = []
+    for part in parts:
+        try:
+            values.append(parse_fill_band(part, flag))
+        except PnfError:
+            raise PnfError(f"{flag}={text}: {part.strip()!r} is not a frequency in Hz above 0 (e.g. 8000), "
+                           "auto or none") from None
+    return tuple(values)
 
 
 def check_fill_band(setting, sample_rate, flag="--fill-band"):
@@ -92,14 +114,50 @@ def limit_fill_band(audio, filled, band_hz, sample_rate, passes=1, tolerance=FIL
     if filled.shape != x.shape:
         raise ValueError(f"the mask of filled samples has shape {filled.shape}, the audio {x.shape}")
     taps = fill_band_filter(band_hz, sample_rate)
-    half = taps.size // 2
     out = x.copy()
     for _ in range(passes):
-        # beyond its ends the signal is extended point-symmetrically (value and slope continue), as filtfilt does
-        padded = np.pad(out, half, mode="reflect", reflect_type="odd") if x.size > 1 else np.pad(out, half, mode="edge")
-        filtered = scipy_signal.oaconvolve(padded, taps, mode="valid")
+        filtered = _filter(out, taps)
         moved = np.abs(filtered[filled] - out[filled]).max(initial=0.0)
         out[filled] = filtered[filled]
         if moved <= tolerance:
             break
+    return out
+
+
+def low_pass(audio, band_hz, sample_rate):
+    """``audio`` (T,) low-passed to ``band_hz`` (Hz) with :func:`fill_band_filter` (zero phase), float64."""
+    return _filter(np.asarray(audio, dtype=np.float64), fill_band_filter(band_hz, sample_rate))
+
+
+def _filter(x, taps):
+    """``x`` (T,) convolved with the odd-length, centred ``taps``; beyond its ends the signal is
+    extended point-symmetrically (value and slope continue), as filtfilt does."""
+    half = taps.size // 2
+    padded = np.pad(x, half, mode="reflect", reflect_type="odd") if x.size > 1 else np.pad(x, half, mode="edge")
+    return scipy_signal.oaconvolve(padded, taps, mode="valid")
+
+
+def limit_source_bands(sources, bands, sample_rate):
+    """Two separated sources, each low-passed to its own band edge, their sum unchanged.
+
+    ``sources``: (2, T) audio; ``bands``: each source's edge in Hz, or None for no limit. Each
+    source keeps its own low-passed part; what the low-passes took away (the part of the sum
+    above the edges) is handed back where a source may hold it, so that the two still add up to
+    what they did (the mixture, as far as the sampler met it): all of it to a source without a
+    limit; with two edges, the part below the lower edge in halves, the rest to the source with the
+    higher edge (to both in halves when the edges are equal: a part of the mixture above both
+    edges stays, shared). Returns (2, T) float64.
+    """
+    x = np.asarray(sources, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != 2 or len(bands) != 2:
+        raise ValueError(f"expected two sources (2, T) and two band edges, got {x.shape} and {bands!r}")
+    out = np.stack([x[i] if bands[i] is None else low_pass(x[i], bands[i], sample_rate) for i in (0, 1)])
+    removed = x.sum(axis=0) - out.sum(axis=0)
+    if bands[0] is None or bands[1] is None:
+        out[0 if bands[0] is None else 1] += removed
+        return out
+    lower = 0 if bands[0] <= bands[1] else 1
+    shared = low_pass(removed, bands[lower], sample_rate) if bands[0] != bands[1] else removed
+    out += shared / 2
+    out[1 - lower] += removed - shared
     return out

@@ -5,6 +5,8 @@ Command: :data:`COMMAND` (``pnf-separation``, ``wavenet_vocoder/pnf/sgld_separat
 """
 import numpy as np
 
+from ...audio import audio_rate
+from ...band import check_fill_band, fill_band_hz, limit_source_bands, parse_source_bands
 from ...deferred import deferred_import
 from ...baselines import separate_half
 from ...cli import parse_float
@@ -82,7 +84,12 @@ DETAILS = """\
 <checkpoint0>, <checkpoint1>: the prior folders (one checkpoints<sigma>/ folder per level, or
 one noise-conditional checkpoint_latest_ema.pth) of source 0 and source 1. With two input
 files their sum is the mixture and the outputs are scored against them; with --mixture the
-file itself is separated."""
+file itself is separated. A source from a recording made at a lower rate than the preset's
+has nothing above half that rate, while its prior would write hiss there (and the other source
+its negative): out0.wav and out1.wav are each low-passed to the band its source can have (by
+default half the rate of the file it comes from, with --mixture the mixture file's, when below
+the preset's), the part taken away handed to the other source so that the two still add up to
+the mixture; the out<i>_<sigma>.wav files keep the chain's state as sampled."""
 
 OPTIONS = """\
   --mixture=<file>       Separate this mixture instead of summing two sources.
@@ -93,20 +100,30 @@ OPTIONS = """\
   --gamma-scale=<g>      Weight of the mixture term, gamma = g / sigma^2 (GAMMA_SCALE).
   --mix-peak=<p>         Scale the mixture to this peak, so that each source stays inside its
                          quantiser (MIX_PEAK); the wavs are written at the mixture's scale / p.
+  --fill-band=<hz>       Low-pass each source to this band edge in Hz, or to one edge each
+                         given as source 0,source 1 (e.g. none,8000 for a voice recorded at 16
+                         kHz); auto: half the rate of the source's file when below the
+                         preset's; none: as sampled (default: FILL_BAND).
 """
 
 
 def resolve(args, constants):
-    """The task's own values: the mixture term's weight and the mixture's peak (flags over constants)."""
+    """The task's own values: the mixture term's weight, the mixture's peak and each source's band
+    limit (--fill-band over FILL_BAND: a pair of "auto", None or Hz; see
+    :func:`~wavenet_vocoder.band.parse_source_bands`); flags over constants."""
     def value(flag, name):
         return parse_float(pick(args, flag, constants, name), flag)
     return {"gamma_scale": value("--gamma-scale", "GAMMA_SCALE"), "mix_peak": value("--mix-peak", "MIX_PEAK"),
-            "implicit": bool(args["--implicit-mixture"])}
+            "implicit": bool(args["--implicit-mixture"]),
+            "fill_band": parse_source_bands(str(pick(args, "--fill-band", constants, "FILL_BAND")))}
 
 
 def check(settings, args):
-    """Linear priors only, and a step scale (and --denoise step) the explicit mixture term survives."""
+    """Linear priors only, band edges below half the preset's rate, and a step scale (and --denoise
+    step) the explicit mixture term survives."""
     hp, task = settings.hparams, settings.task
+    for band in task["fill_band"]:
+        check_fill_band(band, hp.sample_rate)
     if hp.input_type != "linear-quantize":
         raise PnfError(f"separation needs linear-quantised priors (mixture = source0 + source1), but "
                        f"{args['--preset']} says input_type={hp.input_type}: use a linear preset, e.g. "
@@ -155,6 +172,9 @@ def jobs(args, settings):
         inputs = [args["<input-file1>"], args["<input-file2>"]]
         sources = load_sources(*inputs, settings, args["--trim"])
         mixture = sources[0] + sources[1]
+    # each source's band: from the file it comes from (the mixture's, for both, with --mixture)
+    rates = [audio_rate(inputs[i if sources is not None else 0]) for i in (0, 1)]
+    bands = [fill_band_hz(task["fill_band"][i], rates[i], hp.sample_rate) for i in (0, 1)]
     gain = mixture_gain(mixture, peak_target, " and ".join(inputs))
     mixture = mixture * gain
     quantised = mixture_units(mixture, channels)
@@ -166,7 +186,10 @@ def jobs(args, settings):
         return {f"out{i}": source_audio(state[i], channels) / peak_target for i in (0, 1)}
 
     def finish(joined, seconds):
-        estimates = [joined[f"out{i}"] * peak_target for i in (0, 1)]
+        written = np.stack([joined["out0"], joined["out1"]])
+        if bands != [None, None]:
+            written = limit_source_bands(written, bands, hp.sample_rate)
+        estimates = [written[i] * peak_target for i in (0, 1)]
         panels = [("mixture", mixture / peak_target)]
         if sources is not None:
             panels += [(f"source {i} (original)", sources[i] * gain / peak_target) for i in (0, 1)]
@@ -183,8 +206,8 @@ def jobs(args, settings):
         residual = estimates[0] + estimates[1] - mixture
         extra = {"samples": int(mixture.size), "mixture_gain": gain,
                  "written_scale": f"wav files are the mixture's scale divided by {peak_target:g}",
-                 "mixture_residual_rms": float(np.sqrt(np.mean(residual ** 2)))}
-        return JobResult(wavs={"out0.wav": joined["out0"], "out1.wav": joined["out1"]}, panels=panels,
+                 "mixture_residual_rms": float(np.sqrt(np.mean(residual ** 2))), "fill_band_hz": bands}
+        return JobResult(wavs={"out0.wav": written[0], "out1.wav": written[1]}, panels=panels,
                          metrics=metrics, extra=extra)
 
     yield Job(args["<output-dir>"], inputs, mixture.size, make_task, outputs, finish,
@@ -201,7 +224,7 @@ COMMAND = TaskCommand(
     options=OPTIONS,
     priors=("<checkpoint0>", "<checkpoint1>"),
     many="--mixture",
-    constants={"GAMMA_SCALE": "--gamma-scale", "MIX_PEAK": "--mix-peak"},
+    constants={"GAMMA_SCALE": "--gamma-scale", "MIX_PEAK": "--mix-peak", "FILL_BAND": "--fill-band"},
     resolve=resolve,
     check=check,
     jobs=jobs,
