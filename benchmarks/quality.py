@@ -183,6 +183,7 @@ class Benchmark:
         if self.denoise:
             self.sampler_flags += ["--denoise"]
         self.fill_band = parse_fill_band(args["--fill-band"])
+        self.fill_band_flag = f"--fill-band={self.fill_band or 'none'}"    # what each filling task is given
         self.temperature = parse_temperature(args["--temperature"])
         if self.temperature != 1:
             self.sampler_flags += ["--temperature", str(self.temperature)]
@@ -272,7 +273,7 @@ class Benchmark:
                 folder = os.path.join(self.out, tag, source, stem(path))
                 report = self._run_task(superres, [root, path, folder, f"--preset={preset}",
                                                       f"--downsample_interval={r}",
-                                                      f"--fill-band={self.fill_band or 'none'}",
+                                                      self.fill_band_flag,
                                                       f"--sample-size={self.samples(preset)}"]
                                           + (["--antialias"] if antialias else []), folder, n_steps, chains)
                 clean = read(os.path.join(folder, "x_original.wav"))
@@ -303,7 +304,7 @@ class Benchmark:
                 folder = os.path.join(self.out, f"inpainting_{ms:g}ms", source, stem(path))
                 report = self._run_task(inpainting, [root, path, folder, f"--preset={preset}",
                                                      f"--gap={start_s:.6f},{end_s:.6f}",
-                                                     f"--fill-band={self.fill_band or 'none'}",
+                                                     self.fill_band_flag,
                                                      f"--sample-size={self.samples(preset)}"], folder)
                 start, end = report["gap_samples"]
                 clean = read(os.path.join(folder, "x_original.wav"))
@@ -328,7 +329,7 @@ class Benchmark:
             folder = os.path.join(self.out, "separation", f"{stem(piano)}+{stem(voice)}")
             report = self._run_task(separation, [root0, root1, piano, voice, folder, f"--preset={preset}",
                                                  "--trim", "--implicit-mixture",
-                                                 f"--fill-band={self.fill_band or 'none'}",
+                                                 self.fill_band_flag,
                                                  f"--sample-size={self.samples(preset)}"], folder)
             n = self.samples(preset)
             references = [load_audio(p, hp.sample_rate)[:n].astype(np.float64) for p in (piano, voice)]
