@@ -41,10 +41,11 @@ Options:
   --gaps-ms=<list>       Inpainting gap lengths, milliseconds [default: 50,100,200].
   --gap-at=<s>           Centre of the gaps, seconds into the file [default: 0.5].
   --fill-band=<hz>       What PnF fills in (inpainting's gaps, super-resolution's missing samples,
-                         and the noise-floor control's alike; each separated source) is
-                         low-passed to this band edge in Hz, as the task scripts' flag of that
-                         name does; auto: half a file's own rate when below the prior's, as for
-                         the 16 kHz recordings of shared/eval; none: as sampled [default: auto].
+                         and the noise-floor control's alike; each separated source, and half
+                         the mixture alike) is low-passed to this band edge in Hz, as the task
+                         scripts' flag of that name does; auto: half a file's own rate when below
+                         the prior's, as for the 16 kHz recordings of shared/eval; none: as
+                         sampled [default: auto].
   --n-steps=<n>          PnF moves of each sample per level [default: 32].
   --steps-sweep=<list>   Also run super-resolution of the piano files at each of these steps
                          per level, e.g. 8,16,32,64; "" for none [default: ].
@@ -92,7 +93,7 @@ from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_hal
                                        superres_bandlimited, superres_cubic, superres_noise_floor)
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
-from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, parse_fill_band
+from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, limit_source_bands, parse_fill_band
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.lowrate import decimate
 from wavenet_vocoder.mel_dumps import denormalize, normalize, statistics_path
@@ -339,6 +340,8 @@ class Benchmark:
             outputs = [read(os.path.join(folder, f"out{k}.wav")) * scale for k in (0, 1)]
             started = time.perf_counter()
             halves = separate_half(references[0] + references[1])
+            if any(band is not None for band in report["fill_band_hz"]):   # the start PnF's sources had: the same bands
+                halves = limit_source_bands(halves, report["fill_band_hz"], hp.sample_rate)
             half_seconds = time.perf_counter() - started
             for k, name in ((0, "piano"), (1, "voice")):
                 case = f"separation, {name}"

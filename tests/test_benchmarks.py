@@ -10,8 +10,10 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, make_root, preset_path, read, tiny_hparams, tone
-from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band
-from wavenet_vocoder.baselines import dither_in_units, superres_bandlimited, superres_cubic, superres_noise_floor
+from wavenet_vocoder.audio import load_audio
+from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, limit_source_bands
+from wavenet_vocoder.baselines import (dither_in_units, separate_half, superres_bandlimited, superres_cubic,
+                                      superres_noise_floor)
 from wavenet_vocoder.metrics import score
 from wavenet_vocoder.hparams import load_preset
 
@@ -459,6 +461,8 @@ def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_super_resolu
     # auto (the default): half the rate of a file made at a lower rate than the prior's, none for the others
     t = np.arange(int(0.3 * 16000)) / 16000
     sf.write(tmp_path / "voice16k.wav", 0.5 * np.sin(2 * np.pi * 300 * t), 16000)
+    piano, sr = sf.read(tmp_path / "piano.wav")       # the piano given a band above 8 kHz: a partial at 9 kHz
+    sf.write(tmp_path / "piano.wav", piano + 0.1 * np.sin(2 * np.pi * 9000 * np.arange(piano.size) / sr), sr)
     auto = tmp_path / "auto"
     assert quality["main"]([f"--piano={tmp_path / 'piano.wav'}", f"--voice={tmp_path / 'voice16k.wav'}",
                             f"--models={models}", f"--out={auto}", "--seconds=0.2", "--n-steps=1",
@@ -485,6 +489,18 @@ def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_super_resolu
     assert limited["lsd"] < score(clean, control, preset.sample_rate)["lsd"]
     spline = score(clean, superres_cubic(clean[::2], 2, clean.size), preset.sample_rate)
     assert float(rows["cubic spline"]["lsd"]) == pytest.approx(spline["lsd"])
+    # half the mixture, separation's start, is given the sources' bands as PnF's sources are (the 16 kHz
+    # voice low-passed at 8 kHz, what that takes away handed to the piano); as sampled, the plain halves
+    sources = [load_audio(str(tmp_path / name), preset.sample_rate)[:int(0.2 * preset.sample_rate)].astype(np.float64)
+               for name in ("piano.wav", "voice16k.wav")]
+    n = min(x.size for x in sources)
+    halves = separate_half(sources[0][:n] + sources[1][:n])
+    limited = limit_source_bands(halves, [None, 8000], preset.sample_rate)
+    assert np.abs(limited[1] - halves[1]).max() > 1e-3 and np.allclose(limited.sum(axis=0), halves[0] + halves[1])
+    for k, case in enumerate(("separation, piano", "separation, voice")):
+        half = [r for r in csv.DictReader((auto / "results.csv").open())
+                if r["case"] == case and r["method"] == "half the mixture"]
+        assert float(half[0]["lsd"]) == pytest.approx(score(sources[k][:n], limited[k], preset.sample_rate)["lsd"])
     with pytest.raises(quality["PnfError"], match="--fill-band=wide: expected a frequency"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--fill-band=wide"])
     assert not (tmp_path / "refused").exists()
