@@ -378,3 +378,36 @@ def test_gpu_continue_trains_a_bundled_prior_for_its_time_and_resumes_from_the_t
     failed = gpu_continue(8, packed, tmp_path / "out4", priors, "wide")
     assert failed.returncode == 1 and "a training run failed" in failed.stderr
     assert "does not fit" in (tmp_path / "out4" / "train_wide.log").read_text()
+
+
+RECIPE = os.path.join(REPO, "egs", "pnf_real", "run.sh")
+
+
+def test_recipe_trains_the_priors_it_is_given_with_the_preset_overrides_it_is_given(tmp_path, dump):
+    """Stage 3 with --priors and --hparams (a cooldown's learning rate): only that prior trains, on its
+    own preset with the override, and its NAME.json lands beside it for the quality benchmark."""
+    import json
+
+    import torch
+
+    work = tmp_path / "work"
+    (work / "data" / "mulaw_voice").mkdir(parents=True)
+    os.symlink(dump / "dump", work / "data" / "mulaw_voice" / "dump")
+    env = dict(os.environ, WORK=str(work), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    lr = '{"lr":0.0005,"eps":1e-08,"weight_decay":0.0}'
+    run = subprocess.run(["bash", RECIPE, "--stage", "3", "--priors", "mulaw_voice", "--hours", "0.0003",
+                          "--hparams", f"optimizer_params={lr}"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "stage 3: train mulaw_voice, 0.0003 h each" in run.stdout
+    assert sorted(os.listdir(work / "models")) == ["mulaw_voice", "mulaw_voice.json"]
+    config = json.loads((work / "models" / "mulaw_voice.json").read_text())
+    bundled = json.loads(open(os.path.join(REPO, "egs", "pnf_real", "mulaw_voice.json")).read())
+    assert config["optimizer_params"] == json.loads(lr) and bundled["optimizer_params"]["lr"] == 0.002
+    assert {k: config[k] for k in ("layers", "residual_channels")} == {k: bundled[k] for k in ("layers", "residual_channels")}
+    state = torch.load(work / "models" / "mulaw_voice" / "checkpoint_latest.pth", weights_only=True)
+    assert state["global_step"] >= 1
+    assert state["optimizer"]["param_groups"][0]["lr"] == 0.0005       # the rate it trained at (below 20,000 steps)
+    # A name that is not one of the five priors is refused before anything runs.
+    wrong = subprocess.run(["bash", RECIPE, "--stage", "3", "--priors", "mulaw_voice,cello"], env=env,
+                           capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--priors: no prior named cello" in wrong.stderr and not wrong.stdout

