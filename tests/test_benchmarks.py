@@ -490,7 +490,7 @@ def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_super_resolu
     spline = score(clean, superres_cubic(clean[::2], 2, clean.size), preset.sample_rate)
     assert float(rows["cubic spline"]["lsd"]) == pytest.approx(spline["lsd"])
     # half the mixture, separation's start, is given the sources' bands as PnF's sources are (the 16 kHz
-    # voice low-passed at 8 kHz, what that takes away handed to the piano); as sampled, the plain halves
+    # voice low-passed at 8 kHz, what that takes away handed to the piano)
     sources = [load_audio(str(tmp_path / name), preset.sample_rate)[:int(0.2 * preset.sample_rate)].astype(np.float64)
                for name in ("piano.wav", "voice16k.wav")]
     n = min(x.size for x in sources)
