@@ -339,9 +339,9 @@ class Benchmark:
             scale = TASK_SETTINGS["separation"]["MIX_PEAK"] / report["mixture_gain"]   # written wav -> source units
             outputs = [read(os.path.join(folder, f"out{k}.wav")) * scale for k in (0, 1)]
             started = time.perf_counter()
-            halves = separate_half(references[0] + references[1])
-            if any(band is not None for band in report["fill_band_hz"]):   # the start PnF's sources had: the same bands
-                halves = limit_source_bands(halves, report["fill_band_hz"], hp.sample_rate)
+            # PnF's start, given the bands PnF's sources were given (unchanged where neither has one)
+            halves = limit_source_bands(separate_half(references[0] + references[1]), report["fill_band_hz"],
+                                        hp.sample_rate)
             half_seconds = time.perf_counter() - started
             for k, name in ((0, "piano"), (1, "voice")):
                 case = f"separation, {name}"
