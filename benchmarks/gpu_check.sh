@@ -8,7 +8,9 @@
 # 2. the speed benchmark on the published preset with --device cuda (reference, fp32, bf16 paths);
 # 3. the training throughput benchmark on CUDA (float32 against bfloat16 autocast);
 # 4. a short torchrun training, one process per GPU (NCCL), and its resume;
-# 5. the README's main command with --device cuda (DataParallel over the windows).
+# 5. the README's main command with --device cuda (DataParallel over the windows);
+# 6. training throughput of a real-audio prior's architecture at the GPU runs' batch (32 crops),
+#    eager against compiled (pnf-train --compile): is torch.compile worth its compile time there?
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu_check_outputs}
@@ -66,4 +68,6 @@ step "main command on CUDA" 120 python wavenet_vocoder/pnf/sgld_superres.py egs/
   "$out/superres" --preset=egs/pnf_real/mulaw_piano.json --downsample_interval 4 --n-steps 16 \
   --schedule tiled --device "$device" --no-progress
 python -c "import json; r = json.load(open('$out/superres/run.json')); print('metrics', r['metrics']['pnf'], 'seconds', r['seconds'])" >> "$report" 2>&1
+step "compiled training on CUDA" 180 python benchmarks/train_speed.py --device "$device" \
+  --presets egs/pnf_real/mulaw_voice.json --precisions fp32 --batch-size 32 --steps 20 --repeats 2 --loss-steps 0 --compile
 echo "report: $report"

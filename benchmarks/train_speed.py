@@ -12,6 +12,9 @@ Measures, in one run on one device, for each preset and each training precision
   steps from the same initial weights and crops for each of --seeds seeds, then the
   mean loss on fixed held-out crops; bfloat16 keeps the curve when its mean is within the
   seed-to-seed spread of float32's (the noise of the measurement).
+With --compile each throughput row is measured a second time with the training step compiled
+(``pnf-train --compile``, torch.compile), side by side; its first step, which compiles, is
+reported apart (first_step_seconds, as for every row) and left out of the rate.
 
 Crops come from --data (a pnf-preprocess dump folder with train/ and dev/) or, without it,
 from a synthesised quantised signal (decaying tones plus noise, seeded).
@@ -27,6 +30,7 @@ Options:
   --batch-size=<n>       Crops per step; default: each preset's batch_size.
   --crop=<n>             Crop length in samples; default: each preset's max_time_steps.
   --sigma=<s>            Noise level of the per-level model, quantised units [default: 4.1].
+  --compile              Also measure every row with the training step compiled (torch.compile).
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --json                 Print one JSON object instead of the table.
   -h, --help             Show this help.
@@ -73,9 +77,9 @@ def crop_source(hp, data, part):
     return DumpData(os.path.join(data, part), conditional=False)
 
 
-def make_trainer(hp, precision, noise_conditional, device, seed, folder):
+def make_trainer(hp, precision, noise_conditional, device, seed, folder, compiled=False):
     hp = hp.replace(noise_conditional=noise_conditional)
-    return Trainer(hp, folder, device, seed=seed, precision=precision)
+    return Trainer(hp, folder, device, seed=seed, precision=precision, compile=compiled)
 
 
 def sigmas_of(hp, noise_conditional, sigma):
@@ -83,9 +87,11 @@ def sigmas_of(hp, noise_conditional, sigma):
     return sigma_sampler(hp.sigmas, "loguniform") if noise_conditional else (lambda batch, gen: sigma)
 
 
-def throughput(hp, precision, noise_conditional, data, args, folder):
-    """Median crop samples per second of --steps training steps."""
-    trainer = make_trainer(hp, precision, noise_conditional, args["device"], 0, folder)
+def throughput(hp, precision, noise_conditional, data, args, folder, compiled=False):
+    """(Median crop samples per second of --steps training steps, seconds of the first step)."""
+    if compiled:
+        torch._dynamo.reset()    # each row compiles afresh (not against another row's cache and its size limit)
+    trainer = make_trainer(hp, precision, noise_conditional, args["device"], 0, folder, compiled)
     gen, noise_gen, sigma_gen = step_generators(trainer, 0)
     draw = sigmas_of(hp, noise_conditional, args["sigma"])
     batch, crop = args["batch"] or hp.batch_size, args["crop"] or hp.max_time_steps
@@ -97,13 +103,15 @@ def throughput(hp, precision, noise_conditional, data, args, folder):
         if trainer.device.type == "cuda":
             torch.cuda.synchronize(trainer.device)
 
-    steps(1)
+    started = time.perf_counter()
+    steps(1)                     # warm-up; for a compiled step, the compilation
+    first = time.perf_counter() - started
     rates = []
     for _ in range(args["repeats"]):
         started = time.perf_counter()
         steps(args["steps"])
         rates.append(args["steps"] * batch * crop / (time.perf_counter() - started))
-    return statistics.median(rates)
+    return statistics.median(rates), first
 
 
 def final_loss(hp, precision, noise_conditional, train, dev, args, seed, folder):
@@ -147,12 +155,14 @@ def measure(argv):
             train = crop_source(hp, options["--data"], "train")
             for noise_conditional in (False, True):
                 for precision in precisions:
-                    folder = os.path.join(scratch, f"{i}-{noise_conditional}-{precision}")
-                    rate = throughput(hp, precision, noise_conditional, train, args, folder)
-                    result["rows"].append(dict(preset=preset, noise_conditional=noise_conditional,
-                                               precision=precision, samples_per_s=rate,
-                                               batch=args["batch"] or hp.batch_size,
-                                               crop=args["crop"] or hp.max_time_steps))
+                    for compiled in (False, True) if options["--compile"] else (False,):
+                        folder = os.path.join(scratch, f"{i}-{noise_conditional}-{precision}-{compiled}")
+                        rate, first = throughput(hp, precision, noise_conditional, train, args, folder, compiled)
+                        result["rows"].append(dict(preset=preset, noise_conditional=noise_conditional,
+                                                   precision=precision, compiled=compiled, samples_per_s=rate,
+                                                   first_step_seconds=first,
+                                                   batch=args["batch"] or hp.batch_size,
+                                                   crop=args["crop"] or hp.max_time_steps))
             if i == 0 and args["loss_steps"]:
                 dev = crop_source(hp, options["--data"], "dev")
                 for precision in precisions:
@@ -163,7 +173,7 @@ def measure(argv):
                                                losses=losses, mean=statistics.mean(losses),
                                                spread=max(losses) - min(losses)))
     base = {(r["preset"], r["noise_conditional"]): r["samples_per_s"] for r in result["rows"]
-            if r["precision"] == precisions[0]}
+            if r["precision"] == precisions[0] and not r["compiled"]}
     for r in result["rows"]:
         r["vs_" + precisions[0]] = r["samples_per_s"] / base[(r["preset"], r["noise_conditional"])]
     result["recommended"] = recommend(result, precisions)
@@ -177,7 +187,7 @@ def recommend(result, precisions):
     loss = {r["precision"]: r for r in result["loss"]}
     first = result["rows"][0]["preset"]
     speed = {r["precision"]: r["samples_per_s"] for r in result["rows"]
-             if r["preset"] == first and not r["noise_conditional"]}
+             if r["preset"] == first and not r["noise_conditional"] and not r["compiled"]}
     best = "fp32"
     for p in precisions:
         keeps = abs(loss[p]["mean"] - loss["fp32"]["mean"]) <= max(loss["fp32"]["spread"], 1e-3)
@@ -188,13 +198,14 @@ def recommend(result, precisions):
 
 def format_table(r):
     lines = [f"device: {r['device']} ({r['threads']} threads); crops from {r['data']}", "",
-             "| preset | model | precision | batch x crop | samples/s | vs first precision |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| preset | model | precision | compiled | batch x crop | samples/s | vs first precision, not compiled | first step (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in r["rows"]:
         ratio = next(v for k, v in row.items() if k.startswith("vs_"))
         lines.append(f"| {os.path.basename(os.path.dirname(row['preset']))}/{os.path.basename(row['preset'])} | "
                      f"{'noise-conditional' if row['noise_conditional'] else 'per-level'} | {row['precision']} | "
-                     f"{row['batch']} x {row['crop']} | {row['samples_per_s']:.0f} | {ratio:.2f}x |")
+                     f"{'torch.compile' if row['compiled'] else 'no'} | {row['batch']} x {row['crop']} | "
+                     f"{row['samples_per_s']:.0f} | {ratio:.2f}x | {row['first_step_seconds']:.1f} |")
     if r["loss"]:
         lines += ["", "| preset | precision | steps | held-out loss per seed (nats/sample) | mean | spread |",
                   "| --- | --- | --- | --- | --- | --- |"]

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import REPO, make_root, preset_path, read, tiny_hparams, tone
 from wavenet_vocoder.audio import load_audio
@@ -306,6 +307,24 @@ def test_train_speed_benchmark_reports_every_row_and_the_loss_comparison(tmp_pat
     assert report["recommended"] in ("fp32", "bf16")
     # The same seeds and crops: the two precisions start from the same weights (2 steps apart at most).
     assert abs(loss["fp32"]["mean"] - loss["bf16"]["mean"]) < 0.5
+
+
+def test_train_speed_measures_each_row_compiled_beside_it(tmp_path, train_speed, capsys, monkeypatch):
+    compiled = []
+
+    def record(module):           # stands in for torch.compile (tests/test_training.py compiles for real)
+        compiled.append(module)
+        return module
+
+    monkeypatch.setattr(torch, "compile", record)
+    _, preset = make_root(tmp_path / "tiny", tiny_hparams())
+    assert train_speed["main"]([f"--presets={preset}", "--precisions=fp32", "--steps=1", "--repeats=1",
+                                "--loss-steps=0", "--crop=64", "--batch-size=2", "--compile", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {(r["noise_conditional"], r["compiled"]): r for r in report["rows"]}
+    assert set(rows) == {(False, False), (False, True), (True, False), (True, True)} and len(compiled) == 2
+    assert all(r["vs_fp32"] == 1.0 for (_, c), r in rows.items() if not c)      # the ratio is to the eager row
+    assert all(r["first_step_seconds"] > 0 for r in rows.values())
 
 
 def test_compare_priors_reads_a_chain_and_a_noise_conditional_prior_at_equal_time(tmp_path, capsys):

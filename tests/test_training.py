@@ -1,4 +1,5 @@
 """Preprocessing into the published dump format, and training levels that resume and chain."""
+import json
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ from wavenet_vocoder import train as training
 from wavenet_vocoder.checkpoints import list_levels, load_model
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.preprocess import main as preprocess_main, preprocess
+from wavenet_vocoder.wavenet import WaveNet
 
 
 def test_preprocess_writes_the_published_dump(tmp_path):
@@ -250,3 +252,48 @@ def test_the_dev_split_keeps_versions_of_one_recording_together():
     unique = [f"/a/take{k:02d}.wav" for k in range(30)]
     order = np.random.default_rng(5).permutation(30)
     assert split(unique, 0.1, seed=5) == (sorted(unique[i] for i in order[3:]), sorted(unique[i] for i in order[:3]))
+
+
+# torch's own compiler modules use a deprecated torch.jit decorator when they load
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_a_compiled_training_step_computes_the_eager_one(tmp_path):
+    """pnf-train --compile: torch.compile (inductor) of the training step gives the eager step's losses
+    and gradients, in one graph (no break that would split the kernels it fuses)."""
+    from torch._dynamo.utils import counters
+
+    hp = training_hparams().replace(noise_conditional=True)
+    q = torch.randint(0, 256, (4, 257), generator=torch.Generator().manual_seed(0))
+    sigma = torch.tensor([8.0, 2.0, 4.0, 1.0])
+    torch._dynamo.reset()
+    counters.clear()
+    losses, grads = {}, {}
+    for compiled in (False, True):
+        trainer = training.Trainer(hp, str(tmp_path / str(compiled)), "cpu", seed=0, compile=compiled)
+        noise = torch.Generator().manual_seed(1)
+        losses[compiled] = [trainer.train_step(q, None, sigma, noise)]
+        grads[compiled] = [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
+        losses[compiled] += [trainer.train_step(q, None, sigma, noise) for _ in range(2)]
+    assert isinstance(trainer.net, torch._dynamo.eval_frame.OptimizedModule)
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+    assert len(grads[True]) == len(grads[False]) > 0
+    for compiled_grad, eager_grad in zip(grads[True], grads[False]):
+        torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-3, atol=1e-6)
+    assert not counters["graph_break"], dict(counters["graph_break"])
+
+
+def test_the_compile_flag_reaches_the_training_step(tmp_path, dump, monkeypatch, capsys):
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps(training_hparams().to_dict()))
+    compiled = []
+
+    def record(module):           # stands in for torch.compile: the real one is the test above
+        compiled.append(module)
+        return module
+
+    monkeypatch.setattr(torch, "compile", record)
+    base = [str(dump / "dump"), str(tmp_path / "root"), f"--preset={preset}", "--no-progress", "--steps=2",
+            "--noise-conditional", "--threads=1"]
+    assert training.main(base) == 0 and compiled == []
+    assert training.main(base[:1] + [str(tmp_path / "root2")] + base[2:] + ["--compile"]) == 0
+    assert len(compiled) == 1 and isinstance(compiled[0], WaveNet)
+    assert "cpu: 1 threads (torch.compile)" in capsys.readouterr().err

@@ -208,7 +208,8 @@ class NoiseLevelEmbedding(nn.Module):
     def forward(self, sigma):
         """sigma: a number or (B,) tensor of positive noise levels -> (B, channels); a number gives (1, channels)."""
         sigma = torch.as_tensor(sigma, dtype=self.frequencies.dtype, device=self.frequencies.device).reshape(-1)
-        if not bool(torch.all(sigma > 0)):
+        # (checked in eager runs; a compiled graph keeps no data-dependent branch)
+        if not torch.compiler.is_compiling() and not bool(torch.all(sigma > 0)):
             raise ValueError("noise levels sigma must be positive")
         angles = sigma.log().unsqueeze(-1) * self.frequencies
         return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))

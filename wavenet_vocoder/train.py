@@ -35,6 +35,9 @@ Options:
   --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 on a
                          CPU that multiplies bfloat16 natively (AVX-512 BF16 or AMX), else fp32 (on
                          a GPU too, where bf16 measured slower) [default: auto].
+  --compile              Compile the model's training step with torch.compile (the first step then
+                         takes minutes on a CPU); same function, fused kernels (see docs/performance.md,
+                         "Training throughput", for what it measured).
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
   --threads=<n>          Torch threads of this process; default: OMP_NUM_THREADS when set, else the
@@ -142,10 +145,18 @@ def level_loss(model, q, c, sigma, generator):
     """
     sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=q.device).reshape(-1, 1)
     noisy = q.to(torch.float32) + sigma_t * torch.randn(q.shape, generator=generator, device=q.device)
-    net = model.module if isinstance(model, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)) else model
-    kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if net.is_noise_conditional else {}
+    kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if unwrapped(model).is_noise_conditional else {}
     logits = model(noisy[:, None, :-1], c, **kwargs)
     return F.cross_entropy(logits.float(), q[:, 1:])
+
+
+def unwrapped(model):
+    """The WaveNet inside ``model``'s wrappers (DataParallel, DistributedDataParallel, torch.compile)."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
 
 
 def learning_rate(hp, step):
@@ -206,7 +217,8 @@ def initial_state(model, path):
 class Trainer:
     """One model in training: weights, EMA copy, Adam, resuming from ``folder`` when it can."""
 
-    def __init__(self, hp, folder, device, seed=0, init_state=None, precision="fp32", processes=Processes()):
+    def __init__(self, hp, folder, device, seed=0, init_state=None, precision="fp32", processes=Processes(),
+                 compile=False):
         if precision not in TRAIN_PRECISIONS:
             raise PnfError(f"--precision={precision}: use one of {', '.join(TRAIN_PRECISIONS)}")
         self.hp, self.folder, self.device, self.precision = hp, folder, torch.device(device), precision
@@ -247,10 +259,15 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        elif self.device.type == "cuda":
+        elif self.device.type == "cuda" and not compile:
             self.net = torch.nn.DataParallel(self.model)
+        elif self.device.type == "cuda" and self.device.index is None and torch.cuda.device_count() > 1:
+            raise PnfError(f"--compile trains on one GPU per process, and this process sees {torch.cuda.device_count()}: "
+                           "run one process per GPU with torchrun, or pick one with --device cuda:N")
         else:
             self.net = self.model
+        if compile:      # the same function, traced once and compiled (inductor); dev losses stay eager
+            self.net = torch.compile(self.net)
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -316,6 +333,7 @@ class TrainingRun:
     progress: bool = True
     max_seconds: float = None      # stop once the model has trained this long in all (seconds)
     processes: Processes = Processes()
+    compile: bool = False          # torch.compile the training step
     stop: object = None            # a StopRequest that SIGTERM/SIGINT set (checked after every step)
 
 
@@ -335,7 +353,7 @@ RANK_SEED_STRIDE = 1_000_003
 
 def describe_run(run):
     """Where training runs, e.g. ``cpu: 1 threads`` or ``2 processes (DistributedDataParallel), each cpu: 1 threads``."""
-    where = describe_device(run.device)
+    where = describe_device(run.device) + (" (torch.compile)" if run.compile else "")
     if run.processes.distributed:
         return f"{run.processes.world} processes (DistributedDataParallel), rank 0 on {where}"
     return where
@@ -445,7 +463,7 @@ def dev_batches(hp, dev, seed, count=4):
 
 def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     """Train level ``sigma`` up to ``run.steps`` steps in ``folder``; returns the EMA state dict and a summary."""
-    trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision, run.processes)
+    trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision, run.processes, run.compile)
     batches = dev_batches(hp, dev, run.seed)
     summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision}
     if finished(trainer, run):             # the same in every process: they resumed the same checkpoint
@@ -558,7 +576,7 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         f"{len(dev.waves)} dev utterances, sigma {min(hp.sigmas):g}..{max(hp.sigmas):g} ({sampling}"
         + (f", {top_fraction:g} of the crops at {max(hp.sigmas):g})" if top_fraction else ")"))
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
-    trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision, run.processes)
+    trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision, run.processes, run.compile)
     batches = dev_batches(hp, dev, run.seed)
     record_path = os.path.join(root, "training.json")
     record = _previous_record(record_path)
@@ -656,7 +674,7 @@ def main(argv=None):
         save_interval=parse_float(args["--save-interval"], "--save-interval"),
         precision=resolve_precision(args["--precision"], device), progress=not args["--no-progress"],
         max_seconds=parse_float(args["--max-seconds"], "--max-seconds") if args["--max-seconds"] else None,
-        processes=processes, stop=stop_request)
+        processes=processes, compile=args["--compile"], stop=stop_request)
     log = (lambda line: print(line, file=sys.stderr)) if processes.main else (lambda line: None)  # noqa: E731
     log(f"{threads} torch threads per process ({source})")
     # A job scheduler's SIGTERM (or kill) saves a checkpoint as Ctrl-C does: a single process stops at

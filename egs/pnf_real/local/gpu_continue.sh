@@ -11,7 +11,8 @@
 # (a folder this script wrote before, carried back: its Adam state too), batches of 32 crops, one
 # process per prior on the same GPU, until SECONDS have passed; then SIGTERM makes each save, and
 # the model folders are written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin,
-# training.json, config.json) with each run's log. It exits non-zero when a run failed before its
+# training.json, config.json) with each run's log. COMPILE=1 trains with pnf-train --compile
+# (torch.compile; benchmarks/gpu_check.sh measures whether it pays on the GPU). It exits non-zero when a run failed before its
 # time was up. Back on the CPU machine, untar a folder and evaluate it on the full dev set with
 # pnf-train's usual command and --steps=<the step reached> (it trains no further).
 set -uo pipefail
@@ -20,6 +21,7 @@ seconds=$1 packed=$2; shift 2
 out=${OUT:-gpu_continue_outputs}
 device=${DEVICE:-cuda}      # DEVICE=cpu: a dry run of the plumbing on a machine without a GPU
 priors=${PRIORS:-egs/pnf_real}
+compile=""; [ "${COMPILE:-0}" = 1 ] && compile=--compile
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
@@ -35,7 +37,7 @@ for name in "$@"; do
   OMP_NUM_THREADS=4 timeout -s TERM "$seconds" python3 -m wavenet_vocoder.train "$work/dump_$name" "$work/$name" \
     --preset="$priors/$name.json" --noise-conditional --continue-from="$priors/$name" \
     --steps=10000000 --hparams batch_size=32 --save-interval=60 --eval-interval=1000 --seed=1 \
-    --no-progress --device="$device" > "$out/train_$name.log" 2>&1 &
+    --no-progress --device="$device" $compile > "$out/train_$name.log" 2>&1 &
   pids+=($!)
 done
 failed=0
