@@ -35,9 +35,9 @@ Options:
   --precision=<p>        fp32, bf16 (autocast: bfloat16 products and convolutions), or auto: bf16 on a
                          CPU that multiplies bfloat16 natively (AVX-512 BF16 or AMX), else fp32 (on
                          a GPU too, where bf16 measured slower) [default: auto].
-  --compile              Compile the model's training step with torch.compile (the first step then
-                         takes minutes on a CPU); same function, fused kernels (see docs/performance.md,
-                         "Training throughput", for what it measured).
+  --compile              Compile the model's training step with torch.compile: the same function,
+                         fused kernels; the first step compiles (up to minutes on a CPU). What it buys:
+                         docs/performance.md, "Compiled training".
   --device=<dev>         cpu, cuda or cuda:N; default: cuda when available, else cpu.
   --seed=<n>             Random seed of the initial weights, crops and noise [default: 0].
   --threads=<n>          Torch threads of this process; default: OMP_NUM_THREADS when set, else the
