@@ -12,9 +12,10 @@
 # process per prior on the same GPU, until SECONDS have passed; then SIGTERM makes each save, and
 # the model folders are written as $OUT/NAME.tar (checkpoint_latest.pth, its EMA twin,
 # training.json, config.json) with each run's log. COMPILE=1 trains with pnf-train --compile
-# (torch.compile; benchmarks/gpu_check.sh measures whether it pays on the GPU). It exits non-zero when a run failed before its
-# time was up. Back on the CPU machine, untar a folder and evaluate it on the full dev set with
-# pnf-train's usual command and --steps=<the step reached> (it trains no further).
+# (torch.compile; benchmarks/gpu_check.sh measures whether it pays on the GPU). It exits non-zero
+# when a run failed before its time was up. Back on the CPU machine, untar a folder and evaluate
+# it on the full dev set with pnf-train's usual command and --steps=<the step reached> (it trains
+# no further).
 set -uo pipefail
 [ $# -ge 3 ] || { echo "usage: $0 SECONDS PACKED_DIR NAME [NAME ...]" >&2; exit 2; }
 seconds=$1 packed=$2; shift 2
