@@ -84,6 +84,14 @@ def test_save_checkpoint_round_trips_and_writes_the_published_layout(tmp_path, t
     assert [p.name for p in tmp_path.joinpath("checkpoints4pt0").iterdir()] == ["checkpoint_latest_ema.pth"]
 
 
+@pytest.mark.parametrize("wrap", [torch.nn.DataParallel, torch.compile, lambda m: torch.compile(torch.nn.DataParallel(m))])
+def test_a_wrapped_model_is_saved_with_the_published_keys(tmp_path, tiny, wrap):
+    model = WaveNet.from_hparams(tiny)
+    save_checkpoint(tmp_path / "c.pth", wrap(model))          # (torch.compile wraps at once, compiles on a call)
+    saved = torch.load(tmp_path / "c.pth", weights_only=True)["state_dict"]
+    assert list(saved) == list(model.state_dict())
+
+
 def test_missing_levels_are_named_with_the_folder_and_a_remedy(tmp_path, tiny):
     root = tmp_path / "vctk"
     save_checkpoint(root / "checkpoints4pt0" / "checkpoint_latest.pth", WaveNet.from_hparams(tiny))

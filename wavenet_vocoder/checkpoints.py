@@ -277,6 +277,16 @@ def _on_cpu(value):
     return value
 
 
+def unwrapped(model):
+    """The WaveNet inside ``model``'s wrappers (DataParallel, DistributedDataParallel, torch.compile):
+    the module whose state_dict has the published keys."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+
+
 def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, global_test_step=0,
                     hparams=None, train_seconds=None, train_cpu=None):
     """Write ``model`` in the published format, atomically.
@@ -287,9 +297,8 @@ def save_checkpoint(path, model, optimizer=None, global_step=0, global_epoch=0, 
     from) under ``train_cpu_seconds`` and ``train_cpu_from_step``; loaders of the published
     format ignore them.
     """
-    net = model.module if isinstance(model, torch.nn.DataParallel) else model
     payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in unwrapped(model).state_dict().items()},
         "optimizer": _on_cpu(optimizer.state_dict()) if optimizer is not None else None,
         "global_step": int(global_step),
         "global_epoch": int(global_epoch),

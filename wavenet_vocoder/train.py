@@ -145,18 +145,10 @@ def level_loss(model, q, c, sigma, generator):
     """
     sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=q.device).reshape(-1, 1)
     noisy = q.to(torch.float32) + sigma_t * torch.randn(q.shape, generator=generator, device=q.device)
-    kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if unwrapped(model).is_noise_conditional else {}
+    noise_conditional = checkpoints.unwrapped(model).is_noise_conditional
+    kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if noise_conditional else {}
     logits = model(noisy[:, None, :-1], c, **kwargs)
     return F.cross_entropy(logits.float(), q[:, 1:])
-
-
-def unwrapped(model):
-    """The WaveNet inside ``model``'s wrappers (DataParallel, DistributedDataParallel, torch.compile)."""
-    while True:
-        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
-        if not isinstance(inner, torch.nn.Module):
-            return model
-        model = inner
 
 
 def learning_rate(hp, step):
