@@ -18,6 +18,26 @@ from wavenet_vocoder.quantize import quantize
 from wavenet_vocoder.train import TrainingRun
 from wavenet_vocoder.wavenet import WaveNet
 
+def pytest_configure(config):
+    # torch's own compiler modules (torch.compile's, loaded by the tests that compile) use a
+    # deprecated torch.jit decorator when they load
+    config.addinivalue_line("filterwarnings", "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+
+
+@pytest.fixture
+def compile_calls(monkeypatch):
+    """torch.compile replaced by a stand-in that records each module it is given and returns it
+    unchanged: the list of those modules (tests/test_training.py compiles for real)."""
+    calls = []
+
+    def record(module):
+        calls.append(module)
+        return module
+
+    monkeypatch.setattr(torch, "compile", record)
+    return calls
+
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")
 PRESETS = ("mulaw_maxaudio", "mulaw_maxaudio_spectrogram", "linear_quantize_max_audio")

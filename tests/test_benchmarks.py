@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from conftest import REPO, make_root, preset_path, read, tiny_hparams, tone
 from wavenet_vocoder.audio import load_audio
@@ -309,14 +308,8 @@ def test_train_speed_benchmark_reports_every_row_and_the_loss_comparison(tmp_pat
     assert abs(loss["fp32"]["mean"] - loss["bf16"]["mean"]) < 0.5
 
 
-def test_train_speed_measures_each_row_compiled_beside_it(tmp_path, train_speed, capsys, monkeypatch):
-    compiled = []
-
-    def record(module):           # stands in for torch.compile (tests/test_training.py compiles for real)
-        compiled.append(module)
-        return module
-
-    monkeypatch.setattr(torch, "compile", record)
+def test_train_speed_measures_each_row_compiled_beside_it(tmp_path, train_speed, capsys, compile_calls):
+    compiled = compile_calls       # torch.compile's stand-in (tests/test_training.py compiles for real)
     _, preset = make_root(tmp_path / "tiny", tiny_hparams())
     assert train_speed["main"]([f"--presets={preset}", "--precisions=fp32", "--steps=1", "--repeats=1",
                                 "--loss-steps=0", "--crop=64", "--batch-size=2", "--compile", "--json"]) == 0

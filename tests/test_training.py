@@ -254,8 +254,6 @@ def test_the_dev_split_keeps_versions_of_one_recording_together():
     assert split(unique, 0.1, seed=5) == (sorted(unique[i] for i in order[3:]), sorted(unique[i] for i in order[:3]))
 
 
-# torch's own compiler modules use a deprecated torch.jit decorator when they load
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_compiled_training_step_computes_the_eager_one(tmp_path):
     """pnf-train --compile: torch.compile (inductor) of the training step gives the eager step's losses
     and gradients, in one graph (no break that would split the kernels it fuses)."""
@@ -281,16 +279,10 @@ def test_a_compiled_training_step_computes_the_eager_one(tmp_path):
     assert not counters["graph_break"], dict(counters["graph_break"])
 
 
-def test_the_compile_flag_reaches_the_training_step(tmp_path, dump, monkeypatch, capsys):
+def test_the_compile_flag_reaches_the_training_step(tmp_path, dump, compile_calls, capsys):
     preset = tmp_path / "p.json"
     preset.write_text(json.dumps(training_hparams().to_dict()))
-    compiled = []
-
-    def record(module):           # stands in for torch.compile: the real one is the test above
-        compiled.append(module)
-        return module
-
-    monkeypatch.setattr(torch, "compile", record)
+    compiled = compile_calls       # torch.compile's stand-in: the real one is the test above
     base = [str(dump / "dump"), str(tmp_path / "root"), f"--preset={preset}", "--no-progress", "--steps=2",
             "--noise-conditional", "--threads=1"]
     assert training.main(base) == 0 and compiled == []
