@@ -106,6 +106,21 @@ def test_help_answers_before_torch_is_loaded(module):
     assert done.stderr.strip().splitlines()[-1:] in ([], [""]), f"loaded before parsing: {done.stderr}"
 
 
+def test_help_into_a_closed_pipe_ends_quietly_with_the_sigpipe_status():
+    # `pnf-train --help | head -2`: the reader has gone before the usage is written. The command
+    # ends with 141 (128 + SIGPIPE, what the shell reports for a process the pipe killed) and
+    # writes nothing to stderr: no traceback of the BrokenPipeError.
+    read_end, write_end = os.pipe()
+    os.close(read_end)                   # every write to the pipe now fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "wavenet_vocoder.train", "--help"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""
+
+
 def test_a_bad_checkpoint_at_a_late_level_fails_before_any_output(tmp_path, mulaw, capsys):
     root, preset = mulaw
     late = os.path.join(root, "checkpoints1pt0", "checkpoint_latest_ema.pth")

@@ -1,5 +1,6 @@
 """What every command shares: docopt parsing, flag values, the device, and one-line errors with an exit code."""
 import math
+import os
 import re
 import sys
 
@@ -12,6 +13,9 @@ torch = deferred_import("torch")
 
 #: Exit status for a mistake the user can fix (bad flag, missing file, ...).
 EXIT_USAGE = 2
+#: Exit status when the reader of standard output went away (``pnf-train --help | head``): the
+#: shell's for a process ended by SIGPIPE, 128 + 13.
+EXIT_BROKEN_PIPE = 141
 
 
 def parse_args(usage, argv):
@@ -46,7 +50,9 @@ def run(main, argv=None):
     """Call ``main(argv)``; a :class:`PnfError` prints ``error: <message>`` and exits with 2.
 
     Used by every command's ``if __name__ == "__main__"`` block and console entry point,
-    so that library code never exits the process itself.
+    so that library code never exits the process itself. When whatever reads standard output
+    closes it early (``| head``), the command ends quietly with :data:`EXIT_BROKEN_PIPE`, as
+    programs killed by SIGPIPE do, instead of printing a traceback.
     """
     try:
         status = main(argv)
@@ -59,7 +65,20 @@ def run(main, argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
     sys.exit(status or 0)
+
+
+def silence_stdout():
+    """Point standard output at the null device, so that the interpreter's last flush of what is
+    still buffered for a closed pipe raises nothing more on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):        # no file descriptor behind sys.stdout (e.g. captured)
+        pass
 
 
 def parse_int(value, flag, minimum=None):
