@@ -10,8 +10,8 @@ factor (keeping every r-th sample, and, for --antialias-factors, low-passing and
 as a resampler makes a low-rate file), inpainting of a gap of each length centred at --gap-at, separation of each
 piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
 the clean file's mel frames. Super-resolution and inpainting run on the piano files with
-the mulaw_piano prior and on the voice files with mulaw_voice (skipped, with a note, where the
-models folder has none). Super-resolution's plain methods include a control for PnF itself:
+the mulaw_piano prior and on the voice files with mulaw_voice (each skipped, with a note, where
+the models folders have none, so that one prior can be measured alone). Super-resolution's plain methods include a control for PnF itself:
 band-limited interpolation plus Gaussian noise of the prior's lowest sigma in quantised units at
 the missing samples, the state PnF's last level starts from with no Langevin step (what a noise
 floor alone does to the measures). With --steps-sweep, super-resolution 4x of the piano files (else
@@ -239,9 +239,9 @@ class Benchmark:
         return report
 
     def mulaw_prior(self, source):
-        """(root, preset) of ``mulaw_<source>``, or None (noted) when --models has none for the voice."""
+        """(root, preset) of ``mulaw_<source>``, or None (noted) when --models has none for it."""
         name = f"mulaw_{source}"
-        if source != "piano" and not self.has_model(name):
+        if not self.has_model(name):
             note = f"no {name} prior in {','.join(self.models)}: {source} super-resolution and inpainting skipped"
             if note not in self.notes:
                 self.notes.append(note)
@@ -500,6 +500,9 @@ def main(argv=None):
     if "spectrogram" in tasks:
         bench.spectrogram(voices)
     total = time.perf_counter() - started
+    if not bench.rows:
+        raise PnfError(f"--models={','.join(bench.models)}: nothing to measure ({'; '.join(bench.notes)}): "
+                       "give a folder with the priors of --tasks")
     summary = summarise(bench.rows)
     n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])

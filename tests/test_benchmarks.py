@@ -171,12 +171,22 @@ def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, qu
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--mean-rows=1"])
 
 
-def test_quality_benchmark_notes_a_missing_voice_prior(tmp_path, quality):
+@pytest.mark.parametrize("missing, present", [("voice", "piano"), ("piano", "voice")])
+def test_quality_benchmark_notes_a_missing_mulaw_prior(tmp_path, quality, missing, present):
     models = tiny_models(tmp_path / "models")
-    shutil.rmtree(os.path.join(models, "mulaw_voice"))
+    shutil.rmtree(os.path.join(models, f"mulaw_{missing}"))
     bench = quality["Benchmark"](quality["parse_args"](quality["__doc__"], [f"--models={models}"]))
-    assert bench.mulaw_prior("voice") is None and bench.mulaw_prior("piano")[0].endswith("mulaw_piano")
-    assert bench.notes == [f"no mulaw_voice prior in {models}: voice super-resolution and inpainting skipped"]
+    assert bench.mulaw_prior(missing) is None and bench.mulaw_prior(present)[0].endswith(f"mulaw_{present}")
+    assert bench.notes == [f"no mulaw_{missing} prior in {models}: {missing} super-resolution and inpainting skipped"]
+
+
+def test_quality_benchmark_with_no_prior_for_its_tasks_is_one_line(tmp_path, quality):
+    models = tiny_models(tmp_path / "models")
+    for source in ("piano", "voice"):
+        shutil.rmtree(os.path.join(models, f"mulaw_{source}"))
+    with pytest.raises(quality["PnfError"], match=r"nothing to measure \(no mulaw_piano prior in .*no mulaw_voice"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'out'}", "--tasks=superres,inpainting"])
+    assert not (tmp_path / "out" / "results.md").exists()
 
 
 def test_quality_benchmark_takes_each_prior_from_the_first_models_folder_that_has_it(tmp_path, quality):
