@@ -75,6 +75,14 @@ for name in ${priors//,/ }; do
   esac
 done
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# decode_prompts DIR OUT PREFIX: every G.722 prompt under DIR to OUT/PREFIX<path, / as ->.wav, 16 kHz
+decode_prompts() {
+  mkdir -p "$2"
+  find -L "$1" -name '*.g722' | sort | while IFS= read -r f; do
+    rel=${f#"$1"/}
+    ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 "$2/$3$(echo "${rel%.g722}" | tr '/' '-').wav"
+  done
+}
 prompts=/usr/share/asterisk/sounds/en
 more_prompts=(/usr/share/asterisk/sounds/fr_CA_f_June /usr/share/asterisk/sounds/it_IT_m_Carlo
               /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU)
@@ -126,21 +134,11 @@ if run_stage 1; then
   if [ "$rooms" = 1 ]; then
     python "$here/local/room.py" "$work/audio/piano" "$work/audio/piano/room" 1
   fi
-  mkdir -p "$work/audio/voice"
-  find -L "$prompts" -name '*.g722' | sort | while IFS= read -r f; do
-    rel=${f#"$prompts"/}
-    ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 "$work/audio/voice/en-$(echo "${rel%.g722}" | tr '/' '-').wav"
-  done
+  decode_prompts "$prompts" "$work/audio/voice" en-
   for f in "$russian"/*.wav; do ln -sf "$f" "$work/audio/voice/ru-$(basename "$f")"; done
   # the three more speakers (a + language: afr-, ait-, aru-), apart from the two above
-  mkdir -p "$work/audio/voice_more"
   for dir in "${more_prompts[@]}"; do
-    lang=$(basename "$dir" | cut -c1-2)
-    find -L "$dir" -name '*.g722' | sort | while IFS= read -r f; do
-      rel=${f#"$dir"/}
-      ffmpeg -loglevel error -nostdin -y -f g722 -i "$f" -ar 16000 \
-        "$work/audio/voice_more/a$lang-$(echo "${rel%.g722}" | tr '/' '-').wav"
-    done
+    decode_prompts "$dir" "$work/audio/voice_more" "a$(basename "$dir" | cut -c1-2)-"
   done
   # a few prompts decode to (nearly) nothing (ru-ru/is.g722 is empty): drop those under 0.1 s
   find "$work/audio/voice_more" -name '*.wav' -size -3200c -delete
