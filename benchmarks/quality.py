@@ -11,9 +11,9 @@ as a resampler makes a low-rate file), inpainting of a gap of each length centre
 piano + voice pair (with the implicit mixture step), and mel-conditioned generation from
 the clean file's mel frames. Super-resolution and inpainting run on the piano files with
 the mulaw_piano prior and on the voice files with mulaw_voice (each skipped, with a note, where
-the models folders have none, so that one prior can be measured alone). Super-resolution's plain methods include a control for PnF itself:
-band-limited interpolation plus Gaussian noise of the prior's lowest sigma in quantised units at
-the missing samples, the state PnF's last level starts from with no Langevin step (what a noise
+the models folders have none, so that one prior can be measured alone). Super-resolution's
+plain methods include a control for PnF itself: band-limited interpolation plus Gaussian
+noise of the prior's lowest sigma in quantised units at the missing samples, the state PnF's last level starts from with no Langevin step (what a noise
 floor alone does to the measures). With --steps-sweep, super-resolution 4x of the piano files (else
 the first factor) also runs at each number of steps per level, to show what more compute
 buys; with --mean-rows, super-resolution 4x (else the first factor) of every file also runs
