@@ -92,10 +92,51 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
     assert (out / "superres_4x_2steps" / "piano" / "piano" / "out.wav").is_file()
     text = readme.read_text()
     assert "old" not in text and "| PnF |" in text and text.startswith("intro\n") and text.endswith("rest\n")
+    # results.md ends with the targets this run measured (no 50 ms gap here); the README block has none.
+    assert "Issue #14's targets" in table and "Issue #14's targets" not in text
+    for target in ("super-resolution 4x piano: LSD 15% below cubic splines (PnF)",
+                   "inpainting 10 ms voice: mel distance lowest of all methods",
+                   "separation voice: SI-SDR at least 5 dB above", "mel-conditioned: mel distance at most 0.7x"):
+        assert f"| {target}" in table
+    assert "gap SNR at or above" not in table.split("Issue #14's targets")[1]
     for picture in ("superres.png", "inpainting.png"):
         assert (tmp_path / "docs" / "results" / picture).is_file() and f"(docs/results/{picture})" in text
     assert "![super-resolution 4x, piano]" in text and "![inpainting 10 ms, " in text
     json.loads((out / "separation" / "piano+voice" / "run.json").read_text())
+
+
+def test_targets_of_issue_14_are_checked_against_the_plain_methods_of_the_same_run(quality):
+    summary = {
+        "super-resolution 4x, piano": {"PnF": dict(snr=18.5, lsd=2.0), "band-limited interpolation": dict(snr=21.0, lsd=3.5),
+                                       "cubic spline": dict(snr=21.5, lsd=2.5)},
+        "inpainting 50 ms, voice": {"PnF": dict(gap_snr=1.40, mel_distance=1.0),
+                                    "linear interpolation": dict(gap_snr=-1.0, mel_distance=1.6),
+                                    "LPC extrapolation, both sides": dict(gap_snr=1.55, mel_distance=1.2)},
+        "inpainting 100 ms, voice": {"PnF": dict(gap_snr=0.0, mel_distance=5.0),
+                                     "LPC extrapolation, both sides": dict(gap_snr=0.0, mel_distance=4.5)},
+        "separation, piano": {"PnF": dict(si_sdr=9.0), "half the mixture": dict(si_sdr=3.0)},
+        "mel-conditioned generation": {"PnF": dict(mel_distance=7.0), "Griffin-Lim (60 iterations)": dict(mel_distance=9.0),
+                                       "ancestral WaveNet sampling, mean of 2": dict(mel_distance=7.5)},
+        "super-resolution 2x, voice": {"PnF": dict(snr=1.0, lsd=9.0), "band-limited interpolation": dict(snr=30.0, lsd=3.0),
+                                       "cubic spline": dict(snr=30.0, lsd=1.0)},
+    }
+    rows = {target: (met, status) for target, _, _, met, status in quality["target_rows"](summary)}
+    # LSD 2.0 <= 0.85 * 2.5 = 2.125; SNR 18.5 >= 21.0 - 3 = 18.0
+    assert rows["super-resolution 4x piano: LSD 15% below cubic splines (PnF)"] == (True, "met (by 0.12)")
+    assert rows["super-resolution 4x piano: SNR at most 3 dB below band-limited interpolation (PnF)"] == (
+        True, "met (by 0.50 dB)")
+    assert rows["inpainting 50 ms voice: gap SNR at or above LPC extrapolation's"] == (False, "missed by 0.15 dB")
+    assert rows["inpainting 50 ms voice: mel distance lowest of all methods"] == (True, "met (by 0.20 dB)")
+    assert rows["inpainting 100 ms voice: mel distance lowest of all methods"] == (False, "missed by 0.50 dB")
+    assert rows["separation piano: SI-SDR at least 5 dB above half the mixture's"] == (True, "met (by 1.00 dB)")
+    assert rows["mel-conditioned: mel distance at or below ancestral sampling's"] == (True, "met (by 0.50 dB)")
+    # 7.0 > 0.7 * 9.0 = 6.3
+    assert rows["mel-conditioned: mel distance at most 0.7x Griffin-Lim's"] == (False, "missed by 0.70 dB")
+    # Only the cases the targets name: no 2x row, no gap SNR target at 100 ms, nothing for absent cases.
+    assert len(rows) == 8
+    table = quality["targets_markdown"](quality["target_rows"](summary))
+    assert "(5 of 8 met;" in table and table.count("\n| ") == 2 + 8      # header, rule, rows
+    assert "No case" in quality["targets_markdown"]([])
 
 
 def test_quality_benchmark_passes_a_warm_start_to_every_pnf_run(tmp_path, quality):
