@@ -40,16 +40,8 @@ from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.pnf.priors import mean_log_prob
 from wavenet_vocoder.pnf.tasks.separation import mixture_gain
-from wavenet_vocoder.quantize import quantize
-
-
-def mean_log_prob(model, audio, hp, sigma, generator):
-    """Mean ``log p_sigma`` (nats/sample) of ``audio`` (T,) in [-1, 1] under ``model``."""
-    x = torch.as_tensor(quantize(audio, hp.input_type, hp.quantize_channels), dtype=torch.float32)
-    x = x + sigma * torch.randn(x.shape, generator=generator)
-    with torch.no_grad():
-        return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma).mean())
 
 
 def pair_table(models, s0, s1, hp, sigmas, mix_peak, seed):

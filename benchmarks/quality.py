@@ -19,7 +19,9 @@ the first factor) also runs at each number of steps per level, to show what more
 buys; with --mean-rows, super-resolution 4x (else the first factor) of every file also runs
 as the mean of several chains, one more row in its table.
 Writes <out>/results.md (one table per case, mean over files, then where issue #14's targets
-stand on these files: each target this run measured, met or missed and by how much),
+stand on these files: each target this run measured, met or missed and by how much; with
+separation, each linear prior's log p of its own source against the other prior's, at their
+lowest level),
 <out>/results.csv (one row per file and method), each run's outputs and comparison.png under
 <out>/<case>/. The README block of --readme is results.md without the targets.
 
@@ -93,6 +95,7 @@ from wavenet_vocoder import synthesis
 from wavenet_vocoder.audio import write_atomically
 from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
                                        superres_bandlimited, superres_cubic, superres_noise_floor)
+from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, limit_source_bands, parse_fill_band
@@ -104,6 +107,7 @@ from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.pnf.command import run_task, script_constants
 from wavenet_vocoder.pnf.langevin import INITS
+from wavenet_vocoder.pnf.priors import mean_log_prob
 from wavenet_vocoder.pnf.settings import parse_temperature
 from wavenet_vocoder.pnf.tasks import inpainting, separation, spectrogram, superres
 from wavenet_vocoder.preprocess import audio_files, features
@@ -195,6 +199,8 @@ class Benchmark:
         self.notes = []         # what was skipped, and why
         self.rows = []          # dicts: case, file, method, metrics..., seconds
         self.pictures = {}      # case -> comparison.png of its first file
+        #: separation's priors on its references: dicts of source, file, sigma, own and other (log p, nats/sample)
+        self.preferences = []
 
     def model(self, name):
         folder = self.folder_of(name)
@@ -327,6 +333,8 @@ class Benchmark:
         root0, preset = self.model("linear_piano")
         root1, _ = self.model("linear_voice")
         hp = load_preset(preset)
+        floor = min(hp.sigmas)          # the priors' lowest level, where #14 asks each to prefer its source
+        priors = [load_model(require_checkpoints(root, hp, [floor])[0], hp) for root in (root0, root1)]
         for i, piano in enumerate(pianos):
             voice = voices[i % len(voices)]
             folder = os.path.join(self.out, "separation", f"{stem(piano)}+{stem(voice)}")
@@ -350,6 +358,9 @@ class Benchmark:
                 file = piano if k == 0 else voice
                 self.add(case, file, "PnF", score(references[k], outputs[k], hp.sample_rate), report["seconds"], folder)
                 self.add(case, file, "half the mixture", score(references[k], halves[k], hp.sample_rate), half_seconds)
+                own, other = (mean_log_prob(priors[j], references[k], hp, floor, torch.Generator().manual_seed(self.seed))
+                               for j in (k, 1 - k))
+                self.preferences.append(dict(source=name, file=os.path.basename(file), sigma=floor, own=own, other=other))
 
     def spectrogram(self, files):
         root, preset = self.model("mel_voice")
@@ -425,11 +436,12 @@ def _margin(value, line, higher_is_better, unit):
     return ahead >= 0, (f"met (by {gap})" if ahead >= 0 else f"missed by {gap}")
 
 
-def target_rows(summary):
-    """Issue #14's targets for each case this run measured: (target, PnF, plain method, met, status)
-    rows, from the means over files in ``summary`` (case -> method -> metrics). A case the run
-    did not include (other factors, gap lengths or tasks) gives no row. The test of the priors'
-    preference (0.3 nats per sample) is benchmarks/prior_likelihood.py's, not measured here."""
+def target_rows(summary, preferences=()):
+    """Issue #14's targets for each case this run measured: (target, measured, against, met, status)
+    rows, from the means over files in ``summary`` (case -> method -> metrics) and, for the
+    separation priors' test, ``preferences`` (dicts of source, sigma, and the mean log p of the
+    source under its own prior and under the other one, nats per sample, one per file). A case the
+    run did not include (other factors, gap lengths or tasks) gives no row."""
     rows = []
 
     def add(target, pnf, plain, met_text):
@@ -466,6 +478,13 @@ def target_rows(summary):
             ours, half = methods["PnF"]["si_sdr"], methods["half the mixture"]["si_sdr"]
             add(f"separation {source}: SI-SDR at least 5 dB above half the mixture's", f"{ours:.2f} dB",
                 f"{half:.2f} dB", _margin(ours, half + 5, True, " dB"))
+    for source in ("piano", "voice"):
+        scored = [p for p in preferences if p["source"] == source]
+        if scored:
+            own, other = (float(np.mean([p[key] for p in scored])) for key in ("own", "other"))
+            add(f"separation {source}: its prior prefers it to the other prior by 0.3 nats/sample "
+                f"(log p at sigma {scored[0]['sigma']:g})", f"{own:.2f} (own prior)", f"{other:.2f} (the other)",
+                _margin(own - other, 0.3, True, " nats"))
     methods = summary.get("mel-conditioned generation")
     if methods and "PnF" in methods:
         ours = methods["PnF"]["mel_distance"]
@@ -487,9 +506,9 @@ def targets_markdown(rows):
     if not rows:
         return "No case of issue #14's targets was measured (they need super-resolution 4x, 50 ms gaps, " \
                "separation or mel-conditioned generation).\n"
-    lines = [f"**Issue #14's targets** ({sum(r[3] for r in rows)} of {len(rows)} met; means over the files; the "
-             "priors' preference test is `benchmarks/prior_likelihood.py`'s)\n",
-             "| target | PnF | plain method | status |", "| --- | --- | --- | --- |"]
+    lines = [f"**Issue #14's targets** ({sum(r[3] for r in rows)} of {len(rows)} met; means over the files; PnF "
+             "against the plain methods of the same run, the separation priors against each other)\n",
+             "| target | measured | against | status |", "| --- | --- | --- | --- |"]
     lines += [f"| {target} | {pnf} | {plain} | {status} |" for target, pnf, plain, _, status in rows]
     return "\n".join(lines) + "\n"
 
@@ -594,7 +613,7 @@ def main(argv=None):
              f"{', fills as sampled' if bench.fill_band is None else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."
              + "".join(f"\n\nNote: {note}." for note in bench.notes) + "\n\n" + markdown(summary, n_files))
-    targets = targets_markdown(target_rows(summary))
+    targets = targets_markdown(target_rows(summary, bench.preferences))
     os.makedirs(bench.out, exist_ok=True)
     write_text(os.path.join(bench.out, "results.md"), block + "\n" + targets)
     buffer = io.StringIO()

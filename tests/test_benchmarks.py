@@ -8,14 +8,17 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import REPO, make_root, preset_path, read, tiny_hparams, tone
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, limit_source_bands
 from wavenet_vocoder.baselines import (dither_in_units, separate_half, superres_bandlimited, superres_cubic,
                                       superres_noise_floor)
+from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.metrics import score
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.pnf.priors import mean_log_prob
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,19 @@ def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_p
                    "separation voice: SI-SDR at least 5 dB above", "mel-conditioned: mel distance at most 0.7x"):
         assert f"| {target}" in table
     assert "gap SNR at or above" not in table.split("Issue #14's targets")[1]
+    # The priors' preference: each linear prior's log p of its source's reference at their lowest level.
+    hp = load_preset(os.path.join(models, "linear_piano.json"))
+    floor = min(hp.sigmas)
+    references = [load_audio(out / "excerpts" / name / f"{name}.wav", hp.sample_rate)[:int(0.2 * hp.sample_rate)]
+                  for name in ("piano", "voice")]
+    n = min(r.size for r in references)
+    priors = [load_model(require_checkpoints(os.path.join(models, name), hp, [floor])[0], hp)
+              for name in ("linear_piano", "linear_voice")]
+    for k, name in enumerate(("piano", "voice")):
+        own, other = (mean_log_prob(priors[j], references[k][:n], hp, floor, torch.Generator().manual_seed(0))
+                      for j in (k, 1 - k))
+        row = next(line for line in table.splitlines() if line.startswith(f"| separation {name}: its prior prefers"))
+        assert f"| {own:.2f} (own prior) | {other:.2f} (the other) |" in row
     for picture in ("superres.png", "inpainting.png"):
         assert (tmp_path / "docs" / "results" / picture).is_file() and f"(docs/results/{picture})" in text
     assert "![super-resolution 4x, piano]" in text and "![inpainting 10 ms, " in text
@@ -120,7 +136,12 @@ def test_targets_of_issue_14_are_checked_against_the_plain_methods_of_the_same_r
         "super-resolution 2x, voice": {"PnF": dict(snr=1.0, lsd=9.0), "band-limited interpolation": dict(snr=30.0, lsd=3.0),
                                        "cubic spline": dict(snr=30.0, lsd=1.0)},
     }
-    rows = {target: (met, status) for target, _, _, met, status in quality["target_rows"](summary)}
+    preferences = [dict(source="piano", file="a.wav", sigma=0.39, own=-2.0, other=-2.5),
+                   dict(source="piano", file="b.wav", sigma=0.39, own=-2.5, other=-3.0)]
+    rows = {target: (met, status) for target, _, _, met, status in quality["target_rows"](summary, preferences)}
+    # own - other, means over the files: -2.25 - (-2.75) = 0.5
+    assert rows["separation piano: its prior prefers it to the other prior by 0.3 nats/sample (log p at sigma 0.39)"] \
+        == (True, "met (by 0.20 nats)")
     # LSD 2.0 <= 0.85 * 2.5 = 2.125; SNR 18.5 >= 21.0 - 3 = 18.0
     assert rows["super-resolution 4x piano: LSD 15% below cubic splines (PnF)"] == (True, "met (by 0.12)")
     assert rows["super-resolution 4x piano: SNR at most 3 dB below band-limited interpolation (PnF)"] == (
@@ -133,7 +154,7 @@ def test_targets_of_issue_14_are_checked_against_the_plain_methods_of_the_same_r
     # 7.0 > 0.7 * 9.0 = 6.3
     assert rows["mel-conditioned: mel distance at most 0.7x Griffin-Lim's"] == (False, "missed by 0.70 dB")
     # Only the cases the targets name: no 2x row, no gap SNR target at 100 ms, nothing for absent cases.
-    assert len(rows) == 8
+    assert len(rows) == 9
     table = quality["targets_markdown"](quality["target_rows"](summary))
     assert "(5 of 8 met;" in table and table.count("\n| ") == 2 + 8      # header, rule, rows
     assert "No case" in quality["targets_markdown"]([])

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..checkpoints import check_checkpoints, load_model, require_checkpoints, trained_sigma_range
 from ..fast_log_prob import FastLogProb
+from ..quantize import quantize
 
 
 class Prior:
@@ -118,3 +119,14 @@ def log_prob_module(model, precision, device="cpu"):
     if precision == "reference" or (precision == "fp32" and torch.device(device).type == "cuda"):
         return WindowLogProb(model)
     return FastLogProb(model, precision)
+
+
+def mean_log_prob(model, audio, hparams, sigma, generator):
+    """How likely ``audio`` is under ``model`` at level ``sigma``: the mean over samples of
+    ``log p_sigma(x_t | x_<t)``, in nats per sample, where x is ``audio`` (T,) in [-1, 1]
+    quantised with the preset's quantiser plus ``sigma`` (quantised units) times standard
+    normal noise drawn from ``generator`` (the input a level's model was trained on)."""
+    x = torch.as_tensor(quantize(audio, hparams.input_type, hparams.quantize_channels), dtype=torch.float32)
+    x = x + sigma * torch.randn(x.shape, generator=generator)
+    with torch.no_grad():
+        return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma).mean())
