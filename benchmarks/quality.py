@@ -444,8 +444,8 @@ def target_rows(summary, preferences=()):
     run did not include (other factors, gap lengths or tasks) gives no row."""
     rows = []
 
-    def add(target, pnf, plain, met_text):
-        rows.append((target, pnf, plain) + met_text)
+    def add(target, measured, against, met_and_status):
+        rows.append((target, measured, against) + met_and_status)
 
     for source in ("voice", "piano"):
         methods = summary.get(f"super-resolution 4x, {source}")
@@ -509,7 +509,7 @@ def targets_markdown(rows):
     lines = [f"**Issue #14's targets** ({sum(r[3] for r in rows)} of {len(rows)} met; means over the files; PnF "
              "against the plain methods of the same run, the separation priors against each other)\n",
              "| target | measured | against | status |", "| --- | --- | --- | --- |"]
-    lines += [f"| {target} | {pnf} | {plain} | {status} |" for target, pnf, plain, _, status in rows]
+    lines += [f"| {target} | {measured} | {against} | {status} |" for target, measured, against, _, status in rows]
     return "\n".join(lines) + "\n"
 
 
