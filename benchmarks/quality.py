@@ -81,6 +81,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import shutil
 import sys
 import time
@@ -602,7 +603,7 @@ def main(argv=None):
                        "give a folder with the priors of --tasks")
     summary = summarise(bench.rows)
     n_files = {case: len({r["file"] for r in bench.rows if r["case"] == case}) for case in summary}
-    command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/quality.py " + shlex.join(argv if argv is not None else sys.argv[1:])   # as typed
     block = (f"Produced by `{command.strip()}` on {machine()} in {total / 60:.1f} min "
              f"({bench.seconds:g} s of each file from {'its loudest excerpt' if offset == 'loudest' else f'{offset} s'}; "
              f"PnF: --n-steps {bench.n_steps}, tiled windows, separation with --implicit-mixture, seed {bench.seed}"

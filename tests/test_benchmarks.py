@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import runpy
+import shlex
 import shutil
 
 import numpy as np
@@ -215,7 +216,7 @@ def run_on_a_tone(tmp_path, quality, *flags):
 
 def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, quality):
     models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting", "--factors=2,4",
-                                "--antialias-factors=", "--gaps-ms=10", "--gap-at=0.1", "--mean-rows=2")
+                                "--antialias-factors", "", "--gaps-ms=10", "--gap-at=0.1", "--mean-rows=2")
     rows = list(csv.DictReader((out / "results.csv").open()))
     means = [(r["case"], r["method"]) for r in rows if "mean" in r["method"]]
     # 4x only (not 2x), for both sources, once each, in the 4x case beside one chain and the baselines
@@ -229,6 +230,12 @@ def test_quality_benchmark_adds_the_mean_of_several_chains_as_a_row(tmp_path, qu
         assert "chains" not in json.loads((out / run / "run.json").read_text())
     table = (out / "results.md").read_text()
     assert "| PnF, mean of 2 chains |" in table and "the mean of 2 chains;" not in table
+    # The command the block names runs as written: its empty list stays an argument.
+    command = table.split("Produced by `", 1)[1].split("` on ", 1)[0]
+    assert shlex.split(command)[2:] == [f"--piano={tmp_path / 'piano.wav'}", f"--voice={tmp_path / 'piano.wav'}",
+                                        f"--models={models}", f"--out={out}", "--seconds=0.2", "--n-steps=1",
+                                        "--tasks=superres,inpainting", "--factors=2,4", "--antialias-factors", "",
+                                        "--gaps-ms=10", "--gap-at=0.1", "--mean-rows=2"]
     with pytest.raises(quality["PnfError"], match="--mean-rows=1"):
         quality["main"]([f"--models={models}", f"--out={tmp_path / 'x'}", "--mean-rows=1"])
 
