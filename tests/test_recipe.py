@@ -441,3 +441,39 @@ def test_recipe_trains_the_priors_it_is_given_with_the_preset_overrides_it_is_gi
     wrong = subprocess.run(["bash", RECIPE, "--stage", "3", "--priors", "mulaw_voice,cello"], env=env,
                            capture_output=True, text=True)
     assert wrong.returncode == 2 and "--priors: no prior named cello" in wrong.stderr and not wrong.stdout
+
+
+def test_recipe_joins_the_five_speakers_into_both_voice_dumps_and_keeps_the_two_speakers_split(tmp_path):
+    """Stage 2 on a few short files: the mu-law and the linear voice dumps each hold the two
+    speakers' files (voice-*) exactly as split when preprocessed alone, the bundled priors' split,
+    and the three more speakers' (more-*) in both splits; run again, it rebuilds them the same."""
+    import soundfile as sf
+
+    work = tmp_path / "work"
+    rng = np.random.default_rng(0)
+    for folder, rate in (("piano", 22050), ("piano_both", 22050), ("voice", 16000), ("voice_more", 16000)):
+        (work / "audio" / folder).mkdir(parents=True)
+        for i in range(3):
+            t = np.arange(rate // 4) / rate
+            wave = 0.3 * np.sin(2 * np.pi * (150 + 40 * i) * t) + 0.01 * rng.standard_normal(t.size)
+            sf.write(str(work / "audio" / folder / f"{folder}{i}.wav"), wave.astype(np.float32), rate)
+    env = dict(os.environ, WORK=str(work), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+
+    def listing(dump):
+        return {split: sorted(os.listdir(dump / split)) for split in ("train", "dev")}
+
+    for attempt in range(2):
+        run = subprocess.run(["bash", RECIPE, "--stage", "2", "--stop-stage", "2"], env=env,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        for name in ("mulaw_voice", "linear_voice"):
+            joined = listing(work / "data" / name / "dump")
+            two = listing(work / "data" / f"{name}_two" / "dump")
+            assert two["train"] and two["dev"]
+            for split in ("train", "dev"):
+                assert [f for f in joined[split] if f.startswith("voice-")] == two[split]
+                assert any(f.startswith("more-") for f in joined[split])
+                for f in joined[split]:
+                    corpus = "two" if f.startswith("voice-") else "more"
+                    original = work / "data" / f"{name}_{corpus}" / "dump" / split / f
+                    np.testing.assert_array_equal(np.load(work / "data" / name / "dump" / split / f), np.load(original))

