@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, write_corpus
 
 LOCAL = os.path.join(REPO, "egs", "pnf_small", "local")
 
@@ -447,22 +447,15 @@ def test_recipe_joins_the_five_speakers_into_both_voice_dumps_and_keeps_the_two_
     """Stage 2 on a few short files: the mu-law and the linear voice dumps each hold the two
     speakers' files (voice-*) exactly as split when preprocessed alone, the bundled priors' split,
     and the three more speakers' (more-*) in both splits; run again, it rebuilds them the same."""
-    import soundfile as sf
-
     work = tmp_path / "work"
-    rng = np.random.default_rng(0)
-    for folder, rate in (("piano", 22050), ("piano_both", 22050), ("voice", 16000), ("voice_more", 16000)):
-        (work / "audio" / folder).mkdir(parents=True)
-        for i in range(3):
-            t = np.arange(rate // 4) / rate
-            wave = 0.3 * np.sin(2 * np.pi * (150 + 40 * i) * t) + 0.01 * rng.standard_normal(t.size)
-            sf.write(str(work / "audio" / folder / f"{folder}{i}.wav"), wave.astype(np.float32), rate)
+    for folder in ("piano", "piano_both", "voice", "voice_more"):
+        write_corpus(work / "audio" / folder, n=3, seconds=0.25)
     env = dict(os.environ, WORK=str(work), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
 
     def listing(dump):
         return {split: sorted(os.listdir(dump / split)) for split in ("train", "dev")}
 
-    for attempt in range(2):
+    for _ in range(2):
         run = subprocess.run(["bash", RECIPE, "--stage", "2", "--stop-stage", "2"], env=env,
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
