@@ -443,14 +443,20 @@ def test_recipe_trains_the_priors_it_is_given_with_the_preset_overrides_it_is_gi
     assert wrong.returncode == 2 and "--priors: no prior named cello" in wrong.stderr and not wrong.stdout
 
 
-def test_recipe_joins_the_five_speakers_into_both_voice_dumps_and_keeps_the_two_speakers_split(tmp_path):
-    """Stage 2 on a few short files: the mu-law and the linear voice dumps each hold the two
-    speakers' files (voice-*) exactly as split when preprocessed alone, the bundled priors' split,
-    and the three more speakers' (more-*) in both splits; run again, it rebuilds them the same."""
+def test_recipe_joins_the_five_speakers_into_every_voice_dump_and_keeps_the_two_speakers_split(tmp_path):
+    """Stage 2 on a few short files: the mu-law, the linear and the mel voice dumps each hold the
+    two speakers' files (voice-*) exactly as split when preprocessed alone, the bundled priors'
+    split, and the three more speakers' (more-*) in both splits; the mel dump's features of the
+    more speakers are normalised with the two speakers' statistics (the bundled mel prior's), not
+    their own; run again, it rebuilds them the same."""
+    from wavenet_vocoder.mel_dumps import normalize
+
     work = tmp_path / "work"
-    for folder in ("piano", "piano_both", "voice", "voice_more"):
+    for folder in ("piano", "piano_both", "voice"):
         write_corpus(work / "audio" / folder, n=3, seconds=0.25)
+    write_corpus(work / "audio" / "voice_more", n=4, seconds=0.4)     # other tones: other statistics
     env = dict(os.environ, WORK=str(work), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    data = work / "data"
 
     def listing(dump):
         return {split: sorted(os.listdir(dump / split)) for split in ("train", "dev")}
@@ -459,14 +465,24 @@ def test_recipe_joins_the_five_speakers_into_both_voice_dumps_and_keeps_the_two_
         run = subprocess.run(["bash", RECIPE, "--stage", "2", "--stop-stage", "2"], env=env,
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
-        for name in ("mulaw_voice", "linear_voice"):
-            joined = listing(work / "data" / name / "dump")
-            two = listing(work / "data" / f"{name}_two" / "dump")
+        for name, dump in (("mulaw_voice", "dump"), ("linear_voice", "dump"), ("mel_voice", "dump"),
+                           ("mel_voice", "dump_norm")):
+            joined = listing(data / name / dump)
+            two = listing(data / f"{name}_two" / dump)
             assert two["train"] and two["dev"]
             for split in ("train", "dev"):
                 assert [f for f in joined[split] if f.startswith("voice-")] == two[split]
                 assert any(f.startswith("more-") for f in joined[split])
                 for f in joined[split]:
                     corpus = "two" if f.startswith("voice-") else "more"
-                    original = work / "data" / f"{name}_{corpus}" / "dump" / split / f
-                    np.testing.assert_array_equal(np.load(work / "data" / name / "dump" / split / f), np.load(original))
+                    original = data / f"{name}_{corpus}" / dump / split / f
+                    np.testing.assert_array_equal(np.load(data / name / dump / split / f), np.load(original))
+        stats = np.load(data / "mel_voice_two" / "meanvar.npy")
+        np.testing.assert_array_equal(np.load(data / "mel_voice" / "meanvar.npy"), stats)
+        assert not (data / "mel_voice_more" / "meanvar.npy").exists()
+        more = data / "mel_voice" / "dump"
+        own = np.concatenate([np.load(p) for p in sorted((more / "train").glob("more-*-feats.npy"))])
+        assert np.abs(own.mean(axis=0) - stats[0]).max() > 0.1        # their own statistics would differ
+        for path in sorted(more.glob("*/more-*-feats.npy")):
+            normed = np.load(data / "mel_voice" / "dump_norm" / path.parent.name / path.name)
+            np.testing.assert_allclose(normed, normalize(np.load(path), stats), rtol=1e-6)

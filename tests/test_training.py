@@ -46,6 +46,38 @@ def test_preprocess_command_and_errors(tmp_path, capsys):
         preprocess_main([str(tmp_path / "empty"), str(tmp_path / "o"), f"--preset={preset}"])
 
 
+def test_preprocess_with_given_statistics_sends_every_file_to_dev_or_keeps_the_split(tmp_path):
+    """--stats normalises with the given statistics and writes none of its own; every file goes to
+    dev/ (held-out input), or with --keep-split to the same train/dev sides as without --stats."""
+    from wavenet_vocoder.mel_dumps import normalize
+
+    corpus = write_corpus(tmp_path / "audio", n=5)
+    hp = training_hparams()
+    quiet = dict(log=lambda line: None)
+    preprocess(str(corpus), str(tmp_path / "own"), hp, "v", 0.4, 3, **quiet)
+    own = {split: sorted(os.listdir(tmp_path / "own" / "dump" / split)) for split in ("train", "dev")}
+    assert own["train"] and own["dev"]
+    stats = np.stack([np.linspace(-3, -1, hp.num_mels), np.linspace(0.5, 2, hp.num_mels)]).astype(np.float32)
+    assert preprocess(str(corpus), str(tmp_path / "held"), hp, "v", 0.4, 3, stats=stats, **quiet) == {"train": 0, "dev": 5}
+    assert preprocess(str(corpus), str(tmp_path / "kept"), hp, "v", 0.4, 3, stats=stats, keep_split=True,
+                      **quiet) == {"train": len(own["train"]) // 2, "dev": len(own["dev"]) // 2}
+    for out in ("held", "kept"):
+        assert not (tmp_path / out / "meanvar.npy").exists()
+    for split in ("train", "dev"):
+        assert sorted(os.listdir(tmp_path / "kept" / "dump" / split)) == own[split]
+        for name in own[split]:
+            kept = np.load(tmp_path / "kept" / "dump" / split / name)
+            np.testing.assert_array_equal(kept, np.load(tmp_path / "own" / "dump" / split / name))
+            if name.endswith("-feats.npy"):
+                np.testing.assert_allclose(np.load(tmp_path / "kept" / "dump_norm" / split / name),
+                                           normalize(kept, stats), rtol=1e-6)
+    preset = tmp_path / "p.json"
+    preset.write_text('{"sample_rate": 22050}')
+    with pytest.raises(PnfError, match="--keep-split only applies with --stats"):
+        preprocess_main([str(corpus), str(tmp_path / "o"), f"--preset={preset}", "--keep-split"])
+    assert not (tmp_path / "o").exists()
+
+
 def test_training_lowers_the_loss_and_writes_the_published_layout(tmp_path, dump):
     hp = training_hparams()
     root = tmp_path / "root"

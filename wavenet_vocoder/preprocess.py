@@ -12,14 +12,18 @@ Options:
   --seed=<n>             Seed of the train/dev split [default: 0].
   --stats=<npy>          Normalise with this meanvar.npy (from a training dump) instead of
                          computing statistics; every file then goes to dev/ (held-out input
-                         for the spectrogram task).
+                         for the spectrogram task), unless --keep-split is given.
+  --keep-split           With --stats, split the files into train/ and dev/ as without it: new
+                         audio for training a mel prior further, normalised with the prior's
+                         own statistics.
   -h, --help             Show this help.
 
 Writes <out-dir>/dump/{train,dev}/<name>-<i>-wave.npy (int16 quantised samples, length
 frames * hop_size) and <name>-<i>-feats.npy (float32 log-mel, frames x num_mels), the
 per-band mean and variance of the training features in <out-dir>/meanvar.npy (2 x num_mels),
 and <out-dir>/dump_norm/{train,dev}/ with the features normalised by them (what the
-spectrogram task and mel-conditioned training read).
+spectrogram task and mel-conditioned training read). With --stats no meanvar.npy is written:
+dump_norm/ holds the features normalised with the given statistics.
 """
 import glob
 import os
@@ -99,14 +103,16 @@ def _save_npy(path, array):
     write_atomically(path, lambda f: np.save(f, array))
 
 
-def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print, stats=None):
+def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print, stats=None, keep_split=False):
     """Write the dump (see the module docstring); returns {"train": n, "dev": n} files written.
 
-    ``stats``: a (2, num_mels) mean/variance array to normalise with; then every file is
-    a dev file and no statistics are computed.
+    ``stats``: a (2, num_mels) mean/variance array to normalise with; then no statistics are
+    computed and every file is a dev file, or, with ``keep_split``, the files are split into
+    train and dev exactly as without ``stats`` (same ``dev_fraction`` and ``seed``).
     """
     files = find_audio(in_dir)
-    train, dev = ([], files) if stats is not None else split(files, dev_fraction, seed)
+    all_dev = stats is not None and not keep_split
+    train, dev = ([], files) if all_dev else split(files, dev_fraction, seed)
     mels = {}
     counts = {}
     for subset, files in (("train", train), ("dev", dev)):
@@ -141,6 +147,8 @@ def main(argv=None):
     if not 0 <= dev_fraction < 1:
         raise PnfError(f"--dev-fraction={dev_fraction} must be in [0, 1)")
     seed = parse_int(args["--seed"], "--seed", 0)
+    if args["--keep-split"] and not args["--stats"]:
+        raise PnfError("--keep-split only applies with --stats=<npy> (without it the files are split anyway)")
     stats = None
     if args["--stats"]:
         try:
@@ -150,7 +158,7 @@ def main(argv=None):
         if stats.shape != (2, hp.num_mels):
             raise PnfError(f"statistics {args['--stats']} have shape {stats.shape}, expected (2, {hp.num_mels})")
     counts = preprocess(in_dir, args["<out-dir>"], hp, name, dev_fraction, seed,
-                        log=lambda line: print(line, file=sys.stderr), stats=stats)
+                        log=lambda line: print(line, file=sys.stderr), stats=stats, keep_split=args["--keep-split"])
     print(f"{counts['train']} train and {counts['dev']} dev files in {args['<out-dir>']}", file=sys.stderr)
     return 0
 

