@@ -12,6 +12,11 @@ log p_sigma(x_t | x_<t), in nats per sample, on the signal plus sigma * N(0, 1) 
 the level's model was trained on), with a fixed seed. A prior that should tell two sources
 apart must score its own source higher than the other one.
 
+A mel-conditioned prior (a preset with cin_channels > 0) scores each file given its own mel
+frames: the file is cut to whole frames plus one sample (as the training crops are), its log-mel
+frames computed as pnf-preprocess computes them and normalised with the statistics of each prior
+(<dir>/meanvar.npy): how well the prior knows the fine structure that the frames leave open.
+
 With --pair, separation's own test: the two files are the sources of the two priors (in that
 order), scaled as pnf-separation scales them (each to peak 1, their sum then to peak
 --mix-peak), and the table compares the true sources, log p0(s0) + log p1(s1), with half the
@@ -35,11 +40,12 @@ import os
 import numpy as np
 import torch
 
-from wavenet_vocoder.audio import load_audio
+from wavenet_vocoder.audio import load_audio, logmelspectrogram
 from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
+from wavenet_vocoder.mel_dumps import normalize, statistics_path
 from wavenet_vocoder.pnf.priors import mean_log_prob
 from wavenet_vocoder.pnf.tasks.separation import mixture_gain
 
@@ -65,11 +71,33 @@ def pair_table(models, s0, s1, hp, sigmas, mix_peak, seed):
     return rows
 
 
+def whole_frames(audio, hp, path):
+    """``audio`` cut to whole frames of ``hp.hop_size`` samples plus one: frames * hop_size + 1 samples."""
+    frames = (audio.size - 1) // hp.hop_size
+    if frames < 1:
+        raise PnfError(f"{path} is shorter than one mel frame ({hp.hop_size} samples) plus one sample")
+    return audio[:frames * hp.hop_size + 1]
+
+
+def mel_frames(audio, hp, root):
+    """The frames that condition ``audio`` (cut by :func:`whole_frames`): its log-mel frames, as
+    pnf-preprocess computes them, normalised with ``root``'s statistics, edge-padded by cin_pad:
+    (num_mels, frames + 2 cin_pad) float32."""
+    stats = statistics_path(root)
+    if not os.path.isfile(stats):
+        raise PnfError(f"{stats} is missing: a mel-conditioned prior keeps the statistics its training "
+                       "features were normalised with beside its checkpoints")
+    frames = (audio.size - 1) // hp.hop_size
+    mel = normalize(logmelspectrogram(audio[:-1], hp)[:frames], np.load(stats))
+    return np.pad(mel, [(hp.cin_pad, hp.cin_pad), (0, 0)], mode="edge").T
+
+
 def main(argv=None):
     args = parse_args(__doc__, argv)
     hp = load_preset(args["--preset"])
-    if hp.cin_channels > 0:
-        raise PnfError("--preset: mel-conditioned priors need their mel frames; score unconditional priors")
+    conditional = hp.cin_channels > 0
+    if conditional and args["--pair"]:
+        raise PnfError("--pair: separation's priors are unconditional; --preset is mel-conditioned")
     sigmas = [parse_float(s, "--sigmas") for s in args["--sigmas"].split(",") if s.strip()]
     seconds = parse_float(args["--seconds"], "--seconds", positive=False)
     seed = parse_int(args["--seed"], "--seed", 0)
@@ -91,6 +119,9 @@ def main(argv=None):
         print("\n".join(pair_table(models, sources[0][:n], sources[1][:n], hp, sigmas, mix_peak, seed)))
         return 0
     audio = {path: load_audio(path, hp.sample_rate)[:length] for path in args["<audio>"]}
+    if conditional:
+        audio = {path: whole_frames(a, hp, path) for path, a in audio.items()}
+    frames = {root: [mel_frames(a, hp, root) if conditional else None for a in audio.values()] for root in paths}
     header = "| prior | sigma | " + " | ".join(os.path.basename(p) for p in audio) + " |"
     print(header)
     print("| --- | --- |" + " --- |" * len(audio))
@@ -98,7 +129,8 @@ def main(argv=None):
         models = {path: load_model(path, hp) for path in set(files)}    # a noise-conditional prior: one
         for sigma, checkpoint in zip(sigmas, files):
             model = models[checkpoint]
-            cells = [mean_log_prob(model, a, hp, sigma, torch.Generator().manual_seed(seed)) for a in audio.values()]
+            cells = [mean_log_prob(model, a, hp, sigma, torch.Generator().manual_seed(seed), c)
+                     for a, c in zip(audio.values(), frames[root])]
             print(f"| {os.path.basename(os.path.normpath(root))} | {sigma:g} | "
                   + " | ".join(f"{c:.2f}" for c in cells) + " |")
     return 0

@@ -328,6 +328,40 @@ def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(t
                             a, b])
 
 
+def test_prior_likelihood_of_a_mel_conditioned_prior_gives_each_file_its_own_frames(tmp_path, capsys):
+    likelihood = runpy.run_path(os.path.join(REPO, "benchmarks", "prior_likelihood.py"), run_name="likelihood")
+    hp = tiny_hparams(conditional=True)
+    root, preset = make_root(tmp_path / "mel", hp)
+    path = tone(tmp_path / "x.wav", 440, seconds=0.05)
+    args = [f"--preset={preset}", f"--prior={root}", "--sigmas=1.0", "--seconds=-1", path]
+    with pytest.raises(likelihood["PnfError"], match="meanvar.npy is missing"):
+        likelihood["main"](args)
+    meanvar = np.stack([np.full(hp.num_mels, -2.0), np.full(hp.num_mels, 0.5)]).astype(np.float32)
+    np.save(tmp_path / "mel" / "meanvar.npy", meanvar)
+    assert likelihood["main"](args) == 0
+    value = float(capsys.readouterr().out.strip().splitlines()[2].strip("| ").split(" | ")[2])
+    # Directly: whole frames plus one sample, the file's own normalised log-mel frames, edge-padded.
+    from wavenet_vocoder.audio import logmelspectrogram
+    from wavenet_vocoder.checkpoints import level_checkpoint
+    from wavenet_vocoder.mel_dumps import normalize
+    from wavenet_vocoder.quantize import quantize
+    audio = load_audio(path, 22050)
+    frames = (audio.size - 1) // hp.hop_size
+    audio = audio[:frames * hp.hop_size + 1]
+    mel = normalize(logmelspectrogram(audio[:-1], hp)[:frames], meanvar)
+    c = torch.from_numpy(np.pad(mel, [(hp.cin_pad, hp.cin_pad), (0, 0)], mode="edge").T.copy())[None]
+    x = torch.as_tensor(quantize(audio, hp.input_type), dtype=torch.float32)
+    x = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model = load_model(level_checkpoint(root, 1.0), hp)
+        expected = float(model.smoothed_log_prob(x.view(1, 1, -1), 1.0, c).mean())
+        other = float(model.smoothed_log_prob(x.view(1, 1, -1), 1.0, torch.zeros_like(c)).mean())
+    assert value == pytest.approx(expected, abs=0.006)                 # the table's 2 decimals
+    assert abs(expected - other) > 0.01                                 # the frames matter to the model
+    with pytest.raises(likelihood["PnfError"], match="--pair: separation's priors are unconditional"):
+        likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root}", f"--prior={root}", path, path])
+
+
 @pytest.fixture(scope="module")
 def speed():
     return runpy.run_path(os.path.join(REPO, "benchmarks", "speed.py"), run_name="speed")

@@ -121,12 +121,15 @@ def log_prob_module(model, precision, device="cpu"):
     return FastLogProb(model, precision)
 
 
-def mean_log_prob(model, audio, hparams, sigma, generator):
+def mean_log_prob(model, audio, hparams, sigma, generator, c=None):
     """How likely ``audio`` is under ``model`` at level ``sigma``: the mean over samples of
     ``log p_sigma(x_t | x_<t)``, in nats per sample, where x is ``audio`` (T,) in [-1, 1]
     quantised with the preset's quantiser plus ``sigma`` (quantised units) times standard
-    normal noise drawn from ``generator`` (the input a level's model was trained on)."""
+    normal noise drawn from ``generator`` (the input a level's model was trained on).
+    ``c``: a mel-conditioned model's frames, (num_mels, frames + 2 cin_pad) with
+    ``T = frames * hop_size + 1``."""
     x = torch.as_tensor(quantize(audio, hparams.input_type, hparams.quantize_channels), dtype=torch.float32)
     x = x + sigma * torch.randn(x.shape, generator=generator)
+    c = None if c is None else torch.as_tensor(c, dtype=torch.float32)[None]
     with torch.no_grad():
-        return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma).mean())
+        return float(model.smoothed_log_prob(x.view(1, 1, -1), sigma, c).mean())
