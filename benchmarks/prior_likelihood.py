@@ -45,7 +45,7 @@ from wavenet_vocoder.checkpoints import load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
-from wavenet_vocoder.mel_dumps import normalize, statistics_path
+from wavenet_vocoder.mel_dumps import normalize, pad_frames, statistics_path
 from wavenet_vocoder.pnf.priors import mean_log_prob
 from wavenet_vocoder.pnf.tasks.separation import mixture_gain
 
@@ -79,17 +79,15 @@ def whole_frames(audio, hp, path):
     return audio[:frames * hp.hop_size + 1]
 
 
-def mel_frames(audio, hp, root):
-    """The frames that condition ``audio`` (cut by :func:`whole_frames`): its log-mel frames, as
-    pnf-preprocess computes them, normalised with ``root``'s statistics, edge-padded by cin_pad:
+def mel_frames(log_mel, hp, root):
+    """The frames that condition a file: its log-mel frames ``log_mel`` (frames, num_mels), as
+    pnf-preprocess computes them, normalised with ``root``'s statistics and edge-padded by cin_pad:
     (num_mels, frames + 2 cin_pad) float32."""
     stats = statistics_path(root)
     if not os.path.isfile(stats):
         raise PnfError(f"{stats} is missing: a mel-conditioned prior keeps the statistics its training "
                        "features were normalised with beside its checkpoints")
-    frames = (audio.size - 1) // hp.hop_size
-    mel = normalize(logmelspectrogram(audio[:-1], hp)[:frames], np.load(stats))
-    return np.pad(mel, [(hp.cin_pad, hp.cin_pad), (0, 0)], mode="edge").T
+    return pad_frames(normalize(log_mel, np.load(stats)), hp.cin_pad)
 
 
 def main(argv=None):
@@ -119,9 +117,11 @@ def main(argv=None):
         print("\n".join(pair_table(models, sources[0][:n], sources[1][:n], hp, sigmas, mix_peak, seed)))
         return 0
     audio = {path: load_audio(path, hp.sample_rate)[:length] for path in args["<audio>"]}
+    frames = {root: [None] * len(audio) for root in paths}
     if conditional:
         audio = {path: whole_frames(a, hp, path) for path, a in audio.items()}
-    frames = {root: [mel_frames(a, hp, root) if conditional else None for a in audio.values()] for root in paths}
+        log_mels = [logmelspectrogram(a[:-1], hp)[:(a.size - 1) // hp.hop_size] for a in audio.values()]
+        frames = {root: [mel_frames(m, hp, root) for m in log_mels] for root in paths}
     header = "| prior | sigma | " + " | ".join(os.path.basename(p) for p in audio) + " |"
     print(header)
     print("| --- | --- |" + " --- |" * len(audio))

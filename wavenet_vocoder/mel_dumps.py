@@ -50,7 +50,13 @@ def load_mel(path, num_mels, frames, cin_pad):
         mel = mel[:frames]
     if mel.shape[0] == 0:
         raise AudioError(f"mel features {path} hold no frames")
-    return np.pad(mel, [(cin_pad, cin_pad), (0, 0)], mode="edge").T.astype(np.float32)
+    return pad_frames(mel, cin_pad)
+
+
+def pad_frames(feats, cin_pad):
+    """Features (frames, num_mels) -> the model's conditioning (num_mels, frames + 2 cin_pad) float32,
+    the first and last frame repeated cin_pad times as context."""
+    return np.pad(feats, [(cin_pad, cin_pad), (0, 0)], mode="edge").T.astype(np.float32)
 
 
 def _mean_and_scale(meanvar):
