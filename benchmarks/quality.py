@@ -65,6 +65,10 @@ Options:
                          last level: the posterior mean given the final state, not a sample).
   --temperature=<t>      PnF samples at this temperature (the task scripts' --temperature: the
                          Langevin noise's variance times t, a sharper law for t < 1) [default: 1].
+  --voiced-temperature=<t>  Mel-conditioned generation samples the frames that look voiced at
+                         this temperature, PnF (pnf-spectrogram's --voiced-temperature; the
+                         rest at --temperature's) and ancestral sampling alike (pnf-synthesis's;
+                         the rest at 1); positive; default: no split.
   --chains=<k>           PnF's output is the mean of k chains (the task scripts' --chains): an
                          estimate of the posterior mean rather than one sample; ancestral
                          sampling's, the mean of k samples (seeds --seed and on) [default: 1].
@@ -195,6 +199,12 @@ class Benchmark:
         self.temperature = parse_temperature(args["--temperature"])
         if self.temperature != 1:
             self.sampler_flags += ["--temperature", str(self.temperature)]
+        self.voiced_temperature = None
+        if args["--voiced-temperature"] is not None:
+            self.voiced_temperature = parse_float(args["--voiced-temperature"], "--voiced-temperature", positive=False)
+            if self.voiced_temperature <= 0:
+                raise PnfError(f"--voiced-temperature={args['--voiced-temperature']}: give a positive temperature "
+                               "(ancestral sampling divides its logits by it)")
         #: prior folders (markdown) -> how PnF ran on them (start, first level, step scale), from run.json
         self.how = OrderedDict()
         self.notes = []         # what was skipped, and why
@@ -378,8 +388,9 @@ class Benchmark:
             normalised = normalize(mel, meanvar)
             np.save(os.path.join(dump, f"{stem(path)}-00001-feats.npy"), normalised)
             np.save(os.path.join(dump, f"{stem(path)}-00001-wave.npy"), wave)
+            voiced = [] if self.voiced_temperature is None else [f"--voiced-temperature={self.voiced_temperature}"]
             report = self._run_task(spectrogram, [root, dump, folder, f"--preset={preset}",
-                                                      "--sample-size=-1"], folder)
+                                                      "--sample-size=-1"] + voiced, folder)
             clean = dequantize(wave.astype(np.float64), hp.input_type, hp.quantize_channels)
             self.add(case, path, "PnF", score(clean, read(os.path.join(folder, "out.wav")), hp.sample_rate),
                      report["seconds"], folder)
@@ -393,7 +404,7 @@ class Benchmark:
             for k in range(self.chains):
                 ancestral = os.path.join(self.out, "spectrogram_ancestral", stem(path) + (f"_seed{k}" if k else ""))
                 synthesis.main([root, ancestral, f"--preset={preset}", f"--conditioning={dump}",
-                                "--seed", str(self.seed + k), "--no-progress"])
+                                "--seed", str(self.seed + k), "--no-progress"] + voiced)
                 with open(os.path.join(ancestral, "run.json")) as f:
                     seconds += json.load(f)["seconds"]
                 samples.append(read(os.path.join(ancestral, "out.wav")))
@@ -610,6 +621,7 @@ def main(argv=None):
              f"{f', the mean of {bench.chains} chains' if bench.chains > 1 else ''}"
              f"{', ending with the --denoise step' if bench.denoise else ''}"
              f"{f', at temperature {bench.temperature:g}' if bench.temperature != 1 else ''}"
+             f"{f', voiced frames at temperature {bench.voiced_temperature:g}' if bench.voiced_temperature is not None else ''}"
              f"{f', fills low-passed at {bench.fill_band:g} Hz' if isinstance(bench.fill_band, float) else ''}"
              f"{', fills as sampled' if bench.fill_band is None else ''}; "
              + "; ".join(f"{priors} {how}" for priors, how in bench.how.items()) + ")."

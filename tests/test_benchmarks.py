@@ -17,7 +17,7 @@ from wavenet_vocoder.band import FILL_BAND_MAX_PASSES, limit_fill_band, limit_so
 from wavenet_vocoder.baselines import (dither_in_units, separate_half, superres_bandlimited, superres_cubic,
                                       superres_noise_floor)
 from wavenet_vocoder.checkpoints import load_model, require_checkpoints
-from wavenet_vocoder.metrics import score
+from wavenet_vocoder.metrics import mel_distance, score
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.pnf.priors import mean_log_prob
 
@@ -574,6 +574,18 @@ def test_quality_benchmark_passes_the_temperature_to_every_run(tmp_path, quality
     assert not (tmp_path / "refused").exists()
 
 
+def test_quality_benchmark_passes_the_voiced_temperature_to_the_mel_conditioned_run(tmp_path, quality):
+    models, out = run_on_a_tone(tmp_path, quality, "--tasks=spectrogram", "--voiced-temperature=0.25")
+    report = json.loads((out / "spectrogram/piano/run.json").read_text())      # the tone is the voice too
+    assert report["arguments"]["--voiced-temperature"] == "0.25" and report["temperature"] == 1
+    ancestral = json.loads((out / "spectrogram_ancestral/piano/run.json").read_text())
+    assert ancestral["voiced_temperature"] == 0.25 and ancestral["temperature"] == 1
+    assert ", voiced frames at temperature 0.25;" in (out / "results.md").read_text()
+    with pytest.raises(quality["PnfError"], match="--voiced-temperature=0: give a positive temperature"):
+        quality["main"]([f"--models={models}", f"--out={tmp_path / 'refused'}", "--voiced-temperature=0"])
+    assert not (tmp_path / "refused").exists()
+
+
 def test_quality_benchmark_passes_the_fill_band_to_every_inpainting_super_resolution_and_separation_run(tmp_path,
                                                                                                        quality):
     models, out = run_on_a_tone(tmp_path, quality, "--tasks=superres,inpainting,separation", "--factors=2",
@@ -656,3 +668,45 @@ def test_separation_starts_runs_chains_from_half_the_mixture_and_from_the_true_s
     assert capsys.readouterr().out.strip() == out.read_text().strip()
     with pytest.raises(starts["PnfError"], match="--starts=both"):
         starts["main"]([f"--models={models}", "--starts=both"])
+
+
+def test_fine_structure_scores_each_estimate_on_the_references_voiced_frames(tmp_path, capsys):
+    fine = runpy.run_path(os.path.join(REPO, "benchmarks", "fine_structure.py"), run_name="fine")
+    rate = 22050
+    rng = np.random.default_rng(0)
+    t = np.arange(rate) / rate
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15))
+    tone *= 0.3 / np.abs(tone).max()
+    noise = rng.standard_normal(rate) * np.sqrt(np.mean(tone ** 2))     # as loud as the tone: HNR 0 dB
+    hiss = 0.003 * rng.standard_normal(rate)                            # what follows the tone: not voiced
+    reference = np.concatenate([tone, hiss])
+    files = {"ref": reference, "same": reference, "hoarse": np.concatenate([(tone + noise) / 2, hiss]),
+             "longer": np.concatenate([reference, tone[:500]]), "loud_hiss": np.concatenate([tone, 30 * hiss])}
+    for name, audio in files.items():
+        sf.write(tmp_path / f"{name}.wav", audio, rate, subtype="FLOAT")
+    paths = {name: str(tmp_path / f"{name}.wav") for name in files}
+    assert fine["main"]([paths[n] for n in ("ref", "same", "hoarse", "longer", "loud_hiss")]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == f"reference: {paths['ref']}" and lines[1].startswith("| estimate | voiced frames |")
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:-1]] for line in lines[3:]}
+    same, hoarse, longer, loud = (rows[paths[n]] for n in ("same", "hoarse", "longer", "loud_hiss"))
+    # columns: voiced frames, reference HNR, estimate HNR, HNR error, voiced too, mel distance: all, voiced, other
+    assert 90 <= same[0] <= 106 and same[1] > 25                       # the tone's second: 95 frames inside it
+    assert same[2] == same[1] and same[3] == 0 and same[4] == 1 and same[5:] == [0, 0, 0]
+    assert hoarse[0] == same[0] and hoarse[2] == pytest.approx(0.0, abs=1.0)
+    assert hoarse[3] == pytest.approx(same[1] - hoarse[2], abs=0.02)
+    reference_audio = load_audio(paths["ref"], rate, normalize=False)
+    hoarse_audio = load_audio(paths["hoarse"], rate, normalize=False)
+    assert hoarse[5] == pytest.approx(mel_distance(reference_audio, hoarse_audio), abs=0.006)   # levels as stored
+    assert hoarse[6] > 3 and hoarse[7] < 0.5 * hoarse[6]              # the difference lies in the voiced frames
+    assert loud[2] == pytest.approx(same[2], abs=0.5) and loud[6] < 0.5 * loud[7]     # ... here in the others
+    assert longer == same and "longer.wav has 44600 samples, the reference 44100" in captured.err
+    sf.write(tmp_path / "quiet.wav", np.zeros(rate), rate)
+    with pytest.raises(SystemExit) as raised:
+        fine["run"](fine["main"], [str(tmp_path / "quiet.wav"), paths["same"]])
+    assert raised.value.code != 0 and "quiet.wav" in capsys.readouterr().err
+    sf.write(tmp_path / "noise.wav", 0.1 * rng.standard_normal(rate), rate)
+    with pytest.raises(SystemExit) as raised:
+        fine["run"](fine["main"], [str(tmp_path / "noise.wav"), paths["same"]])
+    assert "noise.wav: no voiced frame to score" in capsys.readouterr().err

@@ -15,7 +15,9 @@ from conftest import FAST, SR, make_root, read, run_cli, tiny_hparams, tone
 from wavenet_vocoder.pnf import sgld_separation, sgld_superres
 from wavenet_vocoder.pnf.task import Task
 from wavenet_vocoder.pnf.tasks import declipping, inpainting, separation, spectrogram, superres
+from wavenet_vocoder.mel_dumps import load_mel
 from wavenet_vocoder.quantize import quantize
+from wavenet_vocoder.voicing import sample_temperatures
 
 
 @pytest.fixture
@@ -559,3 +561,37 @@ def test_a_bad_fill_band_is_one_line_before_any_output(tmp_path, mulaw, capsys, 
                                    f"--fill-band={value}"] + extra + FAST, capsys)
         assert code == 2 and len(err) == 1 and err[0].startswith(message)
         assert not out.exists()
+
+
+def test_spectrogram_voiced_temperature_reaches_each_segments_task(tmp_path, capsys):
+    from conftest import make_dump
+    from wavenet_vocoder.pnf import sgld_spectrogram_descent
+    hp = tiny_hparams(conditional=True)
+    root, preset = make_root(tmp_path / "prior", hp)
+    dump = make_dump(tmp_path / "dump", frames=100)
+    argv = [root, dump, str(tmp_path / "out"), f"--preset={preset}", "--init=noise"] + FAST
+    # without the prior's statistics there is no telling voiced frames: one line, nothing written
+    code, err = run_cli(sgld_spectrogram_descent.main, argv + ["--voiced-temperature=0.25"], capsys)
+    assert code == 2 and len(err) == 1 and "--voiced-temperature needs the prior's training statistics" in err[0]
+    assert not (tmp_path / "out").exists()
+    for value, message in (("-1", "--voiced-temperature=-1: give 0 or more"), ("cold", "is not a number")):
+        code, err = run_cli(sgld_spectrogram_descent.main, argv + [f"--voiced-temperature={value}"], capsys)
+        assert code == 2 and message in err[-1]
+    meanvar = np.stack([np.full(5, -2.0), np.full(5, 1.0)])
+    np.save(os.path.join(root, "meanvar.npy"), meanvar)
+    assert sgld_spectrogram_descent.main(argv + ["--voiced-temperature=0.25", "--temperature=0.5"]) == 0
+    report = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert report["arguments"]["--voiced-temperature"] == "0.25" and report["temperature"] == 0.5
+    assert np.all(np.isfinite(read(tmp_path / "out" / "out.wav")))
+    # each segment's task carries the temperatures of its own frames, judged against its own loudest
+    feats = np.load(os.path.join(dump, "utt-00001-feats.npy"))
+    mel = load_mel(os.path.join(dump, "utt-00001-feats.npy"), hp.cin_channels, -1, hp.cin_pad)
+    job = spectrogram._job("o", "utt", "f", None, mel, feats.shape[0] * hp.hop_size, None, hp, None,
+                           (meanvar, 0.25, 0.5))
+    for start, end in ((0, 400), (120, 280)):
+        expected = sample_temperatures(feats[start // 4:end // 4].T, hp, meanvar, 0.25, 0.5)
+        assert {0.25, 0.5} <= set(expected.tolist())
+        assert torch.equal(job.make_task(start, end).temperature(), torch.from_numpy(expected).reshape(1, -1))
+    assert job.make_task(0, 400).temperature().shape == (1, 400)
+    no_split = spectrogram._job("o", "utt", "f", None, mel, 400, None, hp)
+    assert no_split.make_task(0, 400).temperature() is None

@@ -213,3 +213,74 @@ def test_griffin_lim_gives_the_same_audio_every_run():
     log_mel = logmelspectrogram(0.5 * np.sin(2 * np.pi * 440 * t), hp)[:20]
     np.testing.assert_array_equal(spectrogram_griffin_lim(log_mel, hp, n_iter=4),
                                   spectrogram_griffin_lim(log_mel, hp, n_iter=4))
+
+
+def _harmonic(f0, seconds=1.0, rate=22050, partials=20):
+    """A unit-power sum of ``partials`` harmonics of ``f0`` Hz (amplitudes 1/k, below half the rate)."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = sum(np.sin(2 * np.pi * f0 * k * t + k) / k for k in range(1, partials + 1) if f0 * k < rate / 2)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+@pytest.mark.parametrize("f0", [97.1, 150.0, 220.7, 310.0])
+@pytest.mark.parametrize("hnr", [0.0, 10.0, 20.0])
+def test_hnr_of_a_harmonic_tone_plus_white_noise_is_their_power_ratio(f0, hnr):
+    # Boersma's estimate: the periodic part's power over the noise's, whatever the pitch (non-integer periods too)
+    rng = np.random.default_rng(0)
+    tone = _harmonic(f0)
+    x = tone + rng.standard_normal(tone.size) * 10 ** (-hnr / 20)
+    r, power = metrics.frame_periodicity(x, 22050)
+    assert len(r) == (tone.size - round(4.5 * 22050 / 75)) // round(0.01 * 22050) + 1     # 60 ms frames, 10 ms hop
+    assert np.median(metrics.hnr_db(r)) == pytest.approx(hnr, abs=0.6)
+    assert np.median(power) == pytest.approx(1 + 10 ** (-hnr / 10), rel=0.1)
+
+
+def test_white_noise_is_not_periodic_and_hnr_is_bounded():
+    r, _ = metrics.frame_periodicity(np.random.default_rng(1).standard_normal(22050), 22050)
+    assert r.max() < 0.3 and np.median(metrics.hnr_db(r)) < -5
+    assert metrics.hnr_db([0.0, 0.5, 1.0]) == pytest.approx([-40.0, 0.0, 40.0], abs=1e-3)
+    r, power = metrics.frame_periodicity(np.zeros(1000), 22050)      # shorter than a frame: one silent frame
+    assert r.tolist() == [0.0] and power.tolist() == [0.0]
+
+
+def test_voiced_hnr_scores_the_estimate_on_the_references_voiced_frames_only():
+    rng = np.random.default_rng(2)
+    tone = _harmonic(150.0, seconds=0.5)
+    silence = np.zeros(11025)
+    reference = np.concatenate([silence, tone, silence])
+    voiced = metrics.voiced_hnr(reference, reference + 0.01 * rng.standard_normal(reference.size))
+    # 60 ms frames every 10 ms: 45 lie wholly inside the 0.5 s tone, 56 touch it
+    assert 45 <= voiced["frames"] <= 56
+    assert voiced["reference_hnr"] > 30 and voiced["voiced"] > 0.95     # edge frames: little tone, some noise
+    # a hoarse copy: noise of 10^-0.5 + 1 times the tone's power over it (HNR -1.2 dB), and noise in the
+    # reference's silence, which is not scored
+    hoarse = np.concatenate([silence, tone + rng.standard_normal(tone.size) * 10 ** (-5 / 20), silence])
+    hoarse += rng.standard_normal(hoarse.size)
+    scored = metrics.voiced_hnr(reference, hoarse)
+    assert scored["frames"] == voiced["frames"]
+    assert scored["estimate_hnr"] == pytest.approx(10 * np.log10(1 / (10 ** -0.5 + 1)), abs=0.8)
+    assert scored["hnr_error"] == pytest.approx(scored["reference_hnr"] - scored["estimate_hnr"], abs=1e-9)
+    assert metrics.voiced_hnr(rng.standard_normal(8000), rng.standard_normal(8000))["frames"] == 0
+    with pytest.raises(ValueError):
+        metrics.voiced_hnr(reference, reference[:-1])
+
+
+def test_mel_frame_distances_average_to_the_mel_distance_and_split_by_voicing():
+    rng = np.random.default_rng(3)
+    voice = 0.1 * _harmonic(150.0, seconds=0.5) + 0.01 * rng.standard_normal(11025)   # every band well above 0
+    hiss = 0.003 * rng.standard_normal(voice.size)
+    reference = np.concatenate([voice, hiss])
+    estimate = np.concatenate([voice * 0.5, hiss])                   # the voiced half 6.02 dB quieter
+    frames = metrics.mel_frame_distances(reference, estimate)
+    assert frames.size == 1 + reference.size // metrics.MEL_HOP
+    assert frames.mean() == pytest.approx(mel_distance(reference, estimate), abs=1e-12)
+    centre = np.arange(frames.size) * metrics.MEL_HOP
+    inside = (centre >= metrics.MEL_N_FFT // 2) & (centre <= voice.size - metrics.MEL_N_FFT // 2)
+    beyond = centre >= voice.size + metrics.MEL_N_FFT // 2
+    assert frames[inside] == pytest.approx(20 * np.log10(2), abs=1e-6) and frames[beyond].max() == 0
+    voiced, other = metrics.mel_distance_by_voicing(reference, estimate)
+    # the voiced frames: those inside at 6.02 dB and a few at the edge, less; the others: the hiss, and edge frames
+    assert 5.0 < voiced < 6.03 and other < 1.5
+    mask, r, centres = metrics.voiced_frames(reference)
+    assert mask[centres < voice.size - 700].all() and not mask[centres > voice.size + 700].any()
+    assert np.isnan(metrics.mel_distance_by_voicing(hiss, hiss)[0])  # nothing voiced

@@ -91,6 +91,39 @@ def test_temperature_scales_the_variance_the_chain_samples(tmp_path, temperature
         assert (samples - MEAN_CLASS).abs().max().item() <= bound
 
 
+class _TemperedInpainting(Inpainting):
+    """Inpainting whose samples each carry their own temperature (``temperatures``, (length,))."""
+
+    def __init__(self, observed, gaps, temperatures):
+        super().__init__(observed, gaps)
+        self.temperatures = torch.as_tensor(temperatures, dtype=torch.float32).reshape(1, -1)
+
+    def temperature(self):
+        return self.temperatures
+
+
+def test_a_task_gives_each_sample_its_own_temperature(tmp_path):
+    """A task's per-sample temperatures replace the sampler's: on the Gaussian prior each half of the signal
+    gets T times the variance of T = 1 for its own T; a map equal to the sampler's T everywhere is that T."""
+    sigma, scale = 4.0, 0.05
+    hp = tiny_hparams(sigmas=f"[{sigma}]")
+    prior = write_levels(tmp_path, hp, lambda hp, s: constant_model(hp))
+    run = lambda task, n_steps, **kw: anneal(task, [prior], AnnealingSchedule((sigma,), scale),
+                                             config(n_steps=n_steps, window=300, windows_per_step=5,
+                                                    schedule="tiled", **kw))[0]
+    halves = torch.cat([torch.full((1500,), 1.0), torch.full((1500,), 0.25)])
+    x = run(_TemperedInpainting(torch.full((3000,), 10.0), [(0, 3000)], halves), 150, temperature=0.5)
+    eta = scale * sigma ** 2
+    unit_var = sigma ** 2 / (1 - eta / (2 * sigma ** 2))
+    for half, temperature in ((x[0, :1500], 1.0), (x[0, 1500:], 0.25)):
+        samples = half.double()
+        assert abs(samples.mean().item() - MEAN_CLASS) < 0.5
+        assert abs(samples.var().item() / (temperature * unit_var) - 1) < 0.12   # 1500 draws: 3.7 % standard error
+    same = torch.full((600,), 0.25)
+    assert torch.equal(run(_TemperedInpainting(torch.full((600,), 10.0), [(0, 600)], same), 5),
+                       run(Inpainting(torch.full((600,), 10.0), [(0, 600)]), 5, temperature=0.25))
+
+
 def test_tiled_windows_move_every_sample_once_per_step():
     tiles = TiledWindows(length=1050, window=200, windows_per_step=2, n_steps=4)
     steps = list(tiles)

@@ -1,5 +1,6 @@
 """Ancestral synthesis: the incremental forward computes the full forward's logits, and draws follow them."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -138,3 +139,43 @@ def test_synthesis_bad_input(tmp_path, capsys, flags, message):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_ancestral_sample_takes_one_temperature_per_sample():
+    hp = tiny_hparams(conditional=True)
+    model = WaveNet.from_hparams(hp).eval()
+    with torch.no_grad():
+        model.last_conv_layers[3].weight_g.mul_(0.2)     # a broad distribution
+    frames = 20
+    length = frames * hp.hop_size
+    c = torch.randn(1, hp.cin_channels, frames + 2 * hp.cin_pad)
+    draw = lambda temperature: synthesis.ancestral_sample(model, length, c, temperature,
+                                                          generator=torch.Generator().manual_seed(3))
+    # a map of one value is that value, draw for draw; a cold second half draws nearly one class there
+    assert torch.equal(draw(np.full(length, 0.7)), draw(0.7))
+    split = np.concatenate([np.ones(length // 2), np.full(length - length // 2, 1e-4)])
+    mixed, warm = draw(split), draw(1.0)
+    assert torch.equal(mixed[:length // 2], warm[:length // 2])        # the first half: the same draws
+    assert not torch.equal(mixed, warm)
+    for bad in (0.0, np.ones(length - 1), np.r_[np.ones(length - 1), -1.0]):
+        with pytest.raises(ValueError, match="temperature must be positive"):
+            draw(bad)
+
+
+def test_synthesis_voiced_temperature_needs_the_statistics_and_is_recorded(tmp_path, capsys):
+    mel_root, mel_preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
+    dump = make_dump(tmp_path / "dump_norm" / "dev", frames=30)
+    argv = [mel_root, str(tmp_path / "out"), f"--preset={mel_preset}", f"--conditioning={dump}", "--no-progress",
+            "--voiced-temperature", "0.25"]
+    with pytest.raises(SystemExit) as exit_info:
+        run(synthesis.main, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "meanvar.npy" in err[0]
+    assert not (tmp_path / "out").exists()
+    np.save(os.path.join(mel_root, "meanvar.npy"), np.stack([np.full(5, -2.0), np.ones(5)]))
+    assert synthesis.main(argv) == 0
+    report = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert report["voiced_temperature"] == 0.25 and report["temperature"] == 1.0
+    with pytest.raises(SystemExit) as exit_info:
+        run(synthesis.main, argv[:-1] + ["0"])
+    assert exit_info.value.code == 2 and "--voiced-temperature" in capsys.readouterr().err

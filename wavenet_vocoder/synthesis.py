@@ -18,6 +18,9 @@ Options:
   --max-frames=<n>       Use at most n mel frames per utterance, -1 for all [default: -1].
   --temperature=<t>      Divide the logits by t before drawing (1: the model's own
                          distribution, lower: more conservative) [default: 1.0].
+  --voiced-temperature=<t>  Divide the logits by t instead on the samples of the mel frames
+                         that look voiced (as pnf-spectrogram's flag judges them, with the
+                         prior's meanvar.npy beside its level folders); default: no split.
   --input-noise=<s>      Noise (quantised units) added to each drawn sample before it is fed
                          back; default: the level's sigma, the noise the model was trained on.
   --seed=<n>             Random seed [default: 0].
@@ -28,6 +31,7 @@ Options:
 import os
 import time
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -36,16 +40,18 @@ from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.mel_dumps import find_utterances, load_mel
+from wavenet_vocoder.mel_dumps import find_utterances, load_mel, statistics_path
 from wavenet_vocoder.outputs import OutputDir
 from wavenet_vocoder.quantize import dequantize, silence_units
+from wavenet_vocoder.voicing import sample_temperatures
 
 
 def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, generator=None,
                      prime=None, progress=False, sigma=None):
     """Draw ``length`` samples from ``model`` one at a time; returns (length,) int64 classes.
 
-    Each sample t is drawn from ``softmax(logits / temperature)``, the logits computed
+    Each sample t is drawn from ``softmax(logits / temperature)`` (``temperature``: a number, or one
+    per sample, all positive), the logits computed
     from the samples before it (the drawn class plus ``input_noise * N(0, 1)``, in quantised
     units, as the model saw noisy input in training).  ``prime``: (P,) quantised samples fed
     first as context (the samplers' noisy silence), their predictions discarded.
@@ -54,8 +60,10 @@ def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, ge
     position t - 1, as the smoothed likelihood scores it.  ``sigma``: the level a
     noise-conditional model is evaluated at (quantised units).
     """
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
+    temperatures = torch.as_tensor(temperature, dtype=torch.float64).reshape(-1)
+    if temperatures.numel() not in (1, length) or not bool((temperatures > 0).all()):
+        raise ValueError(f"temperature must be positive, one number or one per sample ({length})")
+    temperatures = temperatures.expand(length) if temperatures.numel() == 1 else temperatures
     device = next(model.parameters()).device
     net = IncrementalWaveNet(model, sigma)
     net.reset(1)
@@ -77,7 +85,7 @@ def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, ge
     for t in range(length):
         c_t = upsampled[max(t - 1, 0)].unsqueeze(0) if upsampled is not None else None
         logits = net.step(previous, c_t)[0]
-        cdf = torch.cumsum(torch.softmax(logits.double() / temperature, dim=0), dim=0)
+        cdf = torch.cumsum(torch.softmax(logits.double() / temperatures[t], dim=0), dim=0)
         k = int(torch.searchsorted(cdf, uniform[t].to(cdf) * cdf[-1]).clamp(max=logits.numel() - 1))
         out[t] = k
         previous = torch.tensor([k + float(noise[t])], device=device)
@@ -103,6 +111,9 @@ def main(argv=None):
     elif not os.path.isfile(checkpoint):
         raise PnfError(f"<checkpoint> {checkpoint} is neither a level root folder nor a checkpoint file")
     temperature = parse_float(args["--temperature"], "--temperature")
+    voiced_temperature = None
+    if args["--voiced-temperature"] is not None:
+        voiced_temperature = parse_float(args["--voiced-temperature"], "--voiced-temperature")
     input_noise = (parse_float(args["--input-noise"], "--input-noise", positive=False)
                    if args["--input-noise"] is not None else sigma)
     if input_noise < 0:
@@ -113,6 +124,16 @@ def main(argv=None):
         raise PnfError("--conditioning needs a mel-conditioned preset (cin_channels > 0)")
     if not conditioning and hp.cin_channels > 0:
         raise PnfError("this preset is mel-conditioned: pass --conditioning=<dump_norm folder>")
+    meanvar = None
+    if voiced_temperature is not None:
+        stats = statistics_path(args["<checkpoint>"] if os.path.isdir(args["<checkpoint>"])
+                                else os.path.dirname(os.path.abspath(args["<checkpoint>"])))
+        if not conditioning:
+            raise PnfError("--voiced-temperature judges voicing from mel frames: pass --conditioning=<dump_norm folder>")
+        if not os.path.isfile(stats):
+            raise PnfError(f"--voiced-temperature needs the prior's training statistics {stats} to judge voicing "
+                           "from the frames: put meanvar.npy there, or leave the flag out")
+        meanvar = np.load(stats)
     model = load_model(checkpoint, hp, device)
     print(f"synthesis on {describe_device(device)} from {checkpoint} (sigma {sigma:g})")
     jobs = []
@@ -122,21 +143,27 @@ def main(argv=None):
         for name, feats, wave in utterances:
             mel = load_mel(feats, hp.cin_channels, max_frames, hp.cin_pad)
             folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
+            temperatures = temperature
+            if voiced_temperature is not None:
+                temperatures = sample_temperatures(mel[:, hp.cin_pad:mel.shape[1] - hp.cin_pad], hp, meanvar,
+                                                   voiced_temperature, temperature)
             jobs.append((folder, name, torch.from_numpy(mel).unsqueeze(0), (mel.shape[1] - 2 * hp.cin_pad) * hp.hop_size,
-                         [feats] + ([wave] if wave else [])))
+                         [feats] + ([wave] if wave else []), temperatures))
     else:
-        jobs.append((args["<output-dir>"], "unconditional", None, parse_int(args["--length"], "--length", 1), []))
-    for folder, name, mel, length, inputs in jobs:
+        jobs.append((args["<output-dir>"], "unconditional", None, parse_int(args["--length"], "--length", 1), [],
+                     temperature))
+    for folder, name, mel, length, inputs, temperatures in jobs:
         generator = torch.Generator().manual_seed(seed)
         prime = _noisy_silence(hp, model.receptive_field, input_noise, generator)
         started = time.perf_counter()
-        classes = ancestral_sample(model, length, mel, temperature, input_noise, generator, prime,
+        classes = ancestral_sample(model, length, mel, temperatures, input_noise, generator, prime,
                                    progress=not args["--no-progress"], sigma=sigma)
         seconds = time.perf_counter() - started
         out = OutputDir(folder, hp.sample_rate, inputs=inputs)
         out.wav("out.wav", dequantize(classes.numpy(), hp.input_type, hp.quantize_channels))
         out.json("run.json", {"task": "synthesis", "utterance": name, "checkpoint": checkpoint, "sigma": sigma,
-                              "temperature": temperature, "input_noise": input_noise, "seed": seed,
+                              "temperature": temperature, "voiced_temperature": voiced_temperature,
+                              "input_noise": input_noise, "seed": seed,
                               "device": describe_device(device), "samples": length, "seconds": seconds,
                               "samples_per_second": length / seconds})
         print(f"{name}: {length} samples in {seconds:.1f} s ({length / seconds:.0f} samples/s) -> {folder}")

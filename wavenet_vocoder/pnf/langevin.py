@@ -16,7 +16,8 @@ Tweedie's formula, the posterior mean of the clean signal given the state, which
 noise of the lowest level that the final sample carries (a departure from the published code).
 With ``temperature`` T below 1 the noise term is ``sqrt(2 eta T) * N(0, I)``: the chain samples
 p_sigma^(1/T) instead of p_sigma, a sharper law (T = 0: noise-free annealed gradient ascent; T = 1,
-the default, is the published step).
+the default, is the published step). A task may give each sample its own temperature
+(:meth:`~wavenet_vocoder.pnf.task.Task.temperature`), which then replaces ``temperature``.
 """
 import contextlib
 import time
@@ -127,6 +128,8 @@ class _Chain:
             raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
         self.x = x.to(device, torch.float32)
         self.movable = movable.to(device, torch.float32)
+        temperature = task.temperature()
+        self.temperature = None if temperature is None else torch.as_tensor(temperature).to(device, torch.float32)
 
 
 def anneal_segments(tasks, priors, schedule, config, on_level=None):
@@ -164,7 +167,8 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
                 step_windows = StepWindows([b + offset for b in batches], window, rf, windows.exact_gradient)
                 with full_float32(device):
                     log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta,
-                                           temperature=config.temperature)
+                                           temperature=config.temperature if chain.temperature is None
+                                           else chain.temperature)
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "
@@ -217,7 +221,7 @@ def _denoise(chain, nets, conds, rf, sigma, config):
 def _step(chain, nets, conds, windows, sigma, eta, noisy=True, temperature=1.0):
     """One Langevin step of ``chain`` over ``windows`` (:class:`StepWindows`); returns (mean log p per term, terms).
     ``noisy=False``: the step without its noise (a gradient step of size ``eta``); ``temperature``
-    scales the noise's variance."""
+    (a number, or one per sample of the state's shape) scales the noise's variance."""
     x, task = chain.x, chain.task
     grad = torch.zeros_like(x)
     count = torch.zeros_like(x)
@@ -231,7 +235,7 @@ def _step(chain, nets, conds, windows, sigma, eta, noisy=True, temperature=1.0):
     if extra is not None:
         grad = grad + count * extra
     step = eta * grad
-    if noisy and temperature > 0:
+    if noisy and (torch.is_tensor(temperature) or temperature > 0):
         step = step + torch.sqrt(2 * eta * temperature * count) * torch.randn(x.shape, generator=chain.noise_gen, device=x.device)
     x = x + chain.movable * step
     implicit = task.implicit_update(x, eta * count, sigma)

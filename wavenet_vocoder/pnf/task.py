@@ -56,12 +56,16 @@ class Task(Protocol):
         """(n_sources, length) the task's plain estimate in quantised units (band-limited interpolation,
         LPC across gaps, half the mixture, Griffin-Lim), where ``--init baseline`` starts; or None."""
 
+    def temperature(self) -> Optional[torch.Tensor]:
+        """(n_sources, length) float32: each sample's temperature of the Langevin noise (the factor on its
+        variance), in place of the sampler's one ``temperature``; or None to use that one everywhere."""
+
 
 class TaskBase:
     """Defaults of the optional answers: one source, silence 127, no extra terms, nothing
-    implicit, every sample in play, no mel conditioning, and the plain estimate ``estimate``
-    ((n_sources, length) quantised units) when a subclass was given one. Subclasses set
-    ``length`` and define ``initial_state`` and ``movable``."""
+    implicit, every sample in play, no mel conditioning, the sampler's one temperature, and the
+    plain estimate ``estimate`` ((n_sources, length) quantised units) when a subclass was given
+    one. Subclasses set ``length`` and define ``initial_state`` and ``movable``."""
 
     n_sources = 1
     silence = silence_units()
@@ -77,6 +81,9 @@ class TaskBase:
         return None
 
     def conditioning(self, source):
+        return None
+
+    def temperature(self):
         return None
 
     def baseline(self):

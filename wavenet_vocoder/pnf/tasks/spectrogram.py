@@ -11,9 +11,12 @@ import numpy as np
 from ...deferred import deferred_import
 from ...errors import PnfError
 from ...baselines import spectrogram_griffin_lim
+from ...cli import parse_float
 from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
+from ...voicing import sample_temperatures
 from ..command import Job, JobResult, TaskCommand
+from ..settings import pick
 from ..task import TaskBase
 
 torch = deferred_import("torch")
@@ -26,13 +29,18 @@ class SpectrogramConditioned(TaskBase):
     ``estimate``: the plain estimate in quantised units (Griffin-Lim of the frames), for a warm start.
     """
 
-    def __init__(self, mel, cin_pad, hop_size, estimate=None):
+    def __init__(self, mel, cin_pad, hop_size, estimate=None, temperature=None):
         self.estimate = estimate
         self.mel = torch.as_tensor(mel, dtype=torch.float32)
         frames = self.mel.size(1) - 2 * cin_pad
         if frames <= 0:
             raise ValueError(f"{self.mel.size(1)} mel frames leave none after {cin_pad} context frames at each end")
         self.length = frames * hop_size
+        self.sample_temperature = None
+        if temperature is not None:
+            self.sample_temperature = torch.as_tensor(np.asarray(temperature), dtype=torch.float32).reshape(1, -1)
+            if self.sample_temperature.size(1) != self.length:
+                raise ValueError(f"{self.sample_temperature.size(1)} temperatures for {self.length} samples")
 
     def initial_state(self, generator):
         return torch.rand(1, self.length, generator=generator) * 256
@@ -43,21 +51,49 @@ class SpectrogramConditioned(TaskBase):
     def conditioning(self, source):
         return self.mel
 
+    def temperature(self):
+        return self.sample_temperature
+
 
 DETAILS = """\
 <checkpoint> is the prior's folder: one checkpoints<sigma>/ folder per level, or one
 noise-conditional checkpoint_latest_ema.pth. <dump-root> holds normalised
 <name>-<i>-feats.npy files (frames x 80) and, optionally, the matching <name>-<i>-wave.npy
 (the original, written as original.wav). With one utterance the outputs go straight into
-<output-dir>, with several into one folder each."""
+<output-dir>, with several into one folder each. With --voiced-temperature the frames that
+look voiced (most of their energy below 1 kHz, within 30 dB of the loudest frame of the
+segment) are sampled at that temperature: the prior's own samples are hoarser than speech,
+and a sharper law keeps voicing periodic, while unvoiced sounds want the prior's own noise."""
+
+OPTIONS = """\
+  --voiced-temperature=<t>  Temperature of the Langevin noise (as with --temperature) on the
+                         samples of voiced frames, the rest keeping the sampler's temperature;
+                         0 or more; not in the published code (default: VOICED_TEMPERATURE).
+"""
+
+
+def resolve(args, constants):
+    """The task's own values: ``voiced_temperature`` (--voiced-temperature over VOICED_TEMPERATURE;
+    None: one temperature everywhere)."""
+    value = pick(args, "--voiced-temperature", constants, "VOICED_TEMPERATURE")
+    if value is None or str(value).lower() == "none":
+        return {"voiced_temperature": None}
+    temperature = parse_float(value, "--voiced-temperature", positive=False)
+    if temperature < 0:
+        raise PnfError(f"--voiced-temperature={value}: give 0 or more (1: as sampled elsewhere)")
+    return {"voiced_temperature": temperature}
 
 
 def check(settings, args):
-    """A mel-conditioned preset only."""
+    """A mel-conditioned preset only; --voiced-temperature only with the prior's statistics."""
     hp = settings.hparams
     if hp.cin_channels <= 0 or not hp.upsample_conditional_features:
         raise PnfError(f"this task needs a mel-conditioned preset (cin_channels > 0), but {args['--preset']} "
                        "has none: use e.g. --preset=egs/mulaw_maxaudio_spectrogram/config.json")
+    stats = statistics_path(args["<checkpoint>"])
+    if settings.task.get("voiced_temperature") is not None and not os.path.isfile(stats):
+        raise PnfError(f"--voiced-temperature needs the prior's training statistics {stats} to judge voicing "
+                       "from the frames: put meanvar.npy there, or leave the flag out")
 
 
 def normalisation_note(feats, path, prior_root):
@@ -102,7 +138,11 @@ def jobs(args, settings):
         if wave is not None:
             original = dequantize(np.load(wave)[:length], hp.input_type, hp.quantize_channels)
         estimate = griffin_lim_units(mel, hp, args["<checkpoint>"], length) if settings.sampler.init == "baseline" else None
-        yield _job(folder, name, feats, wave, mel, length, original, hp, estimate)
+        temperatures = None
+        if settings.task.get("voiced_temperature") is not None:
+            meanvar = np.load(statistics_path(args["<checkpoint>"]))
+            temperatures = (meanvar, settings.task["voiced_temperature"], settings.sampler.temperature)
+        yield _job(folder, name, feats, wave, mel, length, original, hp, estimate, temperatures)
 
 
 def statistics_missing(args):
@@ -126,10 +166,15 @@ def griffin_lim_units(mel, hp, prior_root, length):
     return to_units(torch.as_tensor(audio), hp.input_type, hp.quantize_channels).numpy()
 
 
-def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None):
+def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None, temperatures=None):
+    """``temperatures``: (meanvar, voiced temperature, temperature) for --voiced-temperature, or None."""
     def make_task(start, end):
-        return SpectrogramConditioned(segment_frames(mel, start, end, hp), hp.cin_pad, hp.hop_size,
-                                      None if estimate is None else estimate[start:end])
+        frames = segment_frames(mel, start, end, hp)
+        per_sample = None
+        if temperatures is not None:
+            per_sample = sample_temperatures(frames[:, hp.cin_pad:frames.shape[1] - hp.cin_pad], hp, *temperatures)
+        return SpectrogramConditioned(frames, hp.cin_pad, hp.hop_size,
+                                      None if estimate is None else estimate[start:end], per_sample)
 
     def outputs(state, start, end):
         return {"out": dequantize(state[0], hp.input_type, hp.quantize_channels)}
@@ -155,9 +200,11 @@ COMMAND = TaskCommand(
     summary="Spectrogram-conditioned generation: audio for each mel spectrogram in <dump-root>.",
     usage=("<checkpoint> <dump-root> <output-dir> [options]",),
     details=DETAILS,
-    options="",
+    options=OPTIONS,
     priors=("<checkpoint>",),
+    resolve=resolve,
     check=check,
     jobs=jobs,
+    constants={"VOICED_TEMPERATURE": "--voiced-temperature"},
     baseline_missing=statistics_missing,
 )
