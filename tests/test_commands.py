@@ -17,7 +17,7 @@ from wavenet_vocoder.pnf.task import Task
 from wavenet_vocoder.pnf.tasks import declipping, inpainting, separation, spectrogram, superres
 from wavenet_vocoder.mel_dumps import load_mel
 from wavenet_vocoder.quantize import quantize
-from wavenet_vocoder.voicing import sample_temperatures
+from wavenet_vocoder.voicing import sample_temperatures, voiced_frames
 
 
 @pytest.fixture
@@ -582,9 +582,11 @@ def test_spectrogram_voiced_temperature_reaches_each_segments_task(tmp_path, cap
     assert sgld_spectrogram_descent.main(argv + ["--voiced-temperature=0.25", "--temperature=0.5"]) == 0
     report = json.loads((tmp_path / "out" / "run.json").read_text())
     assert report["arguments"]["--voiced-temperature"] == "0.25" and report["temperature"] == 0.5
+    feats = np.load(os.path.join(dump, "utt-00001-feats.npy"))
+    assert report["voiced_frames"] == int(voiced_frames(feats - 2.0, hp).sum()) and report["frames"] == 100
+    assert 0 < report["voiced_frames"] < 100
     assert np.all(np.isfinite(read(tmp_path / "out" / "out.wav")))
     # each segment's task carries the temperatures of its own frames, judged against its own loudest
-    feats = np.load(os.path.join(dump, "utt-00001-feats.npy"))
     mel = load_mel(os.path.join(dump, "utt-00001-feats.npy"), hp.cin_channels, -1, hp.cin_pad)
     job = spectrogram._job("o", "utt", "f", None, mel, feats.shape[0] * hp.hop_size, None, hp, None,
                            (meanvar, 0.25, 0.5))

@@ -14,7 +14,7 @@ from ...baselines import spectrogram_griffin_lim
 from ...cli import parse_float
 from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
-from ...voicing import sample_temperatures
+from ...voicing import sample_temperatures, voiced_frames
 from ..command import Job, JobResult, TaskCommand
 from ..settings import pick
 from ..task import TaskBase
@@ -168,11 +168,15 @@ def griffin_lim_units(mel, hp, prior_root, length):
 
 def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None, temperatures=None):
     """``temperatures``: (meanvar, voiced temperature, temperature) for --voiced-temperature, or None."""
+    voiced_per_segment = {}          # segment start -> frames judged voiced there, for run.json
+
     def make_task(start, end):
         frames = segment_frames(mel, start, end, hp)
         per_sample = None
         if temperatures is not None:
-            per_sample = sample_temperatures(frames[:, hp.cin_pad:frames.shape[1] - hp.cin_pad], hp, *temperatures)
+            inner = frames[:, hp.cin_pad:frames.shape[1] - hp.cin_pad]
+            per_sample = sample_temperatures(inner, hp, *temperatures)
+            voiced_per_segment[start] = int(voiced_frames(denormalize(inner.T, temperatures[0]), hp).sum())
         return SpectrogramConditioned(frames, hp.cin_pad, hp.hop_size,
                                       None if estimate is None else estimate[start:end], per_sample)
 
@@ -184,8 +188,10 @@ def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None, te
         panels = ([("original", original)] if original is not None else []) + \
             [("PnF output from the mel frames", estimate)]
         frames = int(mel.shape[1] - 2 * hp.cin_pad)
-        return JobResult(wavs={"out.wav": estimate}, panels=panels,
-                         extra={"utterance": name, "samples": length, "frames": frames},
+        extra = {"utterance": name, "samples": length, "frames": frames}
+        if temperatures is not None:
+            extra["voiced_frames"] = sum(voiced_per_segment.values())     # sampled at --voiced-temperature
+        return JobResult(wavs={"out.wav": estimate}, panels=panels, extra=extra,
                          json={"info.json": {"seconds": seconds, "utterance": name, "samples": length}})
 
     return Job(folder, [feats] + ([wave] if wave else []), length, make_task, outputs, finish,
