@@ -17,7 +17,7 @@ from wavenet_vocoder.pnf.task import Task
 from wavenet_vocoder.pnf.tasks import declipping, inpainting, separation, spectrogram, superres
 from wavenet_vocoder.mel_dumps import load_mel
 from wavenet_vocoder.quantize import quantize
-from wavenet_vocoder.voicing import sample_temperatures, voiced_frames
+from wavenet_vocoder.voicing import sample_temperatures, voiced_mel_frames, voiced_normalised_frames
 
 
 @pytest.fixture
@@ -583,7 +583,7 @@ def test_spectrogram_voiced_temperature_reaches_each_segments_task(tmp_path, cap
     report = json.loads((tmp_path / "out" / "run.json").read_text())
     assert report["arguments"]["--voiced-temperature"] == "0.25" and report["temperature"] == 0.5
     feats = np.load(os.path.join(dump, "utt-00001-feats.npy"))
-    assert report["voiced_frames"] == int(voiced_frames(feats - 2.0, hp).sum()) and report["frames"] == 100
+    assert report["voiced_frames"] == int(voiced_mel_frames(feats - 2.0, hp).sum()) and report["frames"] == 100
     assert 0 < report["voiced_frames"] < 100
     assert np.all(np.isfinite(read(tmp_path / "out" / "out.wav")))
     # each segment's task carries the temperatures of its own frames, judged against its own loudest
@@ -591,7 +591,7 @@ def test_spectrogram_voiced_temperature_reaches_each_segments_task(tmp_path, cap
     job = spectrogram._job("o", "utt", "f", None, mel, feats.shape[0] * hp.hop_size, None, hp, None,
                            (meanvar, 0.25, 0.5))
     for start, end in ((0, 400), (120, 280)):
-        expected = sample_temperatures(feats[start // 4:end // 4].T, hp, meanvar, 0.25, 0.5)
+        expected = sample_temperatures(voiced_normalised_frames(feats[start // 4:end // 4].T, hp, meanvar), 4, 0.25, 0.5)
         assert {0.25, 0.5} <= set(expected.tolist())
         assert torch.equal(job.make_task(start, end).temperature(), torch.from_numpy(expected).reshape(1, -1))
     assert job.make_task(0, 400).temperature().shape == (1, 400)

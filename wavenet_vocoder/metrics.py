@@ -151,7 +151,7 @@ def score(reference, estimate, sample_rate=22050):
 HNR_FMIN, HNR_FMAX = 75.0, 500.0        # pitch range searched, Hz
 HNR_PERIODS = 4.5                       # frame length in periods of HNR_FMIN (Praat's default for HNR)
 HNR_HOP_S = 0.01                        # frame hop, seconds
-VOICED_R, VOICED_RANGE_DB = 0.45, 30.0  # a reference frame is voiced at periodicity >= 0.45, within 30 dB of its loudest
+VOICED_R, VOICED_RANGE_DB = 0.45, 30.0  # voiced: periodicity >= 0.45, within 30 dB of the loudest frame
 
 
 def frame_periodicity(x, sample_rate, fmin=HNR_FMIN, fmax=HNR_FMAX):
@@ -238,10 +238,8 @@ def mel_distance_by_voicing(reference, estimate, sample_rate=22050):
     ref, est = _pair(reference, estimate)
     distances = mel_frame_distances(ref, est, sample_rate)
     voiced, _, centres = voiced_frames(ref, sample_rate)
-    times = np.arange(distances.size) * MEL_HOP
-    after = np.clip(np.searchsorted(centres, times), 1, max(1, centres.size - 1))
-    nearest = np.where(np.abs(centres[after - 1] - times) <= np.abs(centres[np.minimum(after, centres.size - 1)] - times),
-                       after - 1, np.minimum(after, centres.size - 1))
-    mask = voiced[nearest]
+    spacing = centres[1] - centres[0] if centres.size > 1 else 1          # the periodicity frames' hop
+    nearest = np.rint((np.arange(distances.size) * MEL_HOP - centres[0]) / spacing).astype(int)
+    mask = voiced[np.clip(nearest, 0, centres.size - 1)]
     mean = lambda values: float(values.mean()) if values.size else float("nan")
     return mean(distances[mask]), mean(distances[~mask])

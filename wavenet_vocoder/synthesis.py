@@ -43,7 +43,7 @@ from wavenet_vocoder.incremental import IncrementalWaveNet
 from wavenet_vocoder.mel_dumps import find_utterances, load_mel, statistics_path
 from wavenet_vocoder.outputs import OutputDir
 from wavenet_vocoder.quantize import dequantize, silence_units
-from wavenet_vocoder.voicing import sample_temperatures
+from wavenet_vocoder.voicing import sample_temperatures, voiced_normalised_frames
 
 
 def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, generator=None,
@@ -145,8 +145,8 @@ def main(argv=None):
             folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
             temperatures = temperature
             if voiced_temperature is not None:
-                temperatures = sample_temperatures(mel[:, hp.cin_pad:mel.shape[1] - hp.cin_pad], hp, meanvar,
-                                                   voiced_temperature, temperature)
+                voiced = voiced_normalised_frames(mel[:, hp.cin_pad:mel.shape[1] - hp.cin_pad], hp, meanvar)
+                temperatures = sample_temperatures(voiced, hp.hop_size, voiced_temperature, temperature)
             jobs.append((folder, name, torch.from_numpy(mel).unsqueeze(0), (mel.shape[1] - 2 * hp.cin_pad) * hp.hop_size,
                          [feats] + ([wave] if wave else []), temperatures))
     else:

@@ -18,7 +18,7 @@ librosa = deferred_import("librosa")
 VOICED_LOW_HZ, VOICED_LOW_SHARE, VOICED_RANGE_DB = 1000.0, 0.5, 30.0
 
 
-def voiced_frames(log_mel, hp):
+def voiced_mel_frames(log_mel, hp):
     """(N,) bool: which frames of ``log_mel`` (N, num_mels) log10 mel magnitudes, de-normalised, look voiced:
     most of their energy in the bands centred below ``VOICED_LOW_HZ`` Hz, and within ``VOICED_RANGE_DB`` dB
     of the loudest frame (a frame with no energy is not voiced)."""
@@ -30,8 +30,12 @@ def voiced_frames(log_mel, hp):
     return (low >= VOICED_LOW_SHARE * total) & loud & (total > 0)
 
 
-def sample_temperatures(frames, hp, meanvar, voiced_temperature, temperature):
-    """(frames * hop_size,) float32: ``voiced_temperature`` on the samples of the voiced frames of the
-    normalised ``frames`` (cin, N) (see :func:`voiced_frames`), ``temperature`` on the others."""
-    voiced = voiced_frames(denormalize(np.asarray(frames).T, meanvar), hp)
-    return np.repeat(np.where(voiced, voiced_temperature, temperature), hp.hop_size).astype(np.float32)
+def voiced_normalised_frames(frames, hp, meanvar):
+    """:func:`voiced_mel_frames` of normalised features ``frames`` (cin, N), de-normalised with ``meanvar``."""
+    return voiced_mel_frames(denormalize(np.asarray(frames).T, meanvar), hp)
+
+
+def sample_temperatures(voiced, hop_size, voiced_temperature, temperature):
+    """(N * hop_size,) float32: ``voiced_temperature`` on the ``hop_size`` samples of each frame where
+    ``voiced`` (N,) is true, ``temperature`` on the others."""
+    return np.repeat(np.where(voiced, voiced_temperature, temperature), hop_size).astype(np.float32)

@@ -14,7 +14,7 @@ from ...baselines import spectrogram_griffin_lim
 from ...cli import parse_float
 from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
-from ...voicing import sample_temperatures, voiced_frames
+from ...voicing import sample_temperatures, voiced_normalised_frames
 from ..command import Job, JobResult, TaskCommand
 from ..settings import pick
 from ..task import TaskBase
@@ -174,9 +174,10 @@ def _job(folder, name, feats, wave, mel, length, original, hp, estimate=None, te
         frames = segment_frames(mel, start, end, hp)
         per_sample = None
         if temperatures is not None:
-            inner = frames[:, hp.cin_pad:frames.shape[1] - hp.cin_pad]
-            per_sample = sample_temperatures(inner, hp, *temperatures)
-            voiced_per_segment[start] = int(voiced_frames(denormalize(inner.T, temperatures[0]), hp).sum())
+            meanvar, voiced_temperature, temperature = temperatures
+            voiced = voiced_normalised_frames(frames[:, hp.cin_pad:frames.shape[1] - hp.cin_pad], hp, meanvar)
+            per_sample = sample_temperatures(voiced, hp.hop_size, voiced_temperature, temperature)
+            voiced_per_segment[start] = int(voiced.sum())
         return SpectrogramConditioned(frames, hp.cin_pad, hp.hop_size,
                                       None if estimate is None else estimate[start:end], per_sample)
 
