@@ -52,6 +52,27 @@ def test_engine_on_cuda_gives_the_cpu_samples(tmp_path, device):
     assert torch.isfinite(gpu).all() and torch.equal(gpu[0, ::4], cpu[0, ::4])
 
 
+class _TemperedSuperResolution(SuperResolution):
+    """Super-resolution whose samples each carry temperature 0.25 (a per-sample map, as --voiced-temperature
+    gives)."""
+
+    def temperature(self):
+        return torch.full((1, self.length), 0.25)
+
+
+def test_a_per_sample_temperature_reaches_the_device(tmp_path):
+    hp = tiny_hparams()
+    root, _ = make_root(tmp_path / "prior", hp)
+    observed = torch.rand(800, generator=torch.Generator().manual_seed(3)) * 255
+    schedule = AnnealingSchedule(tuple(hp.sigmas), 0.05)
+    config = SamplerConfig(n_steps=3, window=200, windows_per_step=2, schedule="tiled", progress=False, device="cuda")
+    tempered, _ = anneal(_TemperedSuperResolution(observed, 4), [Prior(root, hp, "cuda")], schedule, config)
+    scalar, _ = anneal(SuperResolution(observed, 4), [Prior(root, hp, "cuda")], schedule,
+                       SamplerConfig(**{**config.__dict__, "temperature": 0.25}))
+    # the same draws on the same device: the map equals the one temperature
+    assert torch.isfinite(tempered).all() and torch.equal(tempered, scalar)
+
+
 def test_a_training_step_on_cuda_equals_the_cpu_step(tmp_path):
     hp = tiny_hparams()
     # eps 1.0: Adam's step nearly linear in the gradient, so last-bit differences stay last-bit
