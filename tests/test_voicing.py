@@ -24,3 +24,31 @@ def test_voiced_frames_are_loud_frames_with_most_of_their_energy_below_1_khz():
     temperatures = sample_temperatures(voiced, hp.hop_size, 0.25, 0.8)
     assert temperatures.dtype == np.float32
     assert temperatures.tolist() == pytest.approx(np.repeat([0.25, 0.8, 0.25, 0.8, 0.8], hp.hop_size).tolist())
+
+
+def test_voicing_rule_benchmark_agrees_with_the_recordings_periodicity_on_a_vowel_and_a_hiss(tmp_path, capsys):
+    import os
+    import runpy
+
+    import soundfile as sf
+    from conftest import REPO
+
+    bench = runpy.run_path(os.path.join(REPO, "benchmarks", "voicing_rule.py"), run_name="voicing_rule")
+    rate = 22050
+    t = np.arange(rate) / rate
+    vowel = sum(np.sin(2 * np.pi * 140 * k * t) / k ** 2 for k in range(1, 20))       # energy low: voiced
+    rng = np.random.default_rng(0)
+    hiss = np.diff(rng.standard_normal(rate + 1))                                     # energy high: not voiced
+    sf.write(tmp_path / "a.wav", np.concatenate([vowel / np.abs(vowel).max(), 0.5 * hiss / np.abs(hiss).max()]), rate)
+    sf.write(tmp_path / "b.wav", vowel / np.abs(vowel).max(), rate)
+    assert bench["main"]([str(tmp_path / "a.wav"), str(tmp_path / "b.wav"),
+                          f"--preset={os.path.join(REPO, 'egs', 'pnf_real', 'mel_voice.json')}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| file | frames | voiced (recording) | voiced (rule) | agreement |")
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:-1]] for line in lines[2:]}
+    assert set(rows) == {"a.wav", "b.wav", "all"}
+    frames, recording, rule, agreement, recall, precision = rows["a.wav"]
+    assert frames == 1 + 2 * rate // 256 and recording == pytest.approx(0.5, abs=0.03)
+    assert rule == pytest.approx(0.5, abs=0.03) and agreement > 0.95 and recall > 0.95 and precision > 0.95
+    assert rows["b.wav"][1:] == [1.0, 1.0, 1.0, 1.0, 1.0]
+    assert rows["all"][0] == frames + 1 + rate // 256

@@ -231,15 +231,20 @@ def voiced_hnr(reference, estimate, sample_rate=22050):
             "hnr_error": float(np.abs(h_ref - h_est).mean()), "voiced": float(np.mean(r_est[voiced] >= VOICED_R))}
 
 
+def voiced_at(reference, positions, sample_rate=22050):
+    """(P,) bool: whether ``reference`` is voiced (:func:`voiced_frames`) at each of ``positions`` (samples),
+    judged by the periodicity frame whose centre is nearest."""
+    voiced, _, centres = voiced_frames(reference, sample_rate)
+    spacing = centres[1] - centres[0] if centres.size > 1 else 1          # the periodicity frames' hop
+    nearest = np.rint((np.asarray(positions, dtype=np.float64) - centres[0]) / spacing).astype(int)
+    return voiced[np.clip(nearest, 0, centres.size - 1)]
+
+
 def mel_distance_by_voicing(reference, estimate, sample_rate=22050):
     """``(voiced, other)``: the mean mel-spectral distance in dB over the mel frames where ``reference`` is
-    voiced (each mel frame judged by the periodicity frame whose centre is nearest its own) and over
-    the rest; NaN for a set with no frame."""
+    voiced (:func:`voiced_at` each frame's centre) and over the rest; NaN for a set with no frame."""
     ref, est = _pair(reference, estimate)
     distances = mel_frame_distances(ref, est, sample_rate)
-    voiced, _, centres = voiced_frames(ref, sample_rate)
-    spacing = centres[1] - centres[0] if centres.size > 1 else 1          # the periodicity frames' hop
-    nearest = np.rint((np.arange(distances.size) * MEL_HOP - centres[0]) / spacing).astype(int)
-    mask = voiced[np.clip(nearest, 0, centres.size - 1)]
+    mask = voiced_at(ref, np.arange(distances.size) * MEL_HOP, sample_rate)
     mean = lambda values: float(values.mean()) if values.size else float("nan")
     return mean(distances[mask]), mean(distances[~mask])

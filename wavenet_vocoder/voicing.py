@@ -14,7 +14,8 @@ librosa = deferred_import("librosa")
 #: A frame is voiced (for --voiced-temperature) when at least VOICED_LOW_SHARE of its mel energy lies in
 #: the bands centred below VOICED_LOW_HZ and it is within VOICED_RANGE_DB of the loudest frame. Against
 #: the periodicity of the recordings themselves (benchmarks/fine_structure.py's voiced frames) this
-#: agreed on 88% of the frames of egs/sample_voice.wav and the LibriSpeech clips of shared/eval.
+#: agreed on 88% of the frames of egs/sample_voice.wav and the LibriSpeech clips of shared/eval
+#: (benchmarks/voicing_rule.py).
 VOICED_LOW_HZ, VOICED_LOW_SHARE, VOICED_RANGE_DB = 1000.0, 0.5, 30.0
 
 
