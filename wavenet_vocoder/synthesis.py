@@ -31,7 +31,6 @@ Options:
 import os
 import time
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -40,10 +39,10 @@ from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.incremental import IncrementalWaveNet
-from wavenet_vocoder.mel_dumps import find_utterances, load_mel, statistics_path
+from wavenet_vocoder.mel_dumps import find_utterances, load_mel
 from wavenet_vocoder.outputs import OutputDir
 from wavenet_vocoder.quantize import dequantize, silence_units
-from wavenet_vocoder.voicing import sample_temperatures, voiced_normalised_frames
+from wavenet_vocoder.voicing import sample_temperatures, voiced_normalised_frames, voicing_statistics
 
 
 def ancestral_sample(model, length, c=None, temperature=1.0, input_noise=0.0, generator=None,
@@ -126,14 +125,10 @@ def main(argv=None):
         raise PnfError("this preset is mel-conditioned: pass --conditioning=<dump_norm folder>")
     meanvar = None
     if voiced_temperature is not None:
-        stats = statistics_path(args["<checkpoint>"] if os.path.isdir(args["<checkpoint>"])
-                                else os.path.dirname(os.path.abspath(args["<checkpoint>"])))
         if not conditioning:
             raise PnfError("--voiced-temperature judges voicing from mel frames: pass --conditioning=<dump_norm folder>")
-        if not os.path.isfile(stats):
-            raise PnfError(f"--voiced-temperature needs the prior's training statistics {stats} to judge voicing "
-                           "from the frames: put meanvar.npy there, or leave the flag out")
-        meanvar = np.load(stats)
+        meanvar = voicing_statistics(args["<checkpoint>"] if os.path.isdir(args["<checkpoint>"])
+                                     else os.path.dirname(os.path.abspath(args["<checkpoint>"])))
     model = load_model(checkpoint, hp, device)
     print(f"synthesis on {describe_device(device)} from {checkpoint} (sigma {sigma:g})")
     jobs = []

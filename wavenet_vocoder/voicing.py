@@ -4,10 +4,13 @@
 Voiced speech puts most of its energy in its first harmonics and formant, below about 1 kHz;
 unvoiced consonants put theirs higher, and pauses have little.
 """
+import os
+
 import numpy as np
 
 from .deferred import deferred_import
-from .mel_dumps import denormalize
+from .errors import PnfError
+from .mel_dumps import denormalize, statistics_path
 
 librosa = deferred_import("librosa")
 
@@ -17,6 +20,16 @@ librosa = deferred_import("librosa")
 #: agreed on 88% of the frames of egs/sample_voice.wav and the LibriSpeech clips of shared/eval
 #: (benchmarks/voicing_rule.py).
 VOICED_LOW_HZ, VOICED_LOW_SHARE, VOICED_RANGE_DB = 1000.0, 0.5, 30.0
+
+
+def voicing_statistics(prior_root):
+    """The prior's ``meanvar.npy`` (in ``prior_root``), which the frames are de-normalised with to judge
+    their voicing; a :class:`PnfError` naming the file when it is missing."""
+    stats = statistics_path(prior_root)
+    if not os.path.isfile(stats):
+        raise PnfError(f"--voiced-temperature needs the prior's training statistics {stats} to judge voicing "
+                       "from the frames: put meanvar.npy there, or leave the flag out")
+    return np.load(stats)
 
 
 def voiced_mel_frames(log_mel, hp):

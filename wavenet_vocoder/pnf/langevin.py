@@ -110,7 +110,7 @@ class _Chain:
     beside others (the segments of a long file) gives the same state.
     """
 
-    def __init__(self, task, seed, device, init="noise", first_sigma=None):
+    def __init__(self, task, seed, device, init="noise", first_sigma=None, temperature=1.0):
         self.task = task
         self.noise_gen = torch.Generator(device=device).manual_seed(seed)
         self.window_gen = torch.Generator().manual_seed(seed + 1)
@@ -128,8 +128,8 @@ class _Chain:
             raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
         self.x = x.to(device, torch.float32)
         self.movable = movable.to(device, torch.float32)
-        temperature = task.temperature()
-        self.temperature = None if temperature is None else torch.as_tensor(temperature).to(device, torch.float32)
+        per_sample = task.temperature()      # the task's own temperatures, else the sampler's one
+        self.temperature = temperature if per_sample is None else torch.as_tensor(per_sample).to(device, torch.float32)
 
 
 def anneal_segments(tasks, priors, schedule, config, on_level=None):
@@ -145,7 +145,7 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
         if len(priors) != task.n_sources:
             raise ValueError(f"the task has {task.n_sources} sources but {len(priors)} priors were given")
     device = torch.device(config.device)
-    chains = [_Chain(task, config.seed, device, config.init, schedule.sigmas[0]) for task in tasks]
+    chains = [_Chain(task, config.seed, device, config.init, schedule.sigmas[0], config.temperature) for task in tasks]
     reports = []
     for level, sigma in enumerate(schedule):
         models, scorers = zip(*(prior.level(sigma, config.precision) for prior in priors))
@@ -166,9 +166,7 @@ def anneal_segments(tasks, priors, schedule, config, on_level=None):
             for step, batches in enumerate(windows):
                 step_windows = StepWindows([b + offset for b in batches], window, rf, windows.exact_gradient)
                 with full_float32(device):
-                    log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta,
-                                           temperature=config.temperature if chain.temperature is None
-                                           else chain.temperature)
+                    log_p, targets = _step(chain, nets, conds, step_windows, sigma, eta, temperature=chain.temperature)
                 if not bool(torch.isfinite(chain.x).all()):
                     raise SamplingDiverged(
                         f"sampling diverged (NaN or inf) at sigma={sigma:g}, step {step + 1}/{len(windows)}: "

@@ -14,7 +14,7 @@ from ...baselines import spectrogram_griffin_lim
 from ...cli import parse_float
 from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
-from ...voicing import sample_temperatures, voiced_normalised_frames
+from ...voicing import sample_temperatures, voiced_normalised_frames, voicing_statistics
 from ..command import Job, JobResult, TaskCommand
 from ..settings import pick
 from ..task import TaskBase
@@ -90,10 +90,8 @@ def check(settings, args):
     if hp.cin_channels <= 0 or not hp.upsample_conditional_features:
         raise PnfError(f"this task needs a mel-conditioned preset (cin_channels > 0), but {args['--preset']} "
                        "has none: use e.g. --preset=egs/mulaw_maxaudio_spectrogram/config.json")
-    stats = statistics_path(args["<checkpoint>"])
-    if settings.task.get("voiced_temperature") is not None and not os.path.isfile(stats):
-        raise PnfError(f"--voiced-temperature needs the prior's training statistics {stats} to judge voicing "
-                       "from the frames: put meanvar.npy there, or leave the flag out")
+    if settings.task.get("voiced_temperature") is not None:
+        voicing_statistics(args["<checkpoint>"])
 
 
 def normalisation_note(feats, path, prior_root):
@@ -127,6 +125,10 @@ def jobs(args, settings):
     frames = settings.sample_size // hp.hop_size if settings.sample_size > 0 else -1
     if settings.sample_size > 0 and frames == 0:
         raise PnfError(f"--sample-size={settings.sample_size} is less than one frame ({hp.hop_size} samples)")
+    temperatures = None                  # (meanvar, voiced temperature, temperature) for --voiced-temperature
+    if settings.task.get("voiced_temperature") is not None:
+        temperatures = (voicing_statistics(args["<checkpoint>"]), settings.task["voiced_temperature"],
+                        settings.sampler.temperature)
     for name, feats, wave in utterances:
         folder = args["<output-dir>"] if len(utterances) == 1 else os.path.join(args["<output-dir>"], name)
         mel = load_mel(feats, hp.cin_channels, frames, hp.cin_pad)
@@ -138,10 +140,6 @@ def jobs(args, settings):
         if wave is not None:
             original = dequantize(np.load(wave)[:length], hp.input_type, hp.quantize_channels)
         estimate = griffin_lim_units(mel, hp, args["<checkpoint>"], length) if settings.sampler.init == "baseline" else None
-        temperatures = None
-        if settings.task.get("voiced_temperature") is not None:
-            meanvar = np.load(statistics_path(args["<checkpoint>"]))
-            temperatures = (meanvar, settings.task["voiced_temperature"], settings.sampler.temperature)
         yield _job(folder, name, feats, wave, mel, length, original, hp, estimate, temperatures)
 
 
