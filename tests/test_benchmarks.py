@@ -710,3 +710,38 @@ def test_fine_structure_scores_each_estimate_on_the_references_voiced_frames(tmp
     with pytest.raises(SystemExit) as raised:
         fine["run"](fine["main"], [str(tmp_path / "noise.wav"), paths["same"]])
     assert "noise.wav: no voiced frame to score" in capsys.readouterr().err
+
+
+def test_fine_structure_own_averages_recordings_voicing_over_files_and_frames(tmp_path, capsys):
+    fine = runpy.run_path(os.path.join(REPO, "benchmarks", "fine_structure.py"), run_name="fine")
+    rate = 22050
+    rng = np.random.default_rng(1)
+    t = np.arange(rate) / rate
+    tone = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 12))
+    tone *= 0.3 / np.abs(tone).max()
+    folder = tmp_path / "speech"
+    (folder / "sub").mkdir(parents=True)
+    audio = {"clean.wav": tone[: rate // 2],                                       # short and clean
+             "sub/hoarse.wav": tone + 0.5 * rng.standard_normal(rate) * np.sqrt(np.mean(tone ** 2)),
+             "hiss.wav": 0.1 * rng.standard_normal(rate)}                             # no voiced frame
+    for name, x in audio.items():
+        sf.write(folder / name, x, rate, subtype="FLOAT")
+    own = {name: fine["voiced_hnr"](x, x, rate) for name, x in audio.items()}
+    assert own["hiss.wav"]["frames"] == 0 and own["clean.wav"]["frames"] < own["sub/hoarse.wav"]["frames"]
+    voiced = [own["clean.wav"], own["sub/hoarse.wav"]]
+    file_mean = np.mean([row["reference_hnr"] for row in voiced])
+    frame_mean = sum(row["reference_hnr"] * row["frames"] for row in voiced) / sum(row["frames"] for row in voiced)
+    assert abs(file_mean - frame_mean) > 0.05                  # the two means differ: each is checked below
+    assert fine["main"](["--own", str(folder), str(folder / "*.wav")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| audio | files | with voiced frames |")
+    rows = [line.strip("| ").split(" | ") for line in lines[2:]]
+    assert rows[0] == ["speech", "3", "2", str(sum(row["frames"] for row in voiced)), f"{file_mean:.2f}",
+                       f"{frame_mean:.2f}"]
+    clean = own["clean.wav"]                                  # the pattern: the folder's top level only
+    assert rows[1] == [str(folder / "*.wav"), "2", "1", str(clean["frames"]), f"{clean['reference_hnr']:.2f}",
+                       f"{clean['reference_hnr']:.2f}"]
+    assert own["sub/hoarse.wav"]["reference_hnr"] < clean["reference_hnr"] - 5
+    with pytest.raises(SystemExit) as raised:
+        fine["run"](fine["main"], ["--own", str(folder), str(tmp_path / "none*.wav")])
+    assert raised.value.code != 0 and "none*.wav: no file matches this pattern" in capsys.readouterr().err
