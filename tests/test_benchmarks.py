@@ -670,13 +670,18 @@ def test_separation_starts_runs_chains_from_half_the_mixture_and_from_the_true_s
         starts["main"]([f"--models={models}", "--starts=both"])
 
 
+def harmonic_tone(f0, partials, rate, seconds=1.0, peak=0.3):
+    """A sawtooth-like voiced sound: ``partials`` harmonics of ``f0`` Hz at amplitudes 1/k, scaled to ``peak``."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, partials + 1))
+    return tone * (peak / np.abs(tone).max())
+
+
 def test_fine_structure_scores_each_estimate_on_the_references_voiced_frames(tmp_path, capsys):
     fine = runpy.run_path(os.path.join(REPO, "benchmarks", "fine_structure.py"), run_name="fine")
     rate = 22050
     rng = np.random.default_rng(0)
-    t = np.arange(rate) / rate
-    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15))
-    tone *= 0.3 / np.abs(tone).max()
+    tone = harmonic_tone(150, 14, rate)
     noise = rng.standard_normal(rate) * np.sqrt(np.mean(tone ** 2))     # as loud as the tone: HNR 0 dB
     hiss = 0.003 * rng.standard_normal(rate)                            # what follows the tone: not voiced
     reference = np.concatenate([tone, hiss])
@@ -716,9 +721,7 @@ def test_fine_structure_own_averages_recordings_voicing_over_files_and_frames(tm
     fine = runpy.run_path(os.path.join(REPO, "benchmarks", "fine_structure.py"), run_name="fine")
     rate = 22050
     rng = np.random.default_rng(1)
-    t = np.arange(rate) / rate
-    tone = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 12))
-    tone *= 0.3 / np.abs(tone).max()
+    tone = harmonic_tone(120, 11, rate)
     folder = tmp_path / "speech"
     (folder / "sub").mkdir(parents=True)
     audio = {"clean.wav": tone[: rate // 2],                                       # short and clean
