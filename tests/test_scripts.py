@@ -178,18 +178,23 @@ def test_inpainting_finds_the_dropouts_of_a_file_at_another_rate(tmp_path, mulaw
     np.testing.assert_array_equal(estimate[outside], original[outside])
 
 
-@pytest.mark.parametrize("case", ["line", "none"])
+@pytest.mark.parametrize("case", ["line", "file", "none"])
 def test_inpainting_gap_sources_explain_their_mistakes(tmp_path, mulaw, capsys, case):
     root, preset = mulaw
     src = tone(tmp_path / "in.wav", seconds=0.3)
     if case == "line":
         (tmp_path / "gaps.txt").write_text("0.1 0.12\n0.2 soon\n")
         extra, expected = [f"--gaps-file={tmp_path / 'gaps.txt'}"], "gaps.txt, line 2=0.2 soon: expected two numbers"
+        expected += " of seconds, start,end (e.g. 1.1,1.3)"
+    elif case == "file":                                         # a gaps file given to --gap: pointed to --gaps-file
+        (tmp_path / "gaps.txt").write_text("0.1 0.12\n")
+        extra, expected = [f"--gap={tmp_path / 'gaps.txt'}"], "; a file of gaps goes to --gaps-file"
     else:
         extra, expected = ["--find-dropouts", "5"], "has no run of digital silence of 5 ms or more"
     code, err = run_cli(sgld_inpainting.main, [root, src, str(tmp_path / "out"), f"--preset={preset}"] + extra + FAST,
                         capsys)
     assert code == 2 and len(err) == 1 and expected in err[0], err
+    assert case != "line" or err[0].endswith(expected)           # the hint is --gap's alone
 
 
 def test_separation_end_to_end_with_sources_and_with_a_mixture(tmp_path):
@@ -321,6 +326,15 @@ def test_spectrogram_dump_without_features(tmp_path, capsys):
                                                          f"--preset={preset}"], capsys)
     # (after the note that, without meanvar.npy, the default warm start falls back to noise)
     assert code == 2 and "no *-feats.npy" in err[-1] and "meanvar.npy is missing" in err[0]
+
+
+def test_spectrogram_given_an_audio_file_says_how_to_make_a_dump(tmp_path, capsys):
+    root, preset = make_root(tmp_path / "mel", tiny_hparams(conditional=True))
+    src = tone(tmp_path / "speech.wav")
+    code, err = run_cli(sgld_spectrogram_descent.main, [root, src, str(tmp_path / "o"), f"--preset={preset}"], capsys)
+    assert code == 2 and "speech.wav is a file, not a folder of *-feats.npy files" in err[-1]
+    assert "pnf-preprocess <audio-dir> <out> --preset=<json> --stats=<prior>/meanvar.npy" in err[-1]
+    assert not os.path.exists(tmp_path / "o")
 
 
 def test_short_input_shrinks_the_window_and_says_so(tmp_path, mulaw, capsys):

@@ -15,7 +15,8 @@ def parse_gap(text, length, sample_rate, source="--gap"):
         values = text.replace(",", " ").split() if isinstance(text, str) else list(text)
         start, end = (float(v) for v in values)
     except ValueError:
-        raise PnfError(f"{source}={text}: expected two numbers of seconds, start,end (e.g. 1.1,1.3)") from None
+        hint = "; a file of gaps goes to --gaps-file" if source == "--gap" else ""
+        raise PnfError(f"{source}={text}: expected two numbers of seconds, start,end (e.g. 1.1,1.3){hint}") from None
     a, b = int(round(start * sample_rate)), int(round(end * sample_rate))
     if not 0 <= a < b <= length:
         raise PnfError(f"{source}={start:g},{end:g} s lies outside the input of {length / sample_rate:.3f} s "

@@ -22,6 +22,10 @@ def statistics_path(prior_root):
 
 def find_utterances(dump_root):
     """Sorted (name, feats path, wave path or None) for every ``*-feats.npy`` under ``dump_root``."""
+    if os.path.isfile(dump_root):
+        raise AudioError(f"dump folder {dump_root} is a file, not a folder of *-feats.npy files: make one from a "
+                         "folder of audio with pnf-preprocess <audio-dir> <out> --preset=<json> "
+                         "--stats=<prior>/meanvar.npy and give <out>/dump_norm/dev")
     if not os.path.isdir(dump_root):
         raise AudioError(f"dump folder {dump_root} does not exist")
     feats = sorted(glob.glob(os.path.join(dump_root, "*-feats.npy")))
