@@ -96,6 +96,16 @@ def test_training_lowers_the_loss_and_writes_the_published_layout(tmp_path, dump
     assert (root / "config.json").is_file() and (root / "training.json").is_file()
 
 
+@pytest.mark.parametrize("given", ["missing", "audio file"])
+def test_training_names_a_dump_folder_that_is_not_one_before_it_writes(tmp_path, given):
+    preset = tmp_path / "p.json"
+    preset.write_text('{"sample_rate": 22050}')
+    path = tmp_path / "nodump" if given == "missing" else write_corpus(tmp_path / "voice", n=1) / "take0.wav"
+    with pytest.raises(PnfError, match=f"dump folder {path} does not exist or is not a folder: give the dump/"):
+        training.main([str(path), str(tmp_path / "root"), f"--preset={preset}", "--steps=1"])
+    assert not (tmp_path / "root").exists()
+
+
 def test_training_resumes_and_chains(tmp_path, dump):
     hp = training_hparams()
     root = tmp_path / "root"

@@ -476,6 +476,11 @@ def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
 
 
 def _load_dumps(hp, dump_dir):
+    """(train, dev) :class:`DumpData` of the dump folder ``dump_dir``; a :class:`PnfError` naming it when it is
+    not a folder (a user's usual slip: the audio folder or the preprocess output root given instead)."""
+    if not os.path.isdir(dump_dir):
+        raise PnfError(f"dump folder {dump_dir} does not exist or is not a folder: give the dump/ (or, for a "
+                       "mel-conditioned preset, dump_norm/) folder that pnf-preprocess wrote")
     conditional = hp.cin_channels > 0
     return (DumpData(os.path.join(dump_dir, "train"), conditional),
             DumpData(os.path.join(dump_dir, "dev"), conditional))
