@@ -4,12 +4,13 @@ prior will restore?
 Usage:
   band_levels.py [options] <path>...
 
-Each <path> (an audio file, or a folder searched recursively as pnf-preprocess searches it) is one row: the share
-of the energy (power spectrum, Hann-windowed frames of --n-fft samples) that falls in each band between
---edges, in dB of the total, averaged over the path's files (each file weighs the same, whatever its level or
-length; the first --seconds of each, mono, at --sample-rate). With the default edges at 22.05 kHz the first
-band is what 4x super-resolution keeps (below 22050 / 8 = 2756 Hz) and the others are what a prior must paint
-in: a prior trained on audio whose upper bands sit 10 dB higher than the recording's paints them 10 dB too loud.
+Each <path> (an audio file, a folder searched recursively as pnf-preprocess searches it, or a quoted pattern such
+as 'voice/en-*.wav') is one row: the share of the energy (power spectrum, Hann-windowed frames of --n-fft
+samples) that falls in each band between --edges, in dB of the total, averaged over the path's files (each file
+weighs the same, whatever its level or length; the first --seconds of each, mono, at --sample-rate). With the
+default edges at 22.05 kHz the first band is what 4x super-resolution keeps (below 22050 / 8 = 2756 Hz) and the
+others are what a prior must paint in: a prior trained on audio whose upper bands sit 10 dB higher than the
+recording's paints them 10 dB too loud.
 
 Options:
   --edges=<hz>           Band edges in Hz, comma-separated, increasing, the last at most half the sample rate

@@ -65,19 +65,9 @@ def own_voicing_row(files, sample_rate):
             "frame_mean_hnr": sum(row["reference_hnr"] * row["frames"] for row in rows) / frames if rows else nan}
 
 
-def matching_files(path):
-    """The audio files of ``path``: a file, a folder (:func:`audio_files`) or a glob pattern (sorted matches)."""
-    if glob.has_magic(path) and not os.path.exists(path):
-        files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
-        if not files:
-            raise PnfError(f"{path}: no file matches this pattern")
-        return files
-    return audio_files(path)
-
-
 def own_voicing(paths, sample_rate, max_files):
-    """The ``--own`` table: one :func:`own_voicing_row` per path (a file, a folder or a pattern)."""
-    sets = [(path, matching_files(path)[:max_files or None]) for path in paths]    # every path checked first
+    """The ``--own`` table: one :func:`own_voicing_row` per path (a file, a folder or a pattern: ``audio_files``)."""
+    sets = [(path, audio_files(path)[:max_files or None]) for path in paths]    # every path checked first
     lines = ["| audio | files | with voiced frames | voiced frames | HNR, mean of files (dB) "
              "| HNR, mean of frames (dB) |", "| --- | --- | --- | --- | --- | --- |"]
     for path, files in sets:

@@ -26,9 +26,9 @@ lowest level),
 <out>/<case>/. The README block of --readme is results.md without the targets.
 
 Options:
-  --piano=<path>         Clean piano file, or a folder of them (searched recursively)
-                         [default: egs/sample_piano.wav].
-  --voice=<path>         Clean voice file, or a folder of them [default: egs/sample_voice.wav].
+  --piano=<path>         Clean piano file, a folder of them (searched recursively) or a quoted
+                         pattern ('eval/*waltz*') [default: egs/sample_piano.wav].
+  --voice=<path>         Clean voice file, a folder or a pattern [default: egs/sample_voice.wav].
   --models=<dirs>        Folders (comma-separated) with the priors mulaw_piano, linear_piano,
                          linear_voice and mel_voice (and, optionally, mulaw_voice), each beside
                          its <name>.json preset; each prior is taken from the first folder that

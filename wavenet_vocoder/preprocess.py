@@ -53,12 +53,18 @@ def find_audio(folder):
 
 
 def audio_files(path):
-    """``path`` itself, or the sorted audio files below the folder ``path`` (as :func:`find_audio` finds them)."""
+    """``path`` itself, the sorted audio files below the folder ``path`` (as :func:`find_audio` finds them), or
+    the sorted files that match ``path`` as a glob pattern (quoted on the shell, e.g. ``'voice/en-*.wav'``)."""
     if os.path.isfile(path):
         return [path]
-    if not os.path.isdir(path):
-        raise PnfError(f"{path}: no such audio file or folder of audio files")
-    return find_audio(path)
+    if os.path.isdir(path):
+        return find_audio(path)
+    if glob.has_magic(path):
+        files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
+        if not files:
+            raise PnfError(f"{path}: no file matches this pattern")
+        return files
+    raise PnfError(f"{path}: no such audio file or folder of audio files")
 
 
 def features(path, hp):

@@ -32,16 +32,16 @@ def voicing_statistics(prior_root):
     return np.load(stats)
 
 
-def voiced_mel_frames(log_mel, hp):
+def voiced_mel_frames(log_mel, hp, low_hz=VOICED_LOW_HZ, low_share=VOICED_LOW_SHARE, range_db=VOICED_RANGE_DB):
     """(N,) bool: which frames of ``log_mel`` (N, num_mels) log10 mel magnitudes, de-normalised, look voiced:
-    most of their energy in the bands centred below ``VOICED_LOW_HZ`` Hz, and within ``VOICED_RANGE_DB`` dB
-    of the loudest frame (a frame with no energy is not voiced)."""
+    at least ``low_share`` of their energy in the bands centred below ``low_hz`` Hz, and within ``range_db``
+    dB of the loudest frame (a frame with no energy is not voiced). The defaults are --voiced-temperature's."""
     centres = librosa.mel_frequencies(n_mels=hp.num_mels + 2, fmin=hp.fmin, fmax=hp.fmax)[1:-1]
     power = np.power(10.0, 2 * np.asarray(log_mel, dtype=np.float64))
     total = power.sum(axis=1)
-    low = power[:, centres < VOICED_LOW_HZ].sum(axis=1)
-    loud = total >= total.max() * 10 ** (-VOICED_RANGE_DB / 10)
-    return (low >= VOICED_LOW_SHARE * total) & loud & (total > 0)
+    low = power[:, centres < low_hz].sum(axis=1)
+    loud = total >= total.max() * 10 ** (-range_db / 10)
+    return (low >= low_share * total) & loud & (total > 0)
 
 
 def voiced_normalised_frames(frames, hp, meanvar):
