@@ -22,14 +22,13 @@ Options:
   --n-fft=<n>            Frame length in samples [default: 2048].
   -h, --help             Show this help.
 """
-import os
 
 import numpy as np
 
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
-from wavenet_vocoder.preprocess import audio_files
+from wavenet_vocoder.preprocess import audio_files, audio_label
 
 
 def band_shares(audio, sample_rate, edges, n_fft):
@@ -64,7 +63,7 @@ def main(argv=None):
     rows = []
     for path, files in sets:
         shares = np.mean([band_shares(load_audio(f, rate)[:length], rate, edges, n_fft) for f in files], axis=0)
-        rows.append(f"| {os.path.basename(os.path.normpath(path))} | {len(files)} | "
+        rows.append(f"| {audio_label(path)} | {len(files)} | "
                     + " | ".join(f"{10 * np.log10(max(s, 1e-30)):.1f}" for s in shares) + " |")
     names = [f"{a:g}-{b:g} Hz" for a, b in zip(edges[:-1], edges[1:])]
     print("\n".join(["| audio | files | " + " | ".join(names) + " |", "| --- | --- |" + " --- |" * len(names)] + rows))

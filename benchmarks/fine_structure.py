@@ -27,8 +27,6 @@ Options:
                          all [default: 0].
   -h, --help             Show this help.
 """
-import glob
-import os
 import sys
 
 import numpy as np
@@ -37,7 +35,7 @@ from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.cli import parse_args, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.metrics import mel_distance, mel_distance_by_voicing, voiced_hnr
-from wavenet_vocoder.preprocess import audio_files
+from wavenet_vocoder.preprocess import audio_files, audio_label
 
 
 def fine_structure_row(reference, estimate, sample_rate):
@@ -72,8 +70,7 @@ def own_voicing(paths, sample_rate, max_files):
              "| HNR, mean of frames (dB) |", "| --- | --- | --- | --- | --- | --- |"]
     for path, files in sets:
         row = own_voicing_row(files, sample_rate)
-        name = path if glob.has_magic(path) else os.path.basename(os.path.normpath(path))
-        lines.append(f"| {name} | {row['files']} | {row['voiced_files']} "
+        lines.append(f"| {audio_label(path)} | {row['files']} | {row['voiced_files']} "
                      f"| {row['frames']} | {row['file_mean_hnr']:.2f} | {row['frame_mean_hnr']:.2f} |")
     return lines
 

@@ -25,7 +25,6 @@ Options:
                          0 for all [default: 0].
   -h, --help             Show this help.
 """
-import os
 
 import numpy as np
 
@@ -34,7 +33,7 @@ from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.metrics import voiced_at
-from wavenet_vocoder.preprocess import audio_files
+from wavenet_vocoder.preprocess import audio_files, audio_label
 from wavenet_vocoder.voicing import VOICED_LOW_HZ, VOICED_LOW_SHARE, VOICED_RANGE_DB, voiced_mel_frames
 
 
@@ -74,8 +73,7 @@ def main(argv=None):
     judged = []
     for path, files in sets:
         pairs = [judged_frames(load_audio(f, hp.sample_rate), hp, **rule) for f in files]
-        name = os.path.basename(os.path.normpath(path)) if os.path.exists(path) else path
-        judged.append((name, np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])))
+        judged.append((audio_label(path), np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])))
     lines = ["| audio | frames | voiced (recording) | voiced (rule) | agreement | recall | precision |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [row(name, recording, by_rule) for name, recording, by_rule in judged]

@@ -67,6 +67,12 @@ def audio_files(path):
     raise PnfError(f"{path}: no such audio file or folder of audio files")
 
 
+def audio_label(path):
+    """How a table names the files of ``path`` (as :func:`audio_files` reads it): a file's or a folder's own
+    name, a pattern as given."""
+    return os.path.basename(os.path.normpath(path)) if os.path.exists(path) else path
+
+
 def features(path, hp):
     """(quantised wave (frames * hop,) int16, log-mel (frames, num_mels) float32) of one file.
 
