@@ -17,8 +17,8 @@ Options:
                          [default: 0,2756,5512,8000,11025].
   --sample-rate=<hz>     Rate every file is resampled to [default: 22050].
   --seconds=<s>          Seconds of each file to use, -1 for all [default: 30].
-  --max-files=<n>        At most this many files of each folder, the first in sorted order; 0 for all
-                         [default: 0].
+  --max-files=<n>        At most this many files of each folder or pattern, evenly spaced in sorted order;
+                         0 for all [default: 0].
   --n-fft=<n>            Frame length in samples [default: 2048].
   -h, --help             Show this help.
 """
@@ -59,7 +59,7 @@ def main(argv=None):
         raise PnfError(f"--edges={args['--edges']}: give at least two increasing edges from 0 Hz to at most half "
                        f"of --sample-rate ({rate / 2:g} Hz)")
     length = int(seconds * rate) if seconds > 0 else None
-    sets = [(path, audio_files(path)[:max_files or None]) for path in args["<path>"]]   # every path checked first
+    sets = [(path, audio_files(path, max_files)) for path in args["<path>"]]   # every path checked first
     rows = []
     for path, files in sets:
         shares = np.mean([band_shares(load_audio(f, rate)[:length], rate, edges, n_fft) for f in files], axis=0)

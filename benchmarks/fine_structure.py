@@ -23,8 +23,8 @@ over all their voiced frames pooled.
 Options:
   --own                  Score each path's own voicing, not estimates against a reference.
   --sample-rate=<hz>     Rate the files are resampled to [default: 22050].
-  --max-files=<n>        With --own, at most this many files of each folder, the first in sorted order; 0 for
-                         all [default: 0].
+  --max-files=<n>        With --own, at most this many files of each folder or pattern, evenly spaced in
+                         sorted order; 0 for all [default: 0].
   -h, --help             Show this help.
 """
 import sys
@@ -65,7 +65,7 @@ def own_voicing_row(files, sample_rate):
 
 def own_voicing(paths, sample_rate, max_files):
     """The ``--own`` table: one :func:`own_voicing_row` per path (a file, a folder or a pattern: ``audio_files``)."""
-    sets = [(path, audio_files(path)[:max_files or None]) for path in paths]    # every path checked first
+    sets = [(path, audio_files(path, max_files)) for path in paths]    # every path checked first
     lines = ["| audio | files | with voiced frames | voiced frames | HNR, mean of files (dB) "
              "| HNR, mean of frames (dB) |", "| --- | --- | --- | --- | --- | --- |"]
     for path, files in sets:

@@ -45,13 +45,6 @@ def judged_frames(audio, hp, **rule):
     return recording, by_rule
 
 
-def evenly_spaced(files, count):
-    """At most ``count`` of ``files`` (all for 0), spread evenly over the sorted list."""
-    if not count or len(files) <= count:
-        return files
-    return [files[i] for i in np.linspace(0, len(files) - 1, count).round().astype(int)]
-
-
 def row(name, recording, rule):
     both = np.sum(recording & rule)
     share = lambda mask: f"{np.mean(mask):.2f}"
@@ -69,7 +62,7 @@ def main(argv=None):
     if not 0 <= rule["low_share"] <= 1:
         raise PnfError(f"--low-share={args['--low-share']}: give a share from 0 to 1")
     max_files = parse_int(args["--max-files"], "--max-files", 0)
-    sets = [(path, evenly_spaced(audio_files(path), max_files)) for path in args["<audio>"]]   # all checked first
+    sets = [(path, audio_files(path, max_files)) for path in args["<audio>"]]   # all checked first
     judged = []
     for path, files in sets:
         pairs = [judged_frames(load_audio(f, hp.sample_rate), hp, **rule) for f in files]

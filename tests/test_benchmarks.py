@@ -541,8 +541,10 @@ def test_band_levels_gives_each_band_its_share_of_the_energy(tmp_path, capsys):
     folder = tmp_path / "set"
     folder.mkdir()
     sf.write(folder / "a.wav", 0.5 * np.sin(2 * np.pi * 1000 * t), rate)            # all below 2756 Hz
-    sf.write(folder / "b.wav", 0.5 * np.sin(2 * np.pi * 6000 * t), rate)            # all in 5512-8000 Hz
-    sf.write(folder / "c.wav", 0.5 * np.sin(2 * np.pi * 9000 * t), rate)            # left out by --max-files 2
+    sf.write(folder / "b.wav", 0.5 * np.sin(2 * np.pi * 9000 * t), rate)            # left out by --max-files 2,
+    sf.write(folder / "c.wav", 0.5 * np.sin(2 * np.pi * 6000 * t), rate)            # which keeps the first and
+                                                                                    # the last (evenly spaced);
+                                                                                    # c: all in 5512-8000 Hz
     assert bands["main"]([str(tmp_path / "two.wav"), str(folder), "--max-files=2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| audio | files | 0-2756 Hz | 2756-5512 Hz | 5512-8000 Hz | 8000-11025 Hz |"

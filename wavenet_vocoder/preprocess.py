@@ -52,19 +52,23 @@ def find_audio(folder):
     return files
 
 
-def audio_files(path):
+def audio_files(path, at_most=0):
     """``path`` itself, the sorted audio files below the folder ``path`` (as :func:`find_audio` finds them), or
-    the sorted files that match ``path`` as a glob pattern (quoted on the shell, e.g. ``'voice/en-*.wav'``)."""
+    the sorted files that match ``path`` as a glob pattern (quoted on the shell, e.g. ``'voice/en-*.wav'``);
+    with ``at_most`` > 0, no more than that many of them, evenly spaced over the sorted list."""
     if os.path.isfile(path):
         return [path]
     if os.path.isdir(path):
-        return find_audio(path)
-    if glob.has_magic(path):
+        files = find_audio(path)
+    elif glob.has_magic(path):
         files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
         if not files:
             raise PnfError(f"{path}: no file matches this pattern")
-        return files
-    raise PnfError(f"{path}: no such audio file or folder of audio files")
+    else:
+        raise PnfError(f"{path}: no such audio file or folder of audio files")
+    if 0 < at_most < len(files):
+        files = [files[i] for i in np.linspace(0, len(files) - 1, at_most).round().astype(int)]
+    return files
 
 
 def audio_label(path):
