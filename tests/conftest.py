@@ -48,11 +48,12 @@ def preset_path(name):
 
 
 def tiny_hparams(conditional=False, input_type="mulaw-quantize", sigmas="[4.0,1.0]"):
-    """A 4-layer, 2-stack model (receptive field 1 + 2 * (1 + 2) * 2 = 13 samples)."""
+    """A 4-layer, 2-stack model (receptive field 1 + 2 * (1 + 2) * 2 = 13 samples); conditional: on 5 mel
+    bands of frames every 4 samples, from an STFT of 64 samples (short enough for the tests' short audio)."""
     overrides = ("layers=4,stacks=2,residual_channels=8,gate_channels=16,skip_out_channels=8,"
                  f"input_type={input_type},sigmas={sigmas}")
     if conditional:
-        overrides += (",cin_channels=5,num_mels=5,hop_size=4,upsample_conditional_features=true,"
+        overrides += (",cin_channels=5,num_mels=5,hop_size=4,fft_size=64,win_length=64,upsample_conditional_features=true,"
                       "upsample_params={\"upsample_scales\":[2,2]}")
     return load_preset(preset_path("mulaw_maxaudio"), overrides)
 
