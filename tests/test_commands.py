@@ -16,7 +16,7 @@ from wavenet_vocoder.pnf import sgld_separation, sgld_superres
 from wavenet_vocoder.pnf.task import Task
 from wavenet_vocoder.pnf.tasks import declipping, inpainting, separation, spectrogram, superres
 from wavenet_vocoder.mel_dumps import load_mel
-from wavenet_vocoder.quantize import quantize
+from wavenet_vocoder.quantize import quantize, to_units
 from wavenet_vocoder.voicing import sample_temperatures, voiced_mel_frames, voiced_normalised_frames
 
 
@@ -55,8 +55,25 @@ def test_declipping_moves_only_clipped_samples_and_only_beyond_the_level(tmp_pat
     assert (restored[top] >= 0.59).all() and (restored[bottom] <= -0.59).all()
     report = json.loads((out / "run.json").read_text())
     assert report["task"] == "declipping" and 0 < report["clipped_fraction"] < 1
-    assert set(report["metrics"]) == {"pnf", "baseline"} and np.isfinite(report["metrics"]["pnf"]["snr"])
+    assert set(report["metrics"]) == {"pnf", "baseline", "spline"} and np.isfinite(report["metrics"]["pnf"]["snr"])
     assert clean.size == restored.size
+
+
+def test_declipping_starts_warm_from_the_spline_across_the_clipped_samples():
+    from wavenet_vocoder.baselines import declip_spline
+    x = 0.9 * np.sin(2 * np.pi * np.arange(400) / 100)
+    clipped = np.clip(x, -0.6, 0.6)
+    observed = quantize(clipped, "mulaw-quantize").astype(np.float64)
+    low, high = float(observed.min()), float(observed.max())
+    moved = (observed >= high) | (observed <= low)
+    spline = to_units(torch.from_numpy(declip_spline(clipped, moved)), "mulaw-quantize").float()
+    task = declipping.Declipping(observed, low, high, spline)
+    # The warm start's origin is the spline, beyond the clip levels where it moved; the plain task's
+    # is the clipped signal.
+    np.testing.assert_array_equal(task.baseline()[0].numpy(), spline.numpy())
+    assert (task.baseline()[0][torch.from_numpy(observed >= high)] > high).any()
+    np.testing.assert_array_equal(declipping.Declipping(observed, low, high).baseline()[0].numpy(),
+                                  observed.astype(np.float32))
 
 
 @pytest.mark.parametrize("argv_case, expected", [

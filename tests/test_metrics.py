@@ -8,7 +8,7 @@ import torch
 
 from conftest import REPO
 from wavenet_vocoder.audio import logmelspectrogram
-from wavenet_vocoder.baselines import (dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
+from wavenet_vocoder.baselines import (declip_spline, dither_in_units, inpaint_linear, inpaint_lpc, separate_half,
                                        spectrogram_griffin_lim, superres_bandlimited, superres_cubic,
                                        superres_noise_floor)
 from wavenet_vocoder.hparams import load_preset
@@ -162,6 +162,23 @@ def test_cubic_superres_is_exact_on_a_cubic():
     assert estimate.shape == (n,)
     np.testing.assert_allclose(estimate, x, atol=1e-9)      # not-a-knot splines reproduce cubics
     np.testing.assert_array_equal(estimate[::4], x[::4])
+
+
+def test_spline_declipping_restores_the_peaks_of_a_clipped_sinusoid_and_keeps_the_rest():
+    t = np.arange(2000)
+    x = 0.9 * np.sin(2 * np.pi * t / 200)                      # 200-sample period: smooth on the grid
+    clipped = np.clip(x, -0.6, 0.6)
+    mask = np.abs(clipped) >= 0.6
+    estimate = declip_spline(clipped, mask)
+    np.testing.assert_array_equal(estimate[~mask], clipped[~mask])
+    assert (estimate[mask & (x > 0)] >= 0.6).all() and (estimate[mask & (x < 0)] <= -0.6).all()
+    # The peaks come back close to the sinusoid's (0.9); left clipped they are 0.3 short.
+    assert np.abs(estimate - x).max() < 0.05 < np.abs(clipped - x).max()
+    assert snr(x, estimate) > snr(x, clipped) + 15
+    # A spline that would pull a clipped sample back towards zero leaves it at its level.
+    flat = np.full(10, 0.5)
+    np.testing.assert_array_equal(declip_spline(flat, np.arange(10) == 4), flat)
+    np.testing.assert_array_equal(declip_spline(clipped, np.ones(2000, dtype=bool)), clipped)
 
 
 def test_lpc_inpainting_continues_a_sinusoid_through_a_gap():

@@ -75,6 +75,25 @@ def superres_cubic(kept, interval, length):
     return spline(np.arange(length, dtype=np.float64))
 
 
+def declip_spline(x, clipped):
+    """``x`` with its ``clipped`` samples (a boolean mask) replaced by a cubic spline through the others.
+
+    A clipped sample was at least as loud as it reads, so each keeps the spline's value only
+    where that is further from zero on the sample's own side (positive clips up, negative clips
+    down), and at most full scale. With fewer than two unclipped samples ``x`` is returned as is.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    clipped = np.asarray(clipped, dtype=bool)
+    y = x.copy()
+    kept = np.flatnonzero(~clipped)
+    if kept.size < 2 or not clipped.any():
+        return y
+    spline = scipy_interpolate.CubicSpline(kept, x[kept], bc_type="not-a-knot")
+    filled = np.clip(spline(np.flatnonzero(clipped)), -1.0, 1.0)
+    y[clipped] = np.where(x[clipped] >= 0, np.maximum(filled, x[clipped]), np.minimum(filled, x[clipped]))
+    return y
+
+
 def _ar_extrapolate(context, count, order):
     """Continue ``context`` by ``count`` samples with an order-``order`` AR (LPC, Burg) model fitted to it."""
     context = np.asarray(context, dtype=np.float64)

@@ -9,6 +9,7 @@ task is this module: the constraint object :class:`Declipping` and the command :
 import numpy as np
 
 from ...deferred import deferred_import
+from ...baselines import declip_spline
 from ...cli import parse_float, run
 from ...errors import PnfError
 from ...metrics import score
@@ -25,7 +26,7 @@ BATCH_SIZE = 2          # windows per step
 N_STEPS = 64            # moves of each sample per noise level
 STEP_SCALE = 0.05       # eta = STEP_SCALE * sigma^2
 INIT = "noise"          # start: "noise" (every level from noise, as published) or "baseline" (the
-                        # clipped signal, noised; not yet measured against noise for declipping)
+                        # cubic spline across the clipped samples, noised)
 CLIP = 0.5              # clip level, a fraction of the input's peak
 
 
@@ -38,13 +39,14 @@ class Declipping(TaskBase):
     within one quantisation step of it.)
     """
 
-    def __init__(self, observed, low, high):
+    def __init__(self, observed, low, high, estimate=None):
         self.observed = torch.as_tensor(observed, dtype=torch.float32).reshape(-1)
         self.length = self.observed.numel()
         self.low, self.high = float(low), float(high)
         self.upper = self.observed >= self.high
         self.lower = self.observed <= self.low
-        self.estimate = self.observed            # the plain estimate: the clipped signal itself
+        # the plain estimate (a warm start's origin), quantised units: given, or the clipped signal
+        self.estimate = self.observed if estimate is None else estimate
 
     def initial_state(self, generator):
         return self.observed.clone().unsqueeze(0)
@@ -81,21 +83,25 @@ def jobs(args, settings):
     observed = quantize(clipped, hp.input_type, hp.quantize_channels).astype(np.float64)
     bounds = to_units(torch.tensor([-level, level], dtype=torch.float64), hp.input_type, hp.quantize_channels)
     low, high = float(torch.ceil(bounds[0])), float(torch.floor(bounds[1]))   # the quantised clip levels
+    moved = (observed >= high) | (observed <= low)
+    spline = declip_spline(clipped, moved)
+    spline_units = to_units(torch.from_numpy(spline), hp.input_type, hp.quantize_channels).float()
 
     def make_task(start, end):
-        return Declipping(observed[start:end], low, high)
+        return Declipping(observed[start:end], low, high, spline_units[start:end])
 
     def outputs(state, start, end):
         y = clipped[start:end].astype(np.float64)
-        moved = (observed[start:end] >= high) | (observed[start:end] <= low)
-        y[moved] = dequantize(state[0, moved], hp.input_type, hp.quantize_channels)
+        here = moved[start:end]
+        y[here] = dequantize(state[0, here], hp.input_type, hp.quantize_channels)
         return {"out": y}
 
     def finish(joined, seconds):
         estimate = joined["out"]
         metrics = {"pnf": score(clean, estimate, hp.sample_rate),
-                   "baseline": score(clean, clipped, hp.sample_rate)}
-        share = float(np.mean((observed >= high) | (observed <= low)))
+                   "baseline": score(clean, clipped, hp.sample_rate),
+                   "spline": score(clean, spline, hp.sample_rate)}
+        share = float(np.mean(moved))
         return JobResult(wavs={"out.wav": estimate},
                          panels=[("original", clean), (f"clipped at {level:g}", clipped), ("PnF output", estimate)],
                          metrics=metrics, extra={"clip": level, "clipped_fraction": share, "samples": int(clean.size)})
@@ -110,7 +116,8 @@ COMMAND = TaskCommand(
     summary="Declipping: clip <input-file> at --clip times its peak and restore the peaks.",
     usage=("<checkpoint> <input-file> <output-dir> [options]",),
     details="<checkpoint> is the prior's folder (per-level or noise-conditional). run.json compares\n"
-            "the output and the clipped input (the baseline) with the original.",
+            "the output, the clipped input (the baseline) and a cubic spline across the clipped\n"
+            "samples (spline; with --init baseline, the warm start) with the original.",
     options=OPTIONS,
     priors=("<checkpoint>",),
     many="<input-file>",
