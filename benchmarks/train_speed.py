@@ -124,11 +124,14 @@ def final_loss(hp, precision, noise_conditional, train, dev, args, seed, folder)
         q, c = train.crops(batch, crop, gen)
         trainer.train_step(q, c, draw(batch, sigma_gen), noise_gen)
     dev_gen = torch.Generator().manual_seed(12345)
-    batches = [dev.crops(batch, crop, dev_gen) for _ in range(4)]
+    batches = []
+    for _ in range(4):                         # the same crops and noise for every precision
+        q, c = dev.crops(batch, crop, dev_gen)
+        batches.append((q, c, torch.randn(q.shape, generator=dev_gen)))
     levels = list(hp.sigmas) if noise_conditional else [args["sigma"]]
     # Evaluated in float32 for both, so the comparison is of the weights each precision learnt.
     trainer.precision = "fp32"
-    return statistics.mean(trainer.dev_loss(batches, s, 0) for s in levels)
+    return statistics.mean(trainer.dev_loss(batches, s) for s in levels)
 
 
 def measure(argv):

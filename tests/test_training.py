@@ -208,6 +208,25 @@ def test_the_same_command_and_seed_train_the_same_weights(tmp_path, dump):
     assert not torch.equal(other["first_conv.weight_v"], training.seeded_model(hp, 0).state_dict()["first_conv.weight_v"])
 
 
+def test_the_dev_loss_is_measured_on_one_dev_set_whatever_the_seed_and_batch_size(tmp_path, dump):
+    """Curves of runs with other seeds, batch sizes or devices compare: the dev crops and their noise
+    come from DEV_SEED, and the loss is the mean over all DEV_CROPS crops however they are batched."""
+    hp = training_hparams()
+    dev = training.DumpData(str(dump / "dump" / "dev"), conditional=False)
+    by4, by5 = training.dev_batches(hp, dev), training.dev_batches(hp, dev, batch=5)
+    assert len(by4) == training.DEV_CROPS // 4 and by5[-1][0].size(0) == training.DEV_CROPS % 5
+    for part in (0, 2):                                                    # the crops, their noise
+        torch.testing.assert_close(torch.cat([b[part] for b in by4]), torch.cat([b[part] for b in by5]), rtol=0, atol=0)
+    trainers = [training.Trainer(hp, str(tmp_path / f"r{seed}"), "cpu", seed=seed) for seed in (0, 1)]
+    trainers[1].ema.load_state_dict(trainers[0].ema.state_dict())          # the same weights, another seed
+    q = torch.cat([b[0] for b in by4])
+    noise = torch.cat([b[2] for b in by4])
+    with torch.no_grad():                                                  # the loss of all crops at once
+        direct = float(training.level_loss(trainers[0].ema, q, None, 2.0, noise=noise))
+    for trainer, batches in zip(trainers, (by4, by5)):
+        assert trainer.dev_loss(batches, 2.0) == pytest.approx(direct, rel=1e-5)   # float32 sums
+
+
 def test_a_crash_loses_at_most_the_save_interval(tmp_path, dump, monkeypatch):
     """With --save-interval 0 every step is saved: a crash (not Ctrl-C: nothing can run then) keeps them."""
     hp = training_hparams()

@@ -137,14 +137,17 @@ class DumpData:
         return q, c
 
 
-def level_loss(model, q, c, sigma, generator):
+def level_loss(model, q, c, sigma, generator=None, noise=None):
     """Mean cross-entropy (nats/sample) of clean q[:, 1:] from the noisy past q + sigma N(0, 1).
 
     sigma: a number (one level) or a (B,) tensor, one level per crop; a noise-conditional
-    model is told each crop's sigma.
+    model is told each crop's sigma. The N(0, 1) draws come from ``generator`` (on q's device),
+    or are ``noise`` itself (q's shape) when given.
     """
     sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=q.device).reshape(-1, 1)
-    noisy = q.to(torch.float32) + sigma_t * torch.randn(q.shape, generator=generator, device=q.device)
+    if noise is None:
+        noise = torch.randn(q.shape, generator=generator, device=q.device)
+    noisy = q.to(torch.float32) + sigma_t * noise.to(q.device)
     noise_conditional = checkpoints.unwrapped(model).is_noise_conditional
     kwargs = {"sigma": sigma_t[:, 0].expand(q.size(0)).contiguous()} if noise_conditional else {}
     logits = model(noisy[:, None, :-1], c, **kwargs)
@@ -287,13 +290,16 @@ class Trainer:
         self.step += 1
         return float(loss.detach())
 
-    def dev_loss(self, batches, sigma, seed):
-        """Mean loss of the EMA weights at level ``sigma`` over fixed dev batches (same noise every call)."""
-        gen = torch.Generator(device=self.device).manual_seed(seed)
+    def dev_loss(self, batches, sigma):
+        """Mean loss (nats/sample) of the EMA weights at level ``sigma`` over the dev set of
+        :func:`dev_batches` (its crops with their own noise: the same every call)."""
+        total, crops = 0.0, 0
         with torch.no_grad(), self._autocast():
-            losses = [float(level_loss(self.ema, q.to(self.device), None if c is None else c.to(self.device),
-                                       sigma, gen)) for q, c in batches]
-        return sum(losses) / len(losses)
+            for q, c, noise in batches:
+                loss = level_loss(self.ema, q.to(self.device), None if c is None else c.to(self.device), sigma,
+                                  noise=noise)
+                total, crops = total + float(loss) * q.size(0), crops + q.size(0)
+        return total / crops
 
     def save(self, step_file=False):
         """Write checkpoint_latest.pth and checkpoint_latest_ema.pth (and the step files); only the main
@@ -446,26 +452,41 @@ def _fit(trainer, train, run, draw_sigma, evaluate, desc, log):
     return running, evaluation
 
 
-def dev_batches(hp, dev, seed, count=4):
-    """``count`` fixed dev batches of the preset's crop size, drawn from ``seed``."""
+#: The dev set every curve is measured on: DEV_CROPS crops of the preset's crop size and their
+#: N(0, 1) noise, drawn on the CPU from DEV_SEED whatever the run's --seed, batch size and
+#: device, so that the dev losses of any two runs on the same dump and preset compare.
+DEV_CROPS = 32
+DEV_SEED = 12345
+#: How training.json names that dev set (beside each dev loss measured on it; earlier runs drew
+#: theirs from --seed, batch size and device, and their points carry no name).
+DEV_SET = f"{DEV_CROPS} crops from seed {DEV_SEED}"
+
+
+def dev_batches(hp, dev, batch=None):
+    """The dev set (see DEV_CROPS) as (q, c, noise) batches of ``batch`` crops (default: the preset's)."""
     length, hop = crop_length(hp)
-    gen = torch.Generator().manual_seed(seed + 12345)
-    return [dev.crops(hp.batch_size, length, gen, hop, hp.cin_pad) for _ in range(count)]
+    gen = torch.Generator().manual_seed(DEV_SEED)
+    q, c = dev.crops(DEV_CROPS, length, gen, hop, hp.cin_pad)
+    noise = torch.randn(q.shape, generator=gen)
+    size = batch or hp.batch_size
+    return [(q[i:i + size], None if c is None else c[i:i + size], noise[i:i + size])
+            for i in range(0, DEV_CROPS, size)]
 
 
 def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
     """Train level ``sigma`` up to ``run.steps`` steps in ``folder``; returns the EMA state dict and a summary."""
     trainer = Trainer(hp, folder, run.device, run.seed, init_state, run.precision, run.processes, run.compile)
-    batches = dev_batches(hp, dev, run.seed)
-    summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision}
+    batches = dev_batches(hp, dev)
+    summary = {"sigma": sigma, "start_step": trainer.step, "steps": run.steps, "precision": run.precision,
+               "dev_set": DEV_SET}
     if finished(trainer, run):             # the same in every process: they resumed the same checkpoint
         if run.processes.main:
             log(f"sigma={sigma:g}: already trained for {trainer.step} steps ({trainer.seconds:.0f} s) in {folder}")
-            summary.update(dev_loss=trainer.dev_loss(batches, sigma, run.seed), seconds=0.0, cpu_seconds=0.0)
+            summary.update(dev_loss=trainer.dev_loss(batches, sigma), seconds=0.0, cpu_seconds=0.0)
         return trainer.ema.state_dict(), summary
     seconds_before, cpu_before = trainer.seconds, trainer.cpu_seconds
     running, dev_value = _fit(trainer, train, run, lambda batch, gen: sigma,
-                              lambda: trainer.dev_loss(batches, sigma, run.seed), f"train sigma={sigma:g}", log)
+                              lambda: trainer.dev_loss(batches, sigma), f"train sigma={sigma:g}", log)
     if not run.processes.main:
         return trainer.ema.state_dict(), summary
     summary.update(train_loss=running, dev_loss=dev_value, seconds=trainer.seconds - seconds_before,
@@ -574,16 +595,16 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
         + (f", {top_fraction:g} of the crops at {max(hp.sigmas):g})" if top_fraction else ")"))
     init_state = initial_state(seeded_model(hp, run.seed), init) if init else None
     trainer = Trainer(hp, root, run.device, run.seed, init_state, run.precision, run.processes, run.compile)
-    batches = dev_batches(hp, dev, run.seed)
+    batches = dev_batches(hp, dev)
     record_path = os.path.join(root, "training.json")
     record = _previous_record(record_path)
     curve = [point for point in record.get("curve", []) if point["step"] <= trainer.step]
 
     def evaluate():
-        losses = {float(s): trainer.dev_loss(batches, float(s), run.seed) for s in hp.sigmas}
+        losses = {float(s): trainer.dev_loss(batches, float(s)) for s in hp.sigmas}
         curve.append({"step": trainer.step, "seconds": round(trainer.seconds, 1),
                       "cpu_seconds": round(trainer.cpu_seconds, 1),
-                      "dev_loss": [losses[float(s)] for s in hp.sigmas]})
+                      "dev_loss": [losses[float(s)] for s in hp.sigmas], "dev_set": DEV_SET})
         _write_json(record_path, _noise_record(hp, sampling, top_fraction, trainer, None, losses, curve, run))
         return losses
 
@@ -608,7 +629,7 @@ def _noise_record(hp, sampling, top_fraction, trainer, running, losses, curve, r
     return {"noise_conditional": True, "sigma_sampling": sampling, "top_fraction": top_fraction, "steps": trainer.step,
             "seconds": round(trainer.seconds, 1), "cpu_seconds": round(trainer.cpu_seconds, 1),
             "cpu_seconds_from_step": trainer.cpu_from_step, "train_loss": running, "precision": run.precision,
-            "levels": [{"sigma": float(s), "dev_loss": losses[float(s)]} for s in hp.sigmas],
+            "levels": [{"sigma": float(s), "dev_loss": losses[float(s)]} for s in hp.sigmas], "dev_set": DEV_SET,
             "curve": curve}
 
 
