@@ -45,7 +45,7 @@ Options:
   --no-progress          Hide the progress bar.
   -h, --help             Show this help.
 
-Under torchrun (e.g. `torchrun --nproc_per_node 2 $(which pnf-train) ...`) each process trains
+Under torchrun (e.g. `torchrun --nproc_per_node 2 -m wavenet_vocoder.train ...`) each process trains
 on its own crops with DistributedDataParallel (NCCL on CUDA, one GPU per process; gloo on the
 CPU): a step's batch is --preset's batch_size crops per process, the gradients averaged. Rank 0
 alone writes checkpoints, training.json and logs; a run resumes from a checkpoint written with
