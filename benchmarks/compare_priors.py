@@ -9,7 +9,10 @@ every level of its schedule, and a curve of it against steps and seconds). Print
 markdown table: a row per level, a column per prior, and each prior's total training steps
 and seconds. With --equal-time, a noise-conditional prior is read at the last point of its
 curve whose training seconds do not exceed the first prior's total: the comparison at equal
-(or less) training time.
+(or less) training time. The losses compare only where they were measured on the same dev set
+(the same dump, and pnf-train's fixed dev set, named in training.json); where they were not, or
+a record does not name its dev set (one written before pnf-train fixed it), a note on stderr
+says so.
 
 Options:
   --equal-time           Read noise-conditional priors at the first prior's training time.
@@ -17,13 +20,15 @@ Options:
 """
 import json
 import os
+import sys
 
 from wavenet_vocoder.cli import parse_args, run
 from wavenet_vocoder.errors import PnfError
 
 
 def read_record(root):
-    """(name, {sigma: dev loss}, steps, seconds, curve or None) of a prior's training.json."""
+    """(name, {sigma: dev loss}, steps, seconds, curve or None, dev set name or None) of a prior's
+    training.json (the dev set's name None where the record does not give one for every loss)."""
     path = os.path.join(root, "training.json")
     try:
         with open(path) as f:
@@ -34,14 +39,16 @@ def read_record(root):
     name = os.path.basename(os.path.normpath(root))
     losses = {float(level["sigma"]): level["dev_loss"] for level in levels}
     if record.get("noise_conditional"):
-        return name, losses, record["steps"], record["seconds"], record.get("curve", [])
+        return name, losses, record["steps"], record["seconds"], record.get("curve", []), record.get("dev_set")
     steps = sum(level["steps"] - level.get("start_step", 0) for level in levels)
-    return name, losses, steps, sum(level["seconds"] for level in levels), None
+    named = {level.get("dev_set") for level in levels}
+    return name, losses, steps, sum(level["seconds"] for level in levels), None, \
+        named.pop() if len(named) == 1 else None
 
 
 def at_time(record, sigmas, seconds):
     """A noise-conditional record read at the last curve point within ``seconds``."""
-    name, losses, steps, total, curve = record
+    name, losses, steps, total, curve, _ = record
     points = [p for p in curve if p["seconds"] <= seconds * 1.0001]
     if not points:
         raise PnfError(f"{name}: no point of its curve lies within {seconds:.0f} s of training")
@@ -49,7 +56,7 @@ def at_time(record, sigmas, seconds):
     if len(point["dev_loss"]) != len(sigmas):
         raise PnfError(f"{name}: its curve does not hold a loss for each of its levels")
     return (f"{name} at {point['seconds']:.0f} s", dict(zip(sigmas, point["dev_loss"])), point["step"],
-            point["seconds"], curve)
+            point["seconds"], curve, point.get("dev_set"))
 
 
 def table(records):
@@ -72,6 +79,11 @@ def main(argv=None):
         records = [records[0]] + [at_time(r, sorted(r[1], reverse=True), budget) if r[4] is not None else r
                                   for r in records[1:]]
     print(table(records))
+    named = {r[5] for r in records}
+    if None in named or len(named) > 1:
+        print("note: these dev losses were not all measured on one named dev set (" +
+              ", ".join(f"{r[0]}: {r[5] or 'unnamed, drawn from its run'}" for r in records) +
+              "): they compare only on the same dump, seed, batch size and device", file=sys.stderr)
     return 0
 
 

@@ -452,9 +452,19 @@ def test_compare_priors_reads_a_chain_and_a_noise_conditional_prior_at_equal_tim
         "| training steps | 40 | 60 |", "| training seconds | 80 | 120 |"]
     # at equal time: the chain trained 80 s, so the curve point at 80 s
     assert compare["main"](["--equal-time", str(tmp_path / "chain"), str(tmp_path / "nc")]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
     assert lines[0] == "| sigma | chain | nc at 80 s |" and lines[2] == "| 8 | 5.000 | 4.700 |"
     assert lines[4] == "| training steps | 40 | 40 |"
+    assert "not all measured on one named dev set" in captured.err              # neither names its dev set
+    for name in ("chain", "nc"):                                                 # both on pnf-train's fixed set
+        record = json.loads((tmp_path / name / "training.json").read_text())
+        for item in record["levels"] + record.get("curve", []):
+            item["dev_set"] = "32 crops from seed 12345"
+        record["dev_set"] = "32 crops from seed 12345"
+        (tmp_path / name / "training.json").write_text(json.dumps(record))
+    assert compare["main"](["--equal-time", str(tmp_path / "chain"), str(tmp_path / "nc")]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_workers_benchmark_prints_both_tables(tmp_path, capsys):
