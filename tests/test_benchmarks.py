@@ -50,6 +50,19 @@ def test_quality_benchmark_measures_the_loudest_excerpt_when_asked(tmp_path, qua
     np.testing.assert_array_equal(sf.read(start)[0], signal.astype(np.float32))
 
 
+def test_a_pattern_takes_the_audio_files_it_matches_and_a_file_that_is_not_audio_is_named(tmp_path, quality):
+    from wavenet_vocoder.errors import PnfError
+    from wavenet_vocoder.preprocess import audio_files
+    sf.write(tmp_path / "waltz.ogg", 0.1 * np.sin(np.arange(16000) / 3), 16000)
+    (tmp_path / "waltz.txt").write_text("the licence of the recording beside it")
+    assert audio_files(str(tmp_path / "*waltz*")) == [str(tmp_path / "waltz.ogg")]
+    with pytest.raises(PnfError, match=r"\*.txt: no audio file \(.wav, .flac, .ogg, .aiff, .aif\) matches this "
+                                       r"pattern \(only 1 other files\)"):
+        audio_files(str(tmp_path / "*.txt"))
+    with pytest.raises(PnfError, match="cannot read audio file .*waltz.txt"):
+        quality["excerpts"]([str(tmp_path / "waltz.txt")], str(tmp_path / "x"), 1.0, "loudest")
+
+
 def test_quality_benchmark_writes_tables_csv_pictures_and_the_readme_block(tmp_path, quality):
     models = tiny_models(tmp_path / "models")
     piano, voice = tone(tmp_path / "piano.wav", 440, seconds=0.3), tone(tmp_path / "voice.wav", 900, seconds=0.3)
@@ -759,4 +772,4 @@ def test_fine_structure_own_averages_recordings_voicing_over_files_and_frames(tm
     assert own["sub/hoarse.wav"]["reference_hnr"] < clean["reference_hnr"] - 5
     with pytest.raises(SystemExit) as raised:
         fine["run"](fine["main"], ["--own", str(folder), str(tmp_path / "none*.wav")])
-    assert raised.value.code != 0 and "none*.wav: no file matches this pattern" in capsys.readouterr().err
+    assert raised.value.code != 0 and "none*.wav: no audio file (.wav, .flac, .ogg, .aiff, .aif) matches this pattern" in capsys.readouterr().err

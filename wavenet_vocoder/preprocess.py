@@ -54,16 +54,20 @@ def find_audio(folder):
 
 def audio_files(path, at_most=0):
     """``path`` itself, the sorted audio files below the folder ``path`` (as :func:`find_audio` finds them), or
-    the sorted files that match ``path`` as a glob pattern (quoted on the shell, e.g. ``'voice/en-*.wav'``);
-    with ``at_most`` > 0, no more than that many of them, evenly spaced over the sorted list."""
+    the sorted audio files (by their ending, as :func:`find_audio` tells them) that match ``path`` as a
+    glob pattern (quoted on the shell, e.g. ``'voice/en-*.wav'``; ``'eval/*waltz*'`` leaves out the
+    piece's ``.txt`` beside it); with ``at_most`` > 0, no more than that many of them, evenly spaced
+    over the sorted list."""
     if os.path.isfile(path):
         return [path]
     if os.path.isdir(path):
         files = find_audio(path)
     elif glob.has_magic(path):
-        files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
+        matches = sorted(f for f in glob.glob(path) if os.path.isfile(f))
+        files = [f for f in matches if f.lower().endswith(AUDIO_EXTENSIONS)]
         if not files:
-            raise PnfError(f"{path}: no file matches this pattern")
+            found = f" (only {len(matches)} other files)" if matches else ""
+            raise PnfError(f"{path}: no audio file ({', '.join(AUDIO_EXTENSIONS)}) matches this pattern{found}")
     else:
         raise PnfError(f"{path}: no such audio file or folder of audio files")
     if 0 < at_most < len(files):
