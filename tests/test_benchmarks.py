@@ -57,7 +57,7 @@ def test_a_pattern_takes_the_audio_files_it_matches_and_a_file_that_is_not_audio
     (tmp_path / "waltz.txt").write_text("the licence of the recording beside it")
     assert audio_files(str(tmp_path / "*waltz*")) == [str(tmp_path / "waltz.ogg")]
     with pytest.raises(PnfError, match=r"\*.txt: no audio file \(.wav, .flac, .ogg, .aiff, .aif\) matches this "
-                                       r"pattern \(only 1 other files\)"):
+                                       r"pattern \(it matches 1 other file\)"):
         audio_files(str(tmp_path / "*.txt"))
     with pytest.raises(PnfError, match="cannot read audio file .*waltz.txt"):
         quality["excerpts"]([str(tmp_path / "waltz.txt")], str(tmp_path / "x"), 1.0, "loudest")

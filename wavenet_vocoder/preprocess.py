@@ -66,7 +66,7 @@ def audio_files(path, at_most=0):
         matches = sorted(f for f in glob.glob(path) if os.path.isfile(f))
         files = [f for f in matches if f.lower().endswith(AUDIO_EXTENSIONS)]
         if not files:
-            found = f" (only {len(matches)} other files)" if matches else ""
+            found = f" (it matches {len(matches)} other file{'s' if len(matches) > 1 else ''})" if matches else ""
             raise PnfError(f"{path}: no audio file ({', '.join(AUDIO_EXTENSIONS)}) matches this pattern{found}")
     else:
         raise PnfError(f"{path}: no such audio file or folder of audio files")
