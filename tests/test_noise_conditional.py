@@ -333,6 +333,7 @@ def test_training_continues_a_prior_that_ships_without_its_optimiser_state(tmp_p
     assert train(root, "--steps=9", f"--continue-from={bundled}") == 0
     record = json.loads((root / "training.json").read_text())
     assert record["steps"] == 9 and [p["step"] for p in record["curve"]] == [3, 6, 9]
+    assert {p["dev_set"] for p in record["curve"]} == {record["dev_set"]} == {training.DEV_SET}
     assert sorted(p.name for p in bundled.iterdir()) == ["checkpoint_latest_ema.pth", "config.json", "meanvar.npy",
                                                           "training.json"]
     # Run again, the root's own run resumes (the flag is ignored) ...
@@ -381,3 +382,17 @@ def test_a_task_script_runs_the_published_schedule_on_one_checkpoint(tmp_path, c
     err = capsys.readouterr().err
     # 175.9 .. 42.9 lie above 40 (5 levels) and 0.39 .. 0.1 below 0.5 (4 levels)
     assert "9 of 24 levels (175.9, 110, 68.7, 54.3, ...) lie outside the sigma range 0.5..40" in err
+
+
+def test_a_run_says_when_its_curve_holds_points_measured_on_another_dev_set(tmp_path, dump, capsys):
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps(training_hparams().replace(noise_conditional=True).to_dict()))
+    argv = [str(dump / "dump"), str(tmp_path / "root"), f"--preset={preset}", "--no-progress", "--eval-interval=3"]
+    assert training.main(argv + ["--steps=3"]) == 0
+    assert "another dev set" not in capsys.readouterr().err
+    path = tmp_path / "root" / "training.json"
+    record = json.loads(path.read_text())
+    del record["curve"][0]["dev_set"]                  # as a run before the fixed dev set wrote it
+    path.write_text(json.dumps(record))
+    assert training.main(argv + ["--steps=6"]) == 0
+    assert "the curve's points up to step 3 were measured on another dev set" in capsys.readouterr().err

@@ -599,6 +599,10 @@ def train_noise_conditional(hp, dump_dir, root, run, sampling="loguniform", init
     record_path = os.path.join(root, "training.json")
     record = _previous_record(record_path)
     curve = [point for point in record.get("curve", []) if point["step"] <= trainer.step]
+    other = [point["step"] for point in curve if point.get("dev_set") != DEV_SET]
+    if other and main:
+        log(f"note: the curve's points up to step {max(other)} were measured on another dev set than "
+            f"this run's ({DEV_SET}): compare its later points with each other")
 
     def evaluate():
         losses = {float(s): trainer.dev_loss(batches, float(s)) for s in hp.sigmas}
