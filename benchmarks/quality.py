@@ -97,7 +97,7 @@ import soundfile as sf
 import torch
 
 from wavenet_vocoder import synthesis
-from wavenet_vocoder.audio import audio_rate, write_atomically
+from wavenet_vocoder.audio import read_audio, write_atomically
 from wavenet_vocoder.baselines import (inpaint_linear, inpaint_lpc, separate_half, spectrogram_griffin_lim,
                                        superres_bandlimited, superres_cubic, superres_noise_floor)
 from wavenet_vocoder.checkpoints import load_model, require_checkpoints
@@ -147,8 +147,7 @@ def excerpts(paths, folder, seconds, offset):
     os.makedirs(folder, exist_ok=True)
     written = []
     for path in paths:
-        audio_rate(path)                       # a file that is not audio: a one-line error naming it
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
+        data, rate = read_audio(path)
         length = int(round(seconds * rate))
         if offset == "loudest":
             power = data.mean(axis=1) ** 2

@@ -22,7 +22,7 @@ def load_audio(path, sample_rate, normalize=True):
     naming the file when it is missing, unreadable, empty, not finite or silent.
     """
     path = os.fspath(path)
-    data, rate = _read(path, lambda: sf.read(path, dtype="float64", always_2d=True))
+    data, rate = read_audio(path)
     if data.size == 0:
         raise AudioError(f"audio file {path} is empty")
     if not np.all(np.isfinite(data)):
@@ -36,6 +36,13 @@ def load_audio(path, sample_rate, normalize=True):
     if normalize:
         x = x / peak
     return x.astype(np.float32)
+
+
+def read_audio(path):
+    """(samples, channels) float64 array and rate (Hz) of an audio file, as the file stores them;
+    :class:`AudioError` naming the file if missing or unreadable."""
+    path = os.fspath(path)
+    return _read(path, lambda: sf.read(path, dtype="float64", always_2d=True))
 
 
 def audio_rate(path):
