@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from conftest import (PRESETS, preset_path, published_keys, random_published_state_dict,
-                      reference_smoothed_log_prob, save_published)
-from wavenet_vocoder.checkpoints import (checkpoint_dir_name, list_levels, load_model, missing_levels,
-                                         require_levels, save_checkpoint, sigma_from_dir_name)
+                      reference_smoothed_log_prob, save_published, tiny_hparams)
+from wavenet_vocoder.checkpoints import (check_checkpoints, checkpoint_dir_name, list_levels, load_model,
+                                         missing_levels, require_levels, save_checkpoint, sigma_from_dir_name)
 from wavenet_vocoder.errors import CheckpointError, MissingCheckpointError
 from wavenet_vocoder.hparams import PUBLISHED_SIGMAS, load_preset
 from wavenet_vocoder.wavenet import WaveNet
@@ -118,3 +118,32 @@ def test_wrong_preset_and_broken_files_are_clear_errors(tmp_path, tiny):
     torch.save({"weights": [1, 2]}, other)
     with pytest.raises(CheckpointError, match="holds no state dict"):
         load_model(other, tiny)
+
+
+def test_a_checkpoint_trained_with_another_preset_is_refused_by_name(tmp_path, tiny):
+    """A mu-law model under a linear preset has the same shapes and would load and sample garbage:
+    the preset pnf-train saved in the file says so, before any compute."""
+    path = tmp_path / "mulaw.pth"
+    save_checkpoint(path, WaveNet.from_hparams(tiny), hparams=tiny)
+    linear = tiny_hparams(input_type="linear-quantize")
+    expected = f"checkpoint {path} was trained with input_type=mulaw-quantize \\(the preset: linear-quantize\\)"
+    for load in (lambda: load_model(path, linear), lambda: check_checkpoints([path], linear)):
+        with pytest.raises(CheckpointError, match=expected + ".*--preset"):
+            load()
+    with pytest.raises(CheckpointError, match="was trained with sample_rate=22050 \\(the preset: 16000\\)"):
+        load_model(path, tiny.replace(sample_rate=16000))
+    assert load_model(path, tiny) is not None                       # its own preset loads
+    published = tmp_path / "published.pth"                           # a file without a saved preset: nothing to compare
+    save_checkpoint(published, WaveNet.from_hparams(tiny))
+    assert load_model(published, linear) is not None
+
+
+def test_mel_settings_count_only_for_a_conditioned_model(tmp_path, tiny, tiny_conditional):
+    path = tmp_path / "mel.pth"
+    save_checkpoint(path, WaveNet.from_hparams(tiny_conditional), hparams=tiny_conditional)
+    other_band = tiny_conditional.replace(fmin=60)
+    with pytest.raises(CheckpointError, match="was trained with fmin=125 \\(the preset: 60\\)"):
+        load_model(path, other_band)
+    plain = tmp_path / "plain.pth"
+    save_checkpoint(plain, WaveNet.from_hparams(tiny), hparams=tiny)
+    assert load_model(plain, tiny.replace(fmin=60)) is not None

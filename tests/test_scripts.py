@@ -10,8 +10,10 @@ import soundfile as sf
 
 from conftest import FAST, REPO, SR, make_dump, make_root, read, run_cli, tiny_hparams, tone
 from wavenet_vocoder.audio import load_audio
+from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
 from wavenet_vocoder.gaps import find_dropouts
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
+from wavenet_vocoder.wavenet import WaveNet
 
 
 @pytest.fixture
@@ -413,3 +415,20 @@ def test_separation_with_the_implicit_mixture_step(tmp_path):
                                  "--implicit-mixture"] + FAST) == 0
     mixed, s0, s1 = read(out / "mixed.wav"), read(out / "out0.wav"), read(out / "out1.wav")
     assert np.sqrt(np.mean((s0 + s1 - mixed) ** 2)) < 0.02
+
+
+def test_a_prior_run_with_another_kind_of_preset_is_a_one_line_error(tmp_path, capsys):
+    """A linear prior passed with a mu-law preset (same shapes) stops before sampling, naming the file."""
+    linear = tiny_hparams(input_type="linear-quantize")
+    root = tmp_path / "linear"
+    for sigma in linear.sigmas:
+        save_checkpoint(root / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth", WaveNet.from_hparams(linear),
+                        hparams=linear)
+    mulaw_preset = tmp_path / "mulaw.json"
+    mulaw_preset.write_text(json.dumps(tiny_hparams().to_dict()))
+    out = tmp_path / "out"
+    code, err = run_cli(sgld_superres.main, [str(root), tone(tmp_path / "in.wav"), str(out), f"--preset={mulaw_preset}"]
+                        + FAST, capsys)
+    assert code == 2 and len(err) == 1, err
+    assert "was trained with input_type=linear-quantize (the preset: mulaw-quantize)" in err[0]
+    assert str(root) in err[0] and not out.exists()

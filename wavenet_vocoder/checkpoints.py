@@ -182,8 +182,14 @@ def _copy(source, target):
         write_atomically(target, lambda out: shutil.copyfileobj(f, out))
 
 
-def read_state_dict(path):
-    """The state dict stored in a checkpoint file (``{"state_dict": ...}`` or a bare state dict)."""
+def read_checkpoint(path):
+    """(state dict, saved preset, path) of a checkpoint file, or of the file a level folder serves.
+
+    The state dict is the file's ``state_dict`` (or the file itself, a bare state dict), with a
+    DataParallel ``module.`` prefix taken off; the saved preset is the dict that pnf-train stores
+    under ``hparams``, None for a published or foreign file (they carry none).  Raises
+    :class:`CheckpointError` naming the file when it cannot be read or holds no state dict.
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         found = [os.path.join(path, n) for n in CHECKPOINT_FILES if os.path.isfile(os.path.join(path, n))]
@@ -196,12 +202,42 @@ def read_state_dict(path):
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    saved = None
     if isinstance(obj, dict) and "state_dict" in obj:
+        try:
+            saved = json.loads(obj["hparams"]) if isinstance(obj.get("hparams"), str) else None
+        except ValueError:
+            saved = None
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
         raise CheckpointError(f"checkpoint {path} holds no state dict (expected a dict with 'state_dict')")
     # Weights saved from a DataParallel wrapper carry a "module." prefix.
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}, path
+    state_dict = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    return state_dict, (saved if isinstance(saved, dict) else None), path
+
+
+def read_state_dict(path):
+    """(state dict, path) of a checkpoint file or level folder: :func:`read_checkpoint` without the preset."""
+    state_dict, _, path = read_checkpoint(path)
+    return state_dict, path
+
+
+#: Preset keys that change what a model's weights mean without changing their shapes: a checkpoint
+#: trained with other values loads, and samples garbage.  The feature keys count for a
+#: mel-conditioned model only.
+MEANING_KEYS = ("input_type", "quantize_channels", "sample_rate")
+FEATURE_KEYS = ("num_mels", "fmin", "fmax", "fft_size", "hop_size", "win_length")
+
+
+def preset_mismatches(saved, hparams):
+    """The keys of :data:`MEANING_KEYS` (and, for a mel-conditioned ``hparams``, :data:`FEATURE_KEYS`)
+    whose value in ``saved`` (the preset a checkpoint was trained with) differs from ``hparams``,
+    as "key=saved (the preset: value)" strings; empty when they agree or ``saved`` is None."""
+    if not saved:
+        return []
+    keys = MEANING_KEYS + (FEATURE_KEYS if (hparams.cin_channels or 0) > 0 else ())
+    return [f"{key}={saved[key]} (the preset: {getattr(hparams, key)})" for key in keys
+            if key in saved and saved[key] != getattr(hparams, key)]
 
 
 def trained_sigma_range(path):
@@ -240,14 +276,14 @@ def check_checkpoints(paths, hparams):
     """Read every checkpoint of ``paths`` and check it against the preset's model, before any compute.
 
     Raises :class:`CheckpointError` naming the first file that cannot be read (truncated,
-    not a checkpoint, not loadable with ``weights_only``), does not fit ``hparams``, or holds
+    not a checkpoint, not loadable with ``weights_only``), was trained with another preset (see
+    :func:`preset_mismatches`: pnf-train's files say), does not fit ``hparams``, or holds
     NaN or infinite weights; returns None when all are usable. Each file is read once, however
     many levels it serves (a noise-conditional prior's one file serves all of them).
     """
     expected = WaveNet.from_hparams(hparams).state_dict()
     for path in dict.fromkeys(paths):
-        state_dict, path = read_state_dict(path)
-        fitted = fit_state_dict(state_dict, expected, f"checkpoint {path}")
+        fitted, path = _read_fitted(path, hparams, expected)
         bad = next((k for k, v in fitted.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
         if bad is not None:
             raise CheckpointError(f"checkpoint {path} holds NaN or infinite weights ({bad}): retrain or download it again")
@@ -257,12 +293,22 @@ def load_model(path, hparams, device="cpu"):
     """Build the model of ``hparams`` and load the checkpoint at ``path`` (a file or a level folder).
 
     Returns the model on ``device`` in eval mode.  Raises :class:`CheckpointError`
-    naming the file when it cannot be read or does not fit the preset.
+    naming the file when it cannot be read, was trained with another preset or does not fit it.
     """
-    state_dict, path = read_state_dict(path)
     model = WaveNet.from_hparams(hparams)
-    model.load_state_dict(fit_state_dict(state_dict, model.state_dict(), f"checkpoint {path}"))
+    model.load_state_dict(_read_fitted(path, hparams, model.state_dict())[0])
     return model.to(device).eval()
+
+
+def _read_fitted(path, hparams, expected):
+    """(state dict fitted to ``expected``, path) of the checkpoint at ``path``, after checking that
+    it was not trained with another preset than ``hparams`` (see :func:`preset_mismatches`)."""
+    state_dict, saved, path = read_checkpoint(path)
+    mismatches = preset_mismatches(saved, hparams)
+    if mismatches:
+        raise CheckpointError(f"checkpoint {path} was trained with {', '.join(mismatches)}: "
+                              "pass the preset it was trained with (--preset)")
+    return fit_state_dict(state_dict, expected, f"checkpoint {path}"), path
 
 
 def _on_cpu(value):
