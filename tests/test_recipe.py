@@ -344,6 +344,26 @@ def test_merged_dumps_keep_each_split_and_move_with_their_data(tmp_path):
     assert twice.returncode == 2 and "different --name prefixes" in twice.stderr and not os.path.exists(data / "twice")
 
 
+def test_merging_and_packing_keep_the_record_of_the_preset_a_dump_was_made_with(tmp_path):
+    from conftest import tiny_hparams
+    from wavenet_vocoder.dump_record import read_record, write_record
+    mulaw, linear = tiny_hparams(), tiny_hparams(input_type="linear-quantize")
+    for corpus, hp in (("a", mulaw), ("b", mulaw), ("c", linear)):
+        for split in ("train", "dev"):
+            os.makedirs(tmp_path / corpus / split)
+            np.save(tmp_path / corpus / split / f"{corpus}-00001-wave.npy", np.arange(300, dtype=np.int16) % 256)
+        write_record(tmp_path / corpus, hp)
+    merge = lambda *args: subprocess.run([sys.executable, MERGE_DUMPS, *map(str, args)], capture_output=True, text=True)
+    assert merge(tmp_path / "ab", tmp_path / "a", tmp_path / "b").returncode == 0
+    assert read_record(tmp_path / "ab") == read_record(tmp_path / "a")
+    mixed = merge(tmp_path / "ac", tmp_path / "a", tmp_path / "c")
+    assert mixed.returncode == 2 and "were made with different preset settings" in mixed.stderr
+    assert not os.path.exists(tmp_path / "ac")
+    assert pack_dump("pack", tmp_path / "c", tmp_path / "c.pkl").returncode == 0
+    assert pack_dump("unpack", tmp_path / "c.pkl", tmp_path / "c2").returncode == 0
+    assert read_record(tmp_path / "c2")["input_type"] == "linear-quantize"
+
+
 GPU_CONTINUE = os.path.join(REPO, "egs", "pnf_real", "local", "gpu_continue.sh")
 
 

@@ -11,6 +11,7 @@ import soundfile as sf
 from conftest import FAST, REPO, SR, make_dump, make_root, read, run_cli, tiny_hparams, tone
 from wavenet_vocoder.audio import load_audio
 from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
+from wavenet_vocoder.dump_record import write_record
 from wavenet_vocoder.gaps import find_dropouts
 from wavenet_vocoder.pnf import sgld_inpainting, sgld_separation, sgld_spectrogram_descent, sgld_superres
 from wavenet_vocoder.wavenet import WaveNet
@@ -328,6 +329,22 @@ def test_spectrogram_dump_without_features(tmp_path, capsys):
                                                          f"--preset={preset}"], capsys)
     # (after the note that, without meanvar.npy, the default warm start falls back to noise)
     assert code == 2 and "no *-feats.npy" in err[-1] and "meanvar.npy is missing" in err[0]
+
+
+def test_spectrogram_frames_made_with_other_mel_settings_are_refused(tmp_path, capsys):
+    """Frames of another band (``fmin``) have the shape the prior takes and would condition it wrongly;
+    the record pnf-preprocess leaves in dump_norm/ says so for the dev/ folder below it."""
+    hp = tiny_hparams(conditional=True)
+    root, preset = make_root(tmp_path / "mel", hp)
+    dump = make_dump(tmp_path / "dump_norm" / "dev", frames=300)
+    write_record(tmp_path / "dump_norm", hp.replace(fmin=60))
+    code, err = run_cli(sgld_spectrogram_descent.main, [root, dump, str(tmp_path / "o"), f"--preset={preset}"] + FAST,
+                        capsys)
+    assert code == 2 and f"dump folder {dump} was made with fmin=60 (the preset: 125)" in err[-1], err
+    assert not os.path.exists(tmp_path / "o")
+    write_record(tmp_path / "dump_norm", hp)
+    assert sgld_spectrogram_descent.main([root, dump, str(tmp_path / "o"), f"--preset={preset}", "--sample-size", "400"]
+                                         + FAST) == 0
 
 
 def test_spectrogram_given_an_audio_file_says_how_to_make_a_dump(tmp_path, capsys):

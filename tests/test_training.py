@@ -106,6 +106,27 @@ def test_training_names_a_dump_folder_that_is_not_one_before_it_writes(tmp_path,
     assert not (tmp_path / "root").exists()
 
 
+def test_a_dump_records_its_settings_and_training_under_another_preset_is_refused(tmp_path, dump):
+    """A mu-law dump's units read as linear ones would train a model of another signal, silently."""
+    record = json.loads((dump / "dump" / "dump.json").read_text())
+    assert record["input_type"] == "mulaw-quantize" and record["sample_rate"] == SR
+    assert json.loads((dump / "dump_norm" / "dump.json").read_text()) == record
+    linear = tmp_path / "linear.json"
+    linear.write_text(json.dumps(training_hparams(input_type="linear-quantize").to_dict()))
+    with pytest.raises(PnfError, match=f"dump folder {dump / 'dump'} was made with input_type=mulaw-quantize "
+                                       r"\(the preset: linear-quantize\): use the preset it was made with"):
+        training.main([str(dump / "dump"), str(tmp_path / "root"), f"--preset={linear}", "--steps=1"])
+    assert not (tmp_path / "root").exists()
+    slower = training_hparams().replace(sample_rate=16000)
+    with pytest.raises(PnfError, match=r"sample_rate=22050 \(the preset: 16000\)"):
+        training._load_dumps(slower, str(dump / "dump"))
+    assert len(training._load_dumps(training_hparams().replace(fmin=60), str(dump / "dump"))[0].waves) == 4
+    with pytest.raises(PnfError, match=r"fmin=125 \(the preset: 60\)"):      # the features count where they are read
+        training._load_dumps(training_hparams(conditional=True).replace(fmin=60), str(dump / "dump_norm"))
+    (dump / "dump" / "dump.json").unlink()                       # a dump made before the record: read as before
+    assert len(training._load_dumps(slower, str(dump / "dump"))[0].waves) == 4
+
+
 def test_training_resumes_and_chains(tmp_path, dump):
     hp = training_hparams()
     root = tmp_path / "root"

@@ -18,6 +18,7 @@ import torch
 
 from .audio import write_atomically
 from .errors import CheckpointError, MissingCheckpointError
+from .hparams import preset_mismatches
 from .wavenet import WaveNet
 
 #: The file the samplers read in a level folder (EMA weights), then the fallback.
@@ -222,24 +223,6 @@ def read_state_dict(path):
     return state_dict, path
 
 
-#: Preset keys that change what a model's weights mean without changing their shapes: a checkpoint
-#: trained with other values loads, and samples garbage.  The feature keys count for a
-#: mel-conditioned model only.
-MEANING_KEYS = ("input_type", "quantize_channels", "sample_rate")
-FEATURE_KEYS = ("num_mels", "fmin", "fmax", "fft_size", "hop_size", "win_length")
-
-
-def preset_mismatches(saved, hparams):
-    """The keys of :data:`MEANING_KEYS` (and, for a mel-conditioned ``hparams``, :data:`FEATURE_KEYS`)
-    whose value in ``saved`` (the preset a checkpoint was trained with) differs from ``hparams``,
-    as "key=saved (the preset: value)" strings; empty when they agree or ``saved`` is None."""
-    if not saved:
-        return []
-    keys = MEANING_KEYS + (FEATURE_KEYS if (hparams.cin_channels or 0) > 0 else ())
-    return [f"{key}={saved[key]} (the preset: {getattr(hparams, key)})" for key in keys
-            if key in saved and saved[key] != getattr(hparams, key)]
-
-
 def trained_sigma_range(path):
     """(smallest, largest) sigma a noise-conditional checkpoint was trained over, from the preset
     saved in it by pnf-train; None when the file does not say."""
@@ -277,7 +260,7 @@ def check_checkpoints(paths, hparams):
 
     Raises :class:`CheckpointError` naming the first file that cannot be read (truncated,
     not a checkpoint, not loadable with ``weights_only``), was trained with another preset (see
-    :func:`preset_mismatches`: pnf-train's files say), does not fit ``hparams``, or holds
+    :func:`~wavenet_vocoder.hparams.preset_mismatches`: pnf-train's files say), does not fit ``hparams``, or holds
     NaN or infinite weights; returns None when all are usable. Each file is read once, however
     many levels it serves (a noise-conditional prior's one file serves all of them).
     """
@@ -302,7 +285,8 @@ def load_model(path, hparams, device="cpu"):
 
 def _read_fitted(path, hparams, expected):
     """(state dict fitted to ``expected``, path) of the checkpoint at ``path``, after checking that
-    it was not trained with another preset than ``hparams`` (see :func:`preset_mismatches`)."""
+    it was not trained with another preset than ``hparams``
+    (see :func:`~wavenet_vocoder.hparams.preset_mismatches`)."""
     state_dict, saved, path = read_checkpoint(path)
     mismatches = preset_mismatches(saved, hparams)
     if mismatches:

@@ -175,6 +175,31 @@ class HParams:
         return HParams(_check_consistency(values, "replace()"))
 
 
+#: Preset keys that change what quantised samples (and so a model's weights, or a dump's waves)
+#: mean without changing any shape: a model or dump made with other values loads, and is wrong.
+MEANING_KEYS = ("input_type", "quantize_channels", "sample_rate")
+
+#: The mel features' keys: they count too where the preset is mel-conditioned (``cin_channels`` > 0).
+FEATURE_KEYS = ("num_mels", "fmin", "fmax", "fft_size", "hop_size", "win_length")
+
+
+def made_with(hparams):
+    """{key: value} of :data:`MEANING_KEYS` and :data:`FEATURE_KEYS` in ``hparams``: what a file made
+    with this preset records, so that a later reader can tell whether its own preset agrees."""
+    return {key: getattr(hparams, key) for key in MEANING_KEYS + FEATURE_KEYS}
+
+
+def preset_mismatches(saved, hparams):
+    """The settings in which ``saved`` (a dict of preset values that a file was made with) differs from
+    ``hparams``, as "key=saved (the preset: value)" strings: the keys of :data:`MEANING_KEYS` and, for a
+    mel-conditioned ``hparams``, of :data:`FEATURE_KEYS`.  Empty when they agree or ``saved`` is None."""
+    if not saved:
+        return []
+    keys = MEANING_KEYS + (FEATURE_KEYS if (hparams.cin_channels or 0) > 0 else ())
+    return [f"{key}={saved[key]} (the preset: {getattr(hparams, key)})" for key in keys
+            if key in saved and saved[key] != getattr(hparams, key)]
+
+
 def default_hparams():
     """The published `mulaw_maxaudio` hyper-parameters with the 24-level schedule."""
     return HParams(_check_consistency(dict(_DEFAULTS), "defaults"))

@@ -23,7 +23,9 @@ frames * hop_size) and <name>-<i>-feats.npy (float32 log-mel, frames x num_mels)
 per-band mean and variance of the training features in <out-dir>/meanvar.npy (2 x num_mels),
 and <out-dir>/dump_norm/{train,dev}/ with the features normalised by them (what the
 spectrogram task and mel-conditioned training read). With --stats no meanvar.npy is written:
-dump_norm/ holds the features normalised with the given statistics.
+dump_norm/ holds the features normalised with the given statistics. Each of dump/ and dump_norm/
+also gets dump.json, the preset's settings that decide what its arrays mean (quantiser, sample
+rate, mel settings), which pnf-train and pnf-spectrogram check against their own preset.
 """
 import glob
 import os
@@ -33,6 +35,7 @@ import numpy as np
 
 from .audio import load_audio, logmelspectrogram, trim_silence, write_atomically
 from .cli import parse_args, parse_float, parse_int, run
+from .dump_record import write_record
 from .errors import AudioError, PnfError
 from .hparams import load_preset
 from .mel_dumps import normalize, statistics_path
@@ -153,6 +156,8 @@ def preprocess(in_dir, out_dir, hp, name, dev_fraction=0.1, seed=0, log=print, s
         stem = os.path.join(out_dir, "dump_norm", subset, f"{name}-{i:05d}")
         _save_npy(stem + "-feats.npy", normalize(mel, stats))
         _save_npy(stem + "-wave.npy", wave)
+    for folder in ("dump", "dump_norm"):
+        write_record(os.path.join(out_dir, folder), hp)
     return counts
 
 

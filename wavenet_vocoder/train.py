@@ -76,6 +76,7 @@ from tqdm import tqdm
 from .audio import write_atomically
 from .cli import describe_device, parse_args, parse_float, parse_int, resolve_device, run
 from .deferred import deferred_import
+from .dump_record import check_record
 from . import distributed
 from .distributed import Processes, any_process, barrier
 from .errors import CheckpointError, PnfError
@@ -498,10 +499,12 @@ def train_level(hp, train, dev, sigma, folder, run, init_state=None, log=print):
 
 def _load_dumps(hp, dump_dir):
     """(train, dev) :class:`DumpData` of the dump folder ``dump_dir``; a :class:`PnfError` naming it when it is
-    not a folder (a user's usual slip: the audio folder or the preprocess output root given instead)."""
+    not a folder (a user's usual slip: the audio folder or the preprocess output root given instead), or
+    when its ``dump.json`` says it was made with a preset that ``hp`` reads differently."""
     if not os.path.isdir(dump_dir):
         raise PnfError(f"dump folder {dump_dir} does not exist or is not a folder: give the dump/ (or, for a "
                        "mel-conditioned preset, dump_norm/) folder that pnf-preprocess wrote")
+    check_record(dump_dir, hp)
     conditional = hp.cin_channels > 0
     return (DumpData(os.path.join(dump_dir, "train"), conditional),
             DumpData(os.path.join(dump_dir, "dev"), conditional))

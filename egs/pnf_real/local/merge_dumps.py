@@ -10,19 +10,25 @@ relative where the two folders share a root, so the folder moves with its data).
 second corpus apart (its own `--name`) and merging keeps the first corpus's split as it was:
 a prior trained on the first alone and continued on the merged dump never finds a file it trained
 on in dev. Two inputs with a file of the same name are refused (give the corpora different
-`--name`s), and so is an output folder that exists already.
+`--name`s), and so is an output folder that exists already, or inputs whose `dump.json` records
+say they were made with different preset settings; the merged folder gets the inputs' record
+when every input has one.
 """
 import argparse
 import glob
 import os
+import shutil
 import sys
+
+from wavenet_vocoder.dump_record import RECORD_FILE, read_record
 
 SPLITS = ("train", "dev")
 
 
 def merge(out, dumps):
     """Link the files of ``dumps`` into ``out``; returns {split: files linked}. Raises ValueError
-    (nothing written) on a missing split folder, a name in two inputs or an existing ``out``."""
+    (nothing written) on a missing split folder, a name in two inputs, inputs made with different
+    preset settings (their ``dump.json``) or an existing ``out``."""
     if os.path.exists(out):
         raise ValueError(f"{out} exists already: merge into a new folder")
     plan = {split: {} for split in SPLITS}
@@ -39,11 +45,18 @@ def merge(out, dumps):
                 plan[split][name] = path
     if not any(plan[split] for split in SPLITS):
         raise ValueError(f"no .npy files in {', '.join(dumps)}")
+    records = [read_record(dump) for dump in dumps]
+    if any(record != records[0] for record in records if record is not None):
+        made = next(i for i, record in enumerate(records) if record is not None and record != records[0])
+        raise ValueError(f"{dumps[0]} and {dumps[made]} were made with different preset settings "
+                         f"({RECORD_FILE}): preprocess them with one preset")
     for split in SPLITS:
         target = os.path.join(out, split)
         os.makedirs(target)
         for name, path in plan[split].items():
             os.symlink(os.path.relpath(os.path.abspath(path), os.path.abspath(target)), os.path.join(target, name))
+    if all(record is not None for record in records):
+        shutil.copyfile(os.path.join(dumps[0], RECORD_FILE), os.path.join(out, RECORD_FILE))
     return {split: len(plan[split]) for split in SPLITS}
 
 

@@ -12,11 +12,13 @@ in mu-law, 0.38 and 0.42 in linear quantisation, a quarter of the int16 files or
 `--train-stride N` keeps every N-th training utterance (sorted by name), and `--dev-stride` every
 N-th dev one, to fit a size limit; `--train-offset K` (0 <= K < N) starts the training files at the
 K-th, so that runs with offsets 0, 1, ... see different training files. `unpack` writes the same
-int16 arrays again, exactly (cumulative sums modulo 256), into a folder that holds no dump yet. Dumps of raw
+int16 arrays again, exactly (cumulative sums modulo 256), into a folder that holds no dump yet, with
+the dump's `dump.json` (the preset settings it was made with) when it has one. Dumps of raw
 (float) waveforms are refused.
 """
 import argparse
 import glob
+import json
 import lzma
 import os
 import pickle
@@ -24,6 +26,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+
+from wavenet_vocoder.dump_record import RECORD_FILE, read_record
 
 SPLITS = ("train", "dev")
 
@@ -51,11 +55,14 @@ def pack(dump, packed, train_stride=1, dev_stride=1, train_offset=0):
             raise ValueError(f"{os.path.join(dump, split)} holds no *-wave.npy files: pass a pnf-preprocess dump")
     with ProcessPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         items = {split: list(pool.map(encode, paths)) for split, paths in files.items()}
+    record = read_record(dump)
+    if record is not None:
+        items[RECORD_FILE] = record
     tmp = packed + ".part"
     with open(tmp, "wb") as f:
         pickle.dump(items, f, protocol=4)
     os.replace(tmp, packed)
-    return {split: len(files) for split, files in items.items()}
+    return {split: len(items[split]) for split in SPLITS}
 
 
 def unpack(packed, dump):
@@ -64,11 +71,14 @@ def unpack(packed, dump):
             raise ValueError(f"{os.path.join(dump, split)} already holds a dump: unpack into a new folder")
     with open(packed, "rb") as f:
         items = pickle.load(f)
-    for split, files in items.items():
+    for split in SPLITS:
         os.makedirs(os.path.join(dump, split), exist_ok=True)
-        for name, blob in files:
+        for name, blob in items[split]:
             np.save(os.path.join(dump, split, name), decode(blob))
-    return {split: len(files) for split, files in items.items()}
+    if RECORD_FILE in items:
+        with open(os.path.join(dump, RECORD_FILE), "w", encoding="utf-8") as f:
+            json.dump(items[RECORD_FILE], f, indent=2)
+    return {split: len(items[split]) for split in SPLITS}
 
 
 def main(argv=None):

@@ -12,6 +12,7 @@ from ...deferred import deferred_import
 from ...errors import PnfError
 from ...baselines import spectrogram_griffin_lim
 from ...cli import parse_float
+from ...dump_record import check_record
 from ...mel_dumps import denormalize, find_utterances, load_mel, statistics_path
 from ...quantize import dequantize, to_units
 from ...voicing import sample_temperatures, voiced_normalised_frames, voicing_statistics
@@ -85,11 +86,13 @@ def resolve(args, constants):
 
 
 def check(settings, args):
-    """A mel-conditioned preset only; --voiced-temperature only with the prior's statistics."""
+    """A mel-conditioned preset only, and a dump made with its settings where the dump says
+    (``dump.json``); --voiced-temperature only with the prior's statistics."""
     hp = settings.hparams
     if hp.cin_channels <= 0 or not hp.upsample_conditional_features:
         raise PnfError(f"this task needs a mel-conditioned preset (cin_channels > 0), but {args['--preset']} "
                        "has none: use e.g. --preset=egs/mulaw_maxaudio_spectrogram/config.json")
+    check_record(args["<dump-root>"], hp)
     if settings.task.get("voiced_temperature") is not None:
         voicing_statistics(args["<checkpoint>"])
 
