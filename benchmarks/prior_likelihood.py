@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from wavenet_vocoder.audio import load_audio, logmelspectrogram
-from wavenet_vocoder.checkpoints import load_model, require_checkpoints
+from wavenet_vocoder.checkpoints import check_checkpoints, load_model, require_checkpoints
 from wavenet_vocoder.cli import parse_args, parse_float, parse_int, run
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
@@ -102,6 +102,7 @@ def main(argv=None):
     paths = {}
     for root in args["--prior"]:
         paths[root] = require_checkpoints(root, hp, sigmas)
+        check_checkpoints(paths[root], hp)          # a file that does not fit fails before the table starts
     length = int(seconds * hp.sample_rate) if seconds > 0 else None
     if args["--pair"]:
         if len(paths) != 2:

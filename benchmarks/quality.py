@@ -587,6 +587,12 @@ def main(argv=None):
         raise PnfError("--mean-rows=1: one chain is the PnF row already; give 2 or more chains, or 0 for no row")
     bench = Benchmark(args)
     offset = args["--offset"]
+    if offset != "loudest":
+        try:
+            if parse_float(offset, "--offset", positive=False) < 0:
+                raise PnfError("negative")
+        except PnfError:
+            raise PnfError(f"--offset={offset}: give seconds from the start of each file (0 or more), or loudest") from None
     pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
     voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()

@@ -322,6 +322,27 @@ def test_prior_likelihood_table(two_linear_priors, capsys):
     assert values[0] == pytest.approx(expected, abs=0.006)  # the table's 2 decimals, float32
 
 
+def test_prior_likelihood_refuses_a_prior_of_another_preset_before_its_table_starts(tmp_path, two_linear_priors, capsys):
+    from wavenet_vocoder.checkpoints import checkpoint_dir_name, save_checkpoint
+    from wavenet_vocoder.wavenet import WaveNet
+    likelihood, hp, preset, root_a, root_b, a, b = two_linear_priors
+    mulaw = tiny_hparams()
+    for sigma in hp.sigmas:                    # a mu-law prior as pnf-train writes it: its preset saved inside
+        save_checkpoint(tmp_path / "mulaw" / checkpoint_dir_name(sigma) / "checkpoint_latest_ema.pth",
+                        WaveNet.from_hparams(mulaw), hparams=mulaw)
+    with pytest.raises(likelihood["PnfError"], match=r"was trained with input_type=mulaw-quantize \(the preset: linear"):
+        likelihood["main"]([f"--preset={preset}", f"--prior={root_a}", f"--prior={tmp_path / 'mulaw'}",
+                            "--sigmas=4.0,1.0", a])
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("offset", ["nowhere", "-1"])
+def test_quality_benchmark_names_an_offset_it_cannot_take(tmp_path, quality, offset):
+    with pytest.raises(quality["PnfError"], match=f"--offset={offset}: give seconds .* or loudest"):
+        quality["main"]([f"--out={tmp_path / 'out'}", f"--offset={offset}"])
+    assert not (tmp_path / "out").exists()
+
+
 def test_prior_likelihood_pair_compares_the_true_sources_with_half_the_mixture(two_linear_priors, capsys):
     likelihood, hp, preset, root_a, root_b, a, b = two_linear_priors
     assert likelihood["main"](["--pair", f"--preset={preset}", f"--prior={root_a}", f"--prior={root_b}",
