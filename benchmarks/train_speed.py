@@ -184,9 +184,10 @@ def measure(argv):
 
 
 def recommend(result, precisions):
-    """The faster precision whose loss is within the float32 seed spread, else fp32."""
+    """The faster precision whose loss is within the float32 seed spread, else fp32; None when this run
+    cannot tell (no loss comparison, or float32 not measured beside the others)."""
     if "fp32" not in precisions or not result["loss"]:
-        return "fp32"
+        return None
     loss = {r["precision"]: r for r in result["loss"]}
     first = result["rows"][0]["preset"]
     speed = {r["precision"]: r["samples_per_s"] for r in result["rows"]
@@ -215,7 +216,9 @@ def format_table(r):
         for row in r["loss"]:
             lines.append(f"| {os.path.basename(row['preset'])} | {row['precision']} | {row['steps']} | "
                          + ", ".join(f"{v:.4f}" for v in row["losses"]) + f" | {row['mean']:.4f} | {row['spread']:.4f} |")
-    lines += ["", f"recommended training precision: {r['recommended']}"]
+    lines += ["", f"recommended training precision: {r['recommended']}" if r["recommended"] else
+              "no recommended training precision: it needs the loss comparison (--loss-steps above 0) "
+              "and fp32 among --precisions"]
     return "\n".join(lines)
 
 

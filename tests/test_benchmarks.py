@@ -465,6 +465,7 @@ def test_train_speed_measures_each_row_compiled_beside_it(tmp_path, train_speed,
     assert set(rows) == {(False, False), (False, True), (True, False), (True, True)} and len(compiled) == 2
     assert all(r["vs_fp32"] == 1.0 for (_, c), r in rows.items() if not c)      # the ratio is to the eager row
     assert all(r["first_step_seconds"] > 0 for r in rows.values())
+    assert report["recommended"] is None           # without the loss comparison it cannot tell
 
 
 def test_compare_priors_reads_a_chain_and_a_noise_conditional_prior_at_equal_time(tmp_path, capsys):
