@@ -138,6 +138,18 @@ def test_a_checkpoint_trained_with_another_preset_is_refused_by_name(tmp_path, t
     assert load_model(published, linear) is not None
 
 
+def test_a_checkpoint_of_another_architecture_names_the_settings_it_was_trained_with(tmp_path, tiny):
+    path = tmp_path / "narrow.pth"
+    save_checkpoint(path, WaveNet.from_hparams(tiny), hparams=tiny)
+    with pytest.raises(CheckpointError, match=r"does not fit the preset \(missing .*; it was trained with "
+                                              r"layers=4 \(the preset: 6\), residual_channels=8 \(the preset: 16\)$"):
+        load_model(path, tiny.replace(layers=6, residual_channels=16))
+    published = tmp_path / "published.pth"                   # no saved preset: the shapes alone
+    save_checkpoint(published, WaveNet.from_hparams(tiny))
+    with pytest.raises(CheckpointError, match=r"check that --preset matches the checkpoint$"):
+        load_model(published, tiny.replace(layers=6))
+
+
 def test_mel_settings_count_only_for_a_conditioned_model(tmp_path, tiny, tiny_conditional):
     path = tmp_path / "mel.pth"
     save_checkpoint(path, WaveNet.from_hparams(tiny_conditional), hparams=tiny_conditional)

@@ -18,7 +18,7 @@ import torch
 
 from .audio import write_atomically
 from .errors import CheckpointError, MissingCheckpointError
-from .hparams import preset_mismatches
+from .hparams import model_mismatches, preset_mismatches
 from .wavenet import WaveNet
 
 #: The file the samplers read in a level folder (EMA weights), then the fallback.
@@ -292,7 +292,13 @@ def _read_fitted(path, hparams, expected):
     if mismatches:
         raise CheckpointError(f"checkpoint {path} was trained with {', '.join(mismatches)}: "
                               "pass the preset it was trained with (--preset)")
-    return fit_state_dict(state_dict, expected, f"checkpoint {path}"), path
+    try:
+        return fit_state_dict(state_dict, expected, f"checkpoint {path}"), path
+    except CheckpointError as e:
+        differing = model_mismatches(saved, hparams)
+        if not differing:
+            raise
+        raise CheckpointError(f"{e}; it was trained with {', '.join(differing)}") from None
 
 
 def _on_cpu(value):

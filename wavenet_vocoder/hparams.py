@@ -183,6 +183,13 @@ MEANING_KEYS = ("input_type", "quantize_channels", "sample_rate")
 FEATURE_KEYS = ("num_mels", "fmin", "fmax", "fft_size", "hop_size", "win_length")
 
 
+#: Preset keys that shape the model: a checkpoint trained with other values does not load, and its
+#: preset (where the file carries one) says which of them differ.
+MODEL_KEYS = ("layers", "stacks", "kernel_size", "residual_channels", "gate_channels", "skip_out_channels",
+              "out_channels", "cin_channels", "cin_pad", "upsample_conditional_features", "upsample_params",
+              "noise_conditional", "noise_embedding_channels", "noise_head")
+
+
 def made_with(hparams):
     """{key: value} of :data:`MEANING_KEYS` and :data:`FEATURE_KEYS` in ``hparams``: what a file made
     with this preset records, so that a later reader can tell whether its own preset agrees."""
@@ -195,7 +202,16 @@ def preset_mismatches(saved, hparams):
     mel-conditioned ``hparams``, of :data:`FEATURE_KEYS`.  Empty when they agree or ``saved`` is None."""
     if not saved:
         return []
-    keys = MEANING_KEYS + (FEATURE_KEYS if (hparams.cin_channels or 0) > 0 else ())
+    return _differing(saved, hparams, MEANING_KEYS + (FEATURE_KEYS if (hparams.cin_channels or 0) > 0 else ()))
+
+
+def model_mismatches(saved, hparams):
+    """The keys of :data:`MODEL_KEYS` in which ``saved`` differs from ``hparams``, as
+    :func:`preset_mismatches` gives them: why a checkpoint's shapes do not fit the preset."""
+    return _differing(saved or {}, hparams, MODEL_KEYS)
+
+
+def _differing(saved, hparams, keys):
     return [f"{key}={saved[key]} (the preset: {getattr(hparams, key)})" for key in keys
             if key in saved and saved[key] != getattr(hparams, key)]
 
