@@ -351,6 +351,22 @@ def test_a_preset_step_scale_too_large_for_the_explicit_mixture_is_one_line(tmp_
         "pass --implicit-mixture, or --step-scale below 0.067" in err[0]
 
 
+def test_a_preset_that_asks_for_the_implicit_mixture_step_gets_it_without_the_flag(tmp_path):
+    hp = tiny_hparams(input_type="linear-quantize").replace(step_scale=1.0, implicit_mixture=True)
+    root, preset = make_root(tmp_path / "prior", hp)
+    a, b = tone(tmp_path / "a.wav"), tone(tmp_path / "b.wav", 300)
+    assert sgld_separation.main([root, root, a, b, str(tmp_path / "o"), f"--preset={preset}"] + FAST) == 0
+    report = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert report["mixture_step"] == "implicit" and np.isfinite(read(tmp_path / "o" / "out0.wav")).all()
+    # the same run with the flag: the same function, the same output
+    assert sgld_separation.main([root, root, a, b, str(tmp_path / "f"), f"--preset={preset}", "--implicit-mixture"]
+                                + FAST) == 0
+    assert np.array_equal(read(tmp_path / "o" / "out0.wav"), read(tmp_path / "f" / "out0.wav"))
+    explicit, explicit_preset = make_root(tmp_path / "explicit", tiny_hparams(input_type="linear-quantize"))
+    assert sgld_separation.main([explicit, explicit, a, b, str(tmp_path / "e"), f"--preset={explicit_preset}"] + FAST) == 0
+    assert json.loads((tmp_path / "e" / "run.json").read_text())["mixture_step"] == "explicit"
+
+
 def test_denoise_with_the_explicit_mixture_is_one_line_and_runs_with_the_implicit_one(tmp_path, capsys):
     root, preset = make_root(tmp_path / "prior", tiny_hparams(input_type="linear-quantize"))
     a, b = tone(tmp_path / "a.wav"), tone(tmp_path / "b.wav", 300)

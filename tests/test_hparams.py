@@ -21,10 +21,11 @@ def test_presets_hold_the_published_values_plus_sigmas(name):
     hp = load_preset(preset_path(name))
     # Our extensions beyond sigmas, off unless a preset turns them on: the noise-conditional model (and
     # its head's sigma input), moves per level (empty: --n-steps at every level), where a warm start
-    # begins (None: the top; per task: none) and the step scale (None: the script's STEP_SCALE).
+    # begins (None: the top; per task: none), the step scale (None: the script's STEP_SCALE) and
+    # separation's mixture step (the published explicit one).
     assert hp.to_dict() == {**ours, "noise_conditional": False, "noise_embedding_channels": 64, "noise_head": False,
                             "level_steps": [], "warm_start_sigma": None, "task_warm_start_sigma": {},
-                            "step_scale": None}
+                            "step_scale": None, "implicit_mixture": False}
 
 
 def test_published_schedules():

@@ -104,6 +104,10 @@ _DEFAULTS = {
     # Not in the published presets: the Langevin step size eta = step_scale * sigma^2 that suits this
     # prior (None: the task script's STEP_SCALE, the published 0.05 or 0.1); --step-scale comes first.
     "step_scale": None,
+    # Not in the published presets: separation takes its mixture term as a backward-Euler step (as
+    # pnf-separation --implicit-mixture does), which a step_scale of 1/15 or more needs; False: the
+    # published explicit step.
+    "implicit_mixture": False,
 }
 
 INPUT_TYPES = ("mulaw-quantize", "linear-quantize")

@@ -96,7 +96,8 @@ OPTIONS = """\
   --trim                 Trim two sources of different lengths to the shorter one.
   --implicit-mixture     Take the mixture term as a backward-Euler step (stable at any step
                          size) instead of the published explicit gradient (which needs a
-                         step scale below 1/GAMMA_SCALE).
+                         step scale below 1/GAMMA_SCALE); a preset with implicit_mixture
+                         true takes it without the flag.
   --gamma-scale=<g>      Weight of the mixture term, gamma = g / sigma^2 (GAMMA_SCALE).
   --mix-peak=<p>         Scale the mixture to this peak, so that each source stays inside its
                          quantiser (MIX_PEAK); the wavs are written at the mixture's scale / p.
@@ -114,8 +115,13 @@ def resolve(args, constants):
     def value(flag, name):
         return parse_float(pick(args, flag, constants, name), flag)
     return {"gamma_scale": value("--gamma-scale", "GAMMA_SCALE"), "mix_peak": value("--mix-peak", "MIX_PEAK"),
-            "implicit": bool(args["--implicit-mixture"]),
+            "implicit_flag": bool(args["--implicit-mixture"]),
             "fill_band": parse_source_bands(str(pick(args, "--fill-band", constants, "FILL_BAND")))}
+
+
+def implicit_mixture(settings):
+    """Whether the mixture term is taken implicitly: --implicit-mixture, else the preset's implicit_mixture."""
+    return settings.task["implicit_flag"] or bool(settings.hparams.implicit_mixture)
 
 
 def check(settings, args):
@@ -130,10 +136,11 @@ def check(settings, args):
                        "--preset=egs/linear_quantize_max_audio/config.json")
     # Each step moves the sum x0 + x1 towards the mixture by 2 eta gamma = 2 step_scale gamma_scale times
     # the residual: from 2 on it overshoots more than it corrects and the sampler diverges.
-    if not task["implicit"] and settings.sampler.denoise:
+    implicit = implicit_mixture(settings)
+    if not implicit and settings.sampler.denoise:
         raise PnfError(f"--denoise takes a step of sigma^2, which separation's explicit mixture term does not survive "
                        f"(2 x {task['gamma_scale']:g} >= 2): pass --implicit-mixture with it")
-    if not task["implicit"] and 2 * settings.step_scale * task["gamma_scale"] >= 2:
+    if not implicit and 2 * settings.step_scale * task["gamma_scale"] >= 2:
         raise PnfError(f"step scale {settings.step_scale:g} (--step-scale, else the preset's step_scale, else "
                        f"STEP_SCALE) is too large for separation's explicit mixture term (gamma = "
                        f"{task['gamma_scale']:g} / sigma^2): pass --implicit-mixture, or --step-scale below "
@@ -180,7 +187,7 @@ def jobs(args, settings):
     quantised = mixture_units(mixture, channels)
 
     def make_task(start, end):
-        return Separation(quantised[start:end], gamma_scale=task["gamma_scale"], implicit=task["implicit"])
+        return Separation(quantised[start:end], gamma_scale=task["gamma_scale"], implicit=implicit_mixture(settings))
 
     def outputs(state, start, end):
         return {f"out{i}": source_audio(state[i], channels) / peak_target for i in (0, 1)}
@@ -205,6 +212,7 @@ def jobs(args, settings):
             } for i in (0, 1)}
         residual = estimates[0] + estimates[1] - mixture
         extra = {"samples": int(mixture.size), "mixture_gain": gain,
+                 "mixture_step": "implicit" if implicit_mixture(settings) else "explicit",
                  "written_scale": f"wav files are the mixture's scale divided by {peak_target:g}",
                  "mixture_residual_rms": float(np.sqrt(np.mean(residual ** 2))), "fill_band_hz": bands}
         return JobResult(wavs={"out0.wav": written[0], "out1.wav": written[1]}, panels=panels,
