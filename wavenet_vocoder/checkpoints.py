@@ -227,11 +227,11 @@ def trained_sigma_range(path):
     """(smallest, largest) sigma a noise-conditional checkpoint was trained over, from the preset
     saved in it by pnf-train; None when the file does not say."""
     try:
-        saved = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        sigmas = json.loads(saved["hparams"])["sigmas"]
-        return float(min(sigmas)), float(max(sigmas))
-    except Exception:  # a published or foreign file: no record, which is not an error here
-        return None
+        _, saved, _ = read_checkpoint(path)
+        sigmas = [float(s) for s in saved["sigmas"]]
+        return min(sigmas), max(sigmas)
+    except (CheckpointError, KeyError, TypeError, ValueError):  # a published or foreign file: no record,
+        return None                                             # which is not an error here
 
 
 def fit_state_dict(state_dict, expected, what, optional=()):
@@ -291,7 +291,7 @@ def _read_fitted(path, hparams, expected):
     mismatches = preset_mismatches(saved, hparams)
     if mismatches:
         raise CheckpointError(f"checkpoint {path} was trained with {', '.join(mismatches)}: "
-                              "pass the preset it was trained with (--preset)")
+                              "pass the preset it was trained with (--preset), and no --hparams that change these")
     try:
         return fit_state_dict(state_dict, expected, f"checkpoint {path}"), path
     except CheckpointError as e:
