@@ -119,8 +119,10 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
     """The five real-audio priors (egs/pnf_real/<name>/ beside <name>.json): one checkpoint for every
     level with its training.json, 4093-sample receptive field, and their tasks by default (their
     presets') from the baseline at sigma 4.1, step scale 0.3, as the step curves and the
-    separation runs recommend, super-resolution from the lowest level, 0.39 (where the noise-floor
-    control says the priors help most), the mel prior from 13.3 at 1 (one step per level)."""
+    separation runs recommend (separation with the implicit mixture step that scale needs),
+    super-resolution from the lowest level, 0.39 (where the noise-floor control says the priors help
+    most), the mel prior from 13.3 at 1 (one step per level); each checkpoint loads under its preset,
+    so the settings saved in it are the preset's."""
     import json
 
     from wavenet_vocoder.checkpoints import load_model
@@ -140,7 +142,7 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
     runs = [(sgld_superres, "mulaw_piano", [os.path.join(real, "mulaw_piano"), piano, "--downsample_interval", "4"]),
             (sgld_superres, "mulaw_voice", [os.path.join(real, "mulaw_voice"), voice, "--downsample_interval", "4"]),
             (sgld_separation, "linear_piano", [os.path.join(real, "linear_piano"), os.path.join(real, "linear_voice"),
-                                               piano, voice, "--implicit-mixture"]),
+                                               piano, voice]),         # the preset asks for the implicit step
             (sgld_spectrogram_descent, "mel_voice", [os.path.join(real, "mel_voice"),
                                                      os.path.join(real, "mel_voice", "dump_norm", "dev")])]
     for script, name, argv in runs:
@@ -152,6 +154,8 @@ def test_bundled_real_audio_priors_are_one_noise_conditional_checkpoint_each_and
         levels = [0.39] if script is sgld_superres else [4.1, 1.0, 0.39]
         assert [level["sigma"] for level in report["levels"]] == levels
         assert report["init"] == "baseline" and report["step_scale"] == 0.3
+        if script is sgld_separation:
+            assert report["mixture_step"] == "implicit"
         scores = report["metrics"].values() if script is sgld_separation else [report["metrics"]]
         assert all(np.isfinite(v) for metrics in scores for v in metrics["pnf"].values())
 
