@@ -9,7 +9,7 @@ import torch
 from conftest import SR, run_settings, training_hparams, write_corpus
 from wavenet_vocoder import train as training
 from wavenet_vocoder.checkpoints import list_levels, load_model
-from wavenet_vocoder.errors import PnfError
+from wavenet_vocoder.errors import CheckpointError, PnfError
 from wavenet_vocoder.preprocess import main as preprocess_main, preprocess
 from wavenet_vocoder.wavenet import WaveNet
 
@@ -125,6 +125,33 @@ def test_a_dump_records_its_settings_and_training_under_another_preset_is_refuse
         training._load_dumps(training_hparams(conditional=True).replace(fmin=60), str(dump / "dump_norm"))
     (dump / "dump" / "dump.json").unlink()                       # a dump made before the record: read as before
     assert len(training._load_dumps(slower, str(dump / "dump"))[0].waves) == 4
+
+
+def test_a_run_resumed_under_another_preset_is_refused_naming_what_differs(tmp_path, dump):
+    preset = tmp_path / "mulaw.json"
+    preset.write_text(json.dumps(training_hparams().to_dict()))
+    root = tmp_path / "root"
+    assert training.main([str(dump / "dump"), str(root), f"--preset={preset}", "--steps=1", "--no-progress"]) == 0
+    (dump / "dump" / "dump.json").unlink()                 # the dump's own record would stop it first
+    linear = tmp_path / "linear.json"
+    linear.write_text(json.dumps(training_hparams(input_type="linear-quantize").to_dict()))
+    with pytest.raises(CheckpointError, match=f"{root} holds a run trained with input_type=mulaw-quantize "
+                                              r"\(the preset: linear-quantize\): resume it with its own preset"):
+        training.main([str(dump / "dump"), str(root), f"--preset={linear}", "--steps=2", "--no-progress"])
+    wider = tmp_path / "wider.json"
+    wider.write_text(json.dumps(training_hparams().replace(residual_channels=16).to_dict()))
+    with pytest.raises(CheckpointError, match=r"trained with residual_channels=8 \(the preset: 16\)"):
+        training.main([str(dump / "dump"), str(root), f"--preset={wider}", "--steps=2", "--no-progress"])
+    assert json.loads((root / "config.json").read_text()) == training_hparams().to_dict()   # the run's own, kept
+    # Without the run's config.json, the checkpoint itself says what it was trained with.
+    (root / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"checkpoint_latest.pth was trained with input_type=mulaw-quantize "
+                                              r"\(the preset: linear-quantize\), so training cannot resume"):
+        training.main([str(dump / "dump"), str(root), f"--preset={linear}", "--steps=2", "--no-progress"])
+    (root / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"does not fit the preset, so training cannot resume from it \(it was "
+                                              r"trained with residual_channels=8 \(the preset: 16\)\)"):
+        training.main([str(dump / "dump"), str(root), f"--preset={wider}", "--steps=2", "--no-progress"])
 
 
 def test_training_resumes_and_chains(tmp_path, dump):

@@ -203,18 +203,24 @@ def read_checkpoint(path):
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
-    saved = None
+    saved = saved_preset(obj)
     if isinstance(obj, dict) and "state_dict" in obj:
-        try:
-            saved = json.loads(obj["hparams"]) if isinstance(obj.get("hparams"), str) else None
-        except ValueError:
-            saved = None
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
         raise CheckpointError(f"checkpoint {path} holds no state dict (expected a dict with 'state_dict')")
     # Weights saved from a DataParallel wrapper carry a "module." prefix.
     state_dict = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
-    return state_dict, (saved if isinstance(saved, dict) else None), path
+    return state_dict, saved, path
+
+
+def saved_preset(checkpoint):
+    """The preset (a dict) that pnf-train stored in a loaded checkpoint object under ``hparams``;
+    None for a published or foreign one, which carries none."""
+    try:
+        saved = json.loads(checkpoint["hparams"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 def read_state_dict(path):

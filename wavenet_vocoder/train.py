@@ -80,7 +80,7 @@ from .dump_record import check_record
 from . import distributed
 from .distributed import Processes, any_process, barrier
 from .errors import CheckpointError, PnfError
-from .hparams import load_preset
+from .hparams import load_preset, model_mismatches, preset_mismatches
 
 # torch and the model are read on first use, so that --help and a usage mistake answer at once.
 torch = deferred_import("torch")
@@ -228,11 +228,19 @@ class Trainer:
         saved = None
         if os.path.isfile(latest):
             saved = torch.load(latest, map_location=self.device, weights_only=True)
+            trained_with = checkpoints.saved_preset(saved)
+            mismatches = preset_mismatches(trained_with, hp)
+            if mismatches:
+                raise CheckpointError(f"{latest} was trained with {', '.join(mismatches)}, so training cannot resume "
+                                      "from it under this preset: pass the preset it was trained with (the run's "
+                                      "config.json), and no --hparams that change these, or another folder")
             try:
                 self.model.load_state_dict(saved["state_dict"])
             except RuntimeError:
-                raise CheckpointError(f"{latest} does not fit the preset, so training cannot resume from it: "
-                                      "pass the preset it was trained with, or another checkpoint folder") from None
+                differing = model_mismatches(trained_with, hp)
+                raise CheckpointError(f"{latest} does not fit the preset, so training cannot resume from it"
+                                      + (f" (it was trained with {', '.join(differing)})" if differing else "")
+                                      + ": pass the preset it was trained with, or another checkpoint folder") from None
             self.step = int(saved.get("global_step", 0))
             self.seconds = float(saved.get("train_seconds", 0.0))
             self.cpu_seconds = float(saved.get("train_cpu_seconds", 0.0))
@@ -514,11 +522,29 @@ def _start(hp, dump_dir, root, run):
     """Load the dumps (train, dev); the main process makes ``root`` and writes the resolved preset there
     (``config.json``), and every process waits for it."""
     train, dev = _load_dumps(hp, dump_dir)
+    _check_run_preset(hp, root)
     if run.processes.main:
         os.makedirs(root, exist_ok=True)
         _write_json(os.path.join(root, "config.json"), hp.to_dict())
     barrier(run.processes)
     return train, dev
+
+
+def _check_run_preset(hp, root):
+    """Refuse to go on with the run in ``root`` under a preset whose model or meaning differs from its
+    own (``config.json``), before that file is written again: the run's preset stays as it was."""
+    path = os.path.join(root, "config.json")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            own = json.load(f)
+    except (OSError, ValueError):
+        return                              # unreadable: the checkpoints are checked when they load
+    differing = preset_mismatches(own, hp) + model_mismatches(own, hp)
+    if differing:
+        raise CheckpointError(f"{root} holds a run trained with {', '.join(differing)}: resume it with its own "
+                              f"preset (--preset={path}), or train into another folder")
 
 
 def _write_json(path, value):
