@@ -512,7 +512,10 @@ def test_workers_benchmark_prints_both_tables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| threads | alone | beside one busy process |" in out and out.count("| 1 |") == 1
     assert "| torchrun, 2 processes x 1 thread |" in out
-    assert "wrote the same out.wav for every file: True" in out
+    # one process with two threads and two with one each: float sums in another order, the same output up to
+    # a step of the 16-bit file where a sample rounds the other way
+    assert "wrote the same out.wav for every file, up to float rounding (at most one step of the 16-bit file apart): " \
+        "True (largest difference: " in out
 
 
 def test_steps_benchmark_writes_both_starts_at_every_budget(tmp_path, capsys):
