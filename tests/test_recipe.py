@@ -363,6 +363,12 @@ def test_merging_and_packing_keep_the_record_of_the_preset_a_dump_was_made_with(
     mixed = merge(tmp_path / "ac", tmp_path / "a", tmp_path / "c")
     assert mixed.returncode == 2 and "were made with different preset settings" in mixed.stderr
     assert not os.path.exists(tmp_path / "ac")
+    (tmp_path / "b" / "dump.json").unlink()          # a dump made before the record: merged, the result unrecorded
+    for first, second in (("a", "b"), ("b", "a")):
+        assert merge(tmp_path / f"{first}{second}2", tmp_path / first, tmp_path / second).returncode == 0
+        assert read_record(tmp_path / f"{first}{second}2") is None
+    mixed = merge(tmp_path / "bac", tmp_path / "b", tmp_path / "a", tmp_path / "c")
+    assert mixed.returncode == 2 and f"{tmp_path / 'a'} and {tmp_path / 'c'} were made with different" in mixed.stderr
     assert pack_dump("pack", tmp_path / "c", tmp_path / "c.pkl").returncode == 0
     assert pack_dump("unpack", tmp_path / "c.pkl", tmp_path / "c2").returncode == 0
     assert read_record(tmp_path / "c2")["input_type"] == "linear-quantize"

@@ -45,17 +45,18 @@ def merge(out, dumps):
                 plan[split][name] = path
     if not any(plan[split] for split in SPLITS):
         raise ValueError(f"no .npy files in {', '.join(dumps)}")
-    records = [read_record(dump) for dump in dumps]
-    if any(record != records[0] for record in records if record is not None):
-        made = next(i for i, record in enumerate(records) if record is not None and record != records[0])
-        raise ValueError(f"{dumps[0]} and {dumps[made]} were made with different preset settings "
+    records = {dump: read_record(dump) for dump in dumps}
+    recorded = [dump for dump in dumps if records[dump] is not None]
+    other = next((dump for dump in recorded if records[dump] != records[recorded[0]]), None)
+    if other is not None:
+        raise ValueError(f"{recorded[0]} and {other} were made with different preset settings "
                          f"({RECORD_FILE}): preprocess them with one preset")
     for split in SPLITS:
         target = os.path.join(out, split)
         os.makedirs(target)
         for name, path in plan[split].items():
             os.symlink(os.path.relpath(os.path.abspath(path), os.path.abspath(target)), os.path.join(target, name))
-    if all(record is not None for record in records):
+    if len(recorded) == len(dumps):
         shutil.copyfile(os.path.join(dumps[0], RECORD_FILE), os.path.join(out, RECORD_FILE))
     return {split: len(plan[split]) for split in SPLITS}
 

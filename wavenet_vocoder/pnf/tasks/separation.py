@@ -186,8 +186,10 @@ def jobs(args, settings):
     mixture = mixture * gain
     quantised = mixture_units(mixture, channels)
 
+    implicit = implicit_mixture(settings)
+
     def make_task(start, end):
-        return Separation(quantised[start:end], gamma_scale=task["gamma_scale"], implicit=implicit_mixture(settings))
+        return Separation(quantised[start:end], gamma_scale=task["gamma_scale"], implicit=implicit)
 
     def outputs(state, start, end):
         return {f"out{i}": source_audio(state[i], channels) / peak_target for i in (0, 1)}
@@ -212,7 +214,7 @@ def jobs(args, settings):
             } for i in (0, 1)}
         residual = estimates[0] + estimates[1] - mixture
         extra = {"samples": int(mixture.size), "mixture_gain": gain,
-                 "mixture_step": "implicit" if implicit_mixture(settings) else "explicit",
+                 "mixture_step": "implicit" if implicit else "explicit",
                  "written_scale": f"wav files are the mixture's scale divided by {peak_target:g}",
                  "mixture_residual_rms": float(np.sqrt(np.mean(residual ** 2))), "fill_band_hz": bands}
         return JobResult(wavs={"out0.wav": written[0], "out1.wav": written[1]}, panels=panels,
