@@ -589,10 +589,11 @@ def main(argv=None):
     offset = args["--offset"]
     if offset != "loudest":
         try:
-            if parse_float(offset, "--offset", positive=False) < 0:
-                raise PnfError("negative")
+            seconds = parse_float(offset, "--offset", positive=False)
         except PnfError:
-            raise PnfError(f"--offset={offset}: give seconds from the start of each file (0 or more), or loudest") from None
+            seconds = -1.0                   # not a number: the same answer as a negative one
+        if seconds < 0:
+            raise PnfError(f"--offset={offset}: give seconds from the start of each file (0 or more), or loudest")
     pianos = excerpts(audio_files(args["--piano"]), os.path.join(bench.out, "excerpts", "piano"), bench.seconds, offset)
     voices = excerpts(audio_files(args["--voice"]), os.path.join(bench.out, "excerpts", "voice"), bench.seconds, offset)
     started = time.perf_counter()
