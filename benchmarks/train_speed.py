@@ -10,8 +10,8 @@ Measures, in one run on one device, for each preset and each training precision
   timed blocks of --steps steps after one warm-up step;
 - for the first preset only, whether the precision keeps the loss curve: --loss-steps
   steps from the same initial weights and crops for each of --seeds seeds, then the
-  mean loss on fixed held-out crops; bfloat16 keeps the curve when its mean is within the
-  seed-to-seed spread of float32's (the noise of the measurement).
+  mean loss on pnf-train's dev set (32 fixed held-out crops); bfloat16 keeps the curve
+  when its mean is within the seed-to-seed spread of float32's (the noise of the measurement).
 With --compile each throughput row is measured a second time with the training step compiled
 (``pnf-train --compile``, torch.compile), side by side; its first step, which compiles, is
 reported apart (first_step_seconds, as for every row) and left out of the rate.
@@ -48,7 +48,7 @@ from wavenet_vocoder.cli import describe_device, parse_args, parse_float, parse_
 from wavenet_vocoder.errors import PnfError
 from wavenet_vocoder.hparams import load_preset
 from wavenet_vocoder.quantize import quantize
-from wavenet_vocoder.train import TRAIN_PRECISIONS, DumpData, Trainer, sigma_sampler, step_generators
+from wavenet_vocoder.train import TRAIN_PRECISIONS, DumpData, Trainer, dev_batches, sigma_sampler, step_generators
 
 
 class SynthesisedData:
@@ -123,11 +123,7 @@ def final_loss(hp, precision, noise_conditional, train, dev, args, seed, folder)
     for _ in range(args["loss_steps"]):
         q, c = train.crops(batch, crop, gen)
         trainer.train_step(q, c, draw(batch, sigma_gen), noise_gen)
-    dev_gen = torch.Generator().manual_seed(12345)
-    batches = []
-    for _ in range(4):                         # the same crops and noise for every precision
-        q, c = dev.crops(batch, crop, dev_gen)
-        batches.append((q, c, torch.randn(q.shape, generator=dev_gen)))
+    batches = dev_batches(hp, dev, batch, crop)    # pnf-train's dev set: the same crops and noise for every precision
     levels = list(hp.sigmas) if noise_conditional else [args["sigma"]]
     # Evaluated in float32 for both, so the comparison is of the weights each precision learnt.
     trainer.precision = "fp32"

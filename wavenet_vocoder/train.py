@@ -471,9 +471,11 @@ DEV_SEED = 12345
 DEV_SET = f"{DEV_CROPS} crops from seed {DEV_SEED}"
 
 
-def dev_batches(hp, dev, batch=None):
-    """The dev set (see DEV_CROPS) as (q, c, noise) batches of ``batch`` crops (default: the preset's)."""
-    length, hop = crop_length(hp)
+def dev_batches(hp, dev, batch=None, length=None):
+    """The dev set (see DEV_CROPS) as (q, c, noise) batches of ``batch`` crops (default: the preset's),
+    each crop ``length`` samples long (default: the preset's training crop, :func:`crop_length`)."""
+    preset_length, hop = crop_length(hp)
+    length = length or preset_length
     gen = torch.Generator().manual_seed(DEV_SEED)
     q, c = dev.crops(DEV_CROPS, length, gen, hop, hp.cin_pad)
     noise = torch.randn(q.shape, generator=gen)
