@@ -18,7 +18,7 @@ def readme_snippet():
 def test_the_readme_example_gives_what_pnf_superres_writes(tmp_path, monkeypatch, capsys):
     """Shortened (4096 samples, 2 steps) so that it takes seconds: the example's signal is the command's
     out.wav with the same settings (to the 16-bit file's step), kept samples as given, and it prints
-    the figures it claims to."""
+    the line the README shows (its figures are the full excerpt's)."""
     code = readme_snippet()
     for full, short in (("[:22050]", "[:4096]"), ("n_steps=16", "n_steps=2")):
         assert code.count(full) == 1, f"the README's example no longer has {full}"

@@ -275,7 +275,6 @@ def test_the_dev_loss_is_measured_on_one_dev_set_whatever_the_seed_and_batch_siz
         assert trainer.dev_loss(batches, 2.0) == pytest.approx(direct, rel=1e-5)   # float32 sums
 
 
-
 def test_the_dev_set_takes_another_crop_length_when_asked(dump):
     """benchmarks/train_speed.py measures its --crop on pnf-train's dev set: the same DEV_CROPS crops
     from DEV_SEED, only as long as asked (a crop holds length + 1 samples: inputs and targets)."""
@@ -287,6 +286,7 @@ def test_the_dev_set_takes_another_crop_length_when_asked(dump):
     again = training.dev_batches(hp, dev, length=64)
     for a, b in zip(short, again):
         assert torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
+
 
 def test_a_crash_loses_at_most_the_save_interval(tmp_path, dump, monkeypatch):
     """With --save-interval 0 every step is saved: a crash (not Ctrl-C: nothing can run then) keeps them."""
