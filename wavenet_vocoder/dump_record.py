@@ -20,7 +20,13 @@ RECORD_FILE = "dump.json"
 
 def write_record(folder, hparams):
     """Write ``folder``/dump.json: the settings of ``hparams`` that decide what the dump's arrays mean."""
-    text = json.dumps(made_with(hparams), indent=2) + "\n"
+    save_record(folder, made_with(hparams))
+
+
+def save_record(folder, record):
+    """Write ``record`` (a dict of preset settings, as :func:`read_record` returns it) as ``folder``/dump.json,
+    whole or not at all: how a dump copied or packed elsewhere keeps its record."""
+    text = json.dumps(record, indent=2) + "\n"
     write_atomically(os.path.join(os.fspath(folder), RECORD_FILE), lambda f: f.write(text), mode="w")
 
 

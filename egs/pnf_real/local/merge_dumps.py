@@ -17,10 +17,9 @@ when every input has one.
 import argparse
 import glob
 import os
-import shutil
 import sys
 
-from wavenet_vocoder.dump_record import RECORD_FILE, read_record
+from wavenet_vocoder.dump_record import RECORD_FILE, read_record, save_record
 
 SPLITS = ("train", "dev")
 
@@ -57,7 +56,7 @@ def merge(out, dumps):
         for name, path in plan[split].items():
             os.symlink(os.path.relpath(os.path.abspath(path), os.path.abspath(target)), os.path.join(target, name))
     if len(recorded) == len(dumps):
-        shutil.copyfile(os.path.join(dumps[0], RECORD_FILE), os.path.join(out, RECORD_FILE))
+        save_record(out, records[dumps[0]])
     return {split: len(plan[split]) for split in SPLITS}
 
 

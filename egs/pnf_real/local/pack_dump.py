@@ -18,7 +18,6 @@ the dump's `dump.json` (the preset settings it was made with) when it has one. D
 """
 import argparse
 import glob
-import json
 import lzma
 import os
 import pickle
@@ -27,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from wavenet_vocoder.dump_record import RECORD_FILE, read_record
+from wavenet_vocoder.dump_record import RECORD_FILE, read_record, save_record
 
 SPLITS = ("train", "dev")
 
@@ -76,8 +75,7 @@ def unpack(packed, dump):
         for name, blob in items[split]:
             np.save(os.path.join(dump, split, name), decode(blob))
     if RECORD_FILE in items:
-        with open(os.path.join(dump, RECORD_FILE), "w", encoding="utf-8") as f:
-            json.dump(items[RECORD_FILE], f, indent=2)
+        save_record(dump, items[RECORD_FILE])
     return {split: len(items[split]) for split in SPLITS}
 
 
